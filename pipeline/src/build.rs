@@ -1,0 +1,338 @@
+//! Running the stage graph into a release directory.
+//!
+//! A build never leaves half a release behind: every file is written into a
+//! staging directory beside `--out`, and only when every stage has succeeded
+//! is the staging directory swapped in for the old release. Each unit of stage
+//! work (one dataset for `load`) is cached under the hash of everything that
+//! determines its output, so an unchanged rebuild only copies cached files.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use tracing::{debug, info, info_span};
+use tracing_indicatif::span_ext::IndicatifSpanExt;
+
+use crate::cache::{engine_version, sha256_bytes, sha256_file, write_atomic, Cache, DirLock};
+use crate::catalog::{Catalog, Source};
+use crate::error::{Error, ErrorKind, Result};
+use crate::fetch::{fetch_all, FetchOptions};
+use crate::graph::Graph;
+use crate::read::{conform, read_raw};
+use crate::release::{self, Manifest, TableEntry};
+use crate::stage::StageKind;
+
+/// How to build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub out: PathBuf,
+    pub cache_dir: PathBuf,
+    pub fetch: FetchOptions,
+}
+
+/// What a build did, for logs and the benchmark.
+#[derive(Debug, Clone, Default)]
+pub struct BuildReport {
+    pub total: Duration,
+    pub fetch: Duration,
+    /// Per stage: wall time, units computed, units taken from the cache.
+    pub stages: Vec<StageReport>,
+    pub manifest: Manifest,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StageReport {
+    pub name: String,
+    pub wall: Duration,
+    pub computed: usize,
+    pub cached: usize,
+    /// Per unit (dataset) time, for the benchmark.
+    pub units: Vec<(String, Duration, bool)>,
+}
+
+impl BuildReport {
+    /// Units of stage work actually computed (0 for a no-op rebuild).
+    pub fn computed(&self) -> usize {
+        self.stages.iter().map(|s| s.computed).sum()
+    }
+}
+
+/// What is cached for one loaded table, beside its Parquet file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoadMeta {
+    pub dataset: String,
+    pub rows: usize,
+    pub source_sha256: String,
+    pub source_file: String,
+    pub derived: bool,
+    pub mapping: indexmap::IndexMap<String, String>,
+    pub missing: indexmap::IndexMap<String, String>,
+    pub unmapped: Vec<String>,
+    pub parquet_sha256: String,
+    pub parquet_bytes: u64,
+}
+
+/// Runs the whole graph and writes the release directory.
+pub fn build(catalog: &Catalog, graph: &Graph, opts: &BuildOptions) -> Result<BuildReport> {
+    let started = Instant::now();
+    let cache = Cache::open(&opts.cache_dir)?;
+    let _cache_lock = DirLock::acquire(&opts.cache_dir.join(".lock"), true)?;
+    let out_lock_path = sibling(&opts.out, ".lock");
+    let _out_lock = DirLock::acquire(&out_lock_path, true)?;
+
+    // 1. Inputs: local files in place, or fetched into the cache.
+    let fetch_started = Instant::now();
+    let mut inputs: BTreeMap<String, PathBuf> = catalog
+        .sources
+        .values()
+        .filter_map(|s| s.local_path.clone().map(|p| (s.id.clone(), p)))
+        .collect();
+    let needs_fetch = catalog
+        .sources
+        .values()
+        .any(|s| s.local_path.is_none() && s.raw.unavailable.is_none());
+    if needs_fetch {
+        let rt = tokio::runtime::Runtime::new().map_err(|e| Error::new(ErrorKind::Io(e)))?;
+        inputs.extend(rt.block_on(fetch_all(catalog, &cache, &opts.fetch))?);
+    }
+    let fetch = fetch_started.elapsed();
+
+    // 2. Stages, wave by wave, into a staging directory.
+    let staging = sibling(&opts.out, &format!(".partial-{}", std::process::id()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+    }
+    let tables_dir = staging.join("tables");
+    std::fs::create_dir_all(&tables_dir).map_err(|e| Error::io(&tables_dir, e))?;
+    let result = run_stages(catalog, graph, &cache, &inputs, &staging);
+    let (stages, tables, unavailable) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+
+    // 3. Manifest, then the swap.
+    let manifest = match release::write_manifest(&staging, catalog, tables, unavailable) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    if let Err(e) = release::swap_into_place(&staging, &opts.out) {
+        let _ = std::fs::remove_dir_all(&staging);
+        return Err(e);
+    }
+    cache.save()?;
+    let report = BuildReport {
+        total: started.elapsed(),
+        fetch,
+        stages,
+        manifest,
+    };
+    info!(
+        out = %opts.out.display(),
+        tables = report.manifest.tables.len(),
+        computed = report.computed(),
+        secs = report.total.as_secs_f64(),
+        "Build complete."
+    );
+    Ok(report)
+}
+
+type StageOutputs = (
+    Vec<StageReport>,
+    BTreeMap<String, TableEntry>,
+    Vec<(String, String)>,
+);
+
+fn run_stages(
+    catalog: &Catalog,
+    graph: &Graph,
+    cache: &Cache,
+    inputs: &BTreeMap<String, PathBuf>,
+    staging: &Path,
+) -> Result<StageOutputs> {
+    let reports = Mutex::new(Vec::new());
+    let tables = Mutex::new(BTreeMap::new());
+    let mut unavailable = Vec::new();
+    for wave in &graph.waves {
+        wave.par_iter().try_for_each(|name| -> Result<()> {
+            let stage = &graph.stages[name];
+            let started = Instant::now();
+            let span = info_span!("stage", stage = %name);
+            span.pb_set_length(stage.outputs.len() as u64);
+            span.pb_set_message(&format!("stage {name}"));
+            let _enter = span.enter();
+            let mut report = StageReport {
+                name: name.clone(),
+                ..Default::default()
+            };
+            match &stage.spec.kind {
+                StageKind::Load(_) => {
+                    let results: Vec<Result<(String, TableEntry, Duration, bool)>> = stage
+                        .outputs
+                        .par_iter()
+                        .map(|id| {
+                            let t0 = Instant::now();
+                            let src = &catalog.sources[id];
+                            let input = inputs.get(id).ok_or_else(|| {
+                                Error::new(ErrorKind::NotCached(
+                                    "the source's file was not fetched".into(),
+                                ))
+                                .source_id(id)
+                            })?;
+                            let (entry, computed) =
+                                load_dataset(catalog, src, input, cache, staging)
+                                    .map_err(|e| e.source_id(id).stage(name.clone()))?;
+                            span.pb_inc(1);
+                            Ok((id.clone(), entry, t0.elapsed(), computed))
+                        })
+                        .collect();
+                    for r in results {
+                        let (id, entry, took, computed) = r?;
+                        if computed {
+                            report.computed += 1;
+                        } else {
+                            report.cached += 1;
+                        }
+                        report.units.push((id.clone(), took, computed));
+                        tables.lock().expect("tables lock").insert(id, entry);
+                    }
+                }
+            }
+            report.wall = started.elapsed();
+            info!(
+                stage = %name,
+                computed = report.computed,
+                cached = report.cached,
+                ms = report.wall.as_millis() as u64,
+                "Stage finished."
+            );
+            reports.lock().expect("reports lock").push(report);
+            Ok(())
+        })?;
+        for name in wave {
+            unavailable.extend(graph.stages[name].unavailable.iter().cloned());
+        }
+    }
+    let mut reports = reports.into_inner().expect("reports lock");
+    reports.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok((
+        reports,
+        tables.into_inner().expect("tables lock"),
+        unavailable,
+    ))
+}
+
+/// Loads one dataset, from the stage cache when its key matches.
+/// Returns the release entry and whether work was done.
+fn load_dataset(
+    catalog: &Catalog,
+    src: &Source,
+    input: &Path,
+    cache: &Cache,
+    staging: &Path,
+) -> Result<(TableEntry, bool)> {
+    let dataset = &catalog.datasets[&src.id];
+    let input_sha = cache.file_sha256(input)?;
+    let key = sha256_bytes(
+        serde_json::json!({
+            "engine": engine_version(),
+            "kind": "load",
+            "dataset": dataset,
+            "source": src.raw,
+            "input_sha256": input_sha,
+        })
+        .to_string()
+        .as_bytes(),
+    );
+    let dir = cache.stage_dir(&key);
+    let rel = format!("tables/{}.parquet", src.id);
+    let dest = staging.join(&rel);
+    let meta_path = dir.join("meta.json");
+    if let Some(meta) = std::fs::read(&meta_path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<LoadMeta>(&b).ok())
+    {
+        let cached = dir.join("table.parquet");
+        std::fs::copy(&cached, &dest).map_err(|e| Error::io(&cached, e))?;
+        debug!(dataset = %src.id, "Taken from the stage cache.");
+        return Ok((TableEntry::from_meta(&rel, meta), false));
+    }
+
+    if let Some(pin) = &src.raw.sha256 {
+        if *pin != input_sha {
+            return Err(Error::new(ErrorKind::ChecksumMismatch {
+                expected: pin.clone(),
+                actual: input_sha,
+                quarantined: input.to_path_buf(),
+            })
+            .file(input));
+        }
+    }
+    let raw = read_raw(src, input)?;
+    if let Some(expected) = src.raw.rows {
+        if raw.height() != expected {
+            return Err(Error::schema(format!(
+                "expected {expected} data rows (field `rows` in the catalog), found {} (truncated, or a new edition?)",
+                raw.height()
+            ))
+            .source_id(&src.id)
+            .file(input));
+        }
+    }
+    let conformed = conform(&raw, src, dataset).map_err(|e| e.file(input))?;
+    let mut frame = conformed.frame;
+
+    // Write into a fresh directory under the cache's tmp, then rename it to
+    // the key: a crash leaves no half-written entry under a valid key.
+    let work = tempfile::tempdir_in(cache.tmp_dir()).map_err(|e| Error::io(cache.tmp_dir(), e))?;
+    let parquet = work.path().join("table.parquet");
+    release::write_parquet(&mut frame, &parquet)?;
+    let meta = LoadMeta {
+        dataset: src.id.clone(),
+        rows: frame.height(),
+        source_sha256: input_sha,
+        source_file: src.file_name(),
+        derived: src.raw.derived,
+        mapping: conformed.mapping,
+        missing: conformed.missing,
+        unmapped: conformed.unmapped,
+        parquet_sha256: sha256_file(&parquet)?,
+        parquet_bytes: std::fs::metadata(&parquet)
+            .map_err(|e| Error::io(&parquet, e))?
+            .len(),
+    };
+    write_atomic(
+        &work.path().join("meta.json"),
+        &serde_json::to_vec_pretty(&meta).map_err(Error::table)?,
+        work.path(),
+    )?;
+    std::fs::copy(&parquet, &dest).map_err(|e| Error::io(&dest, e))?;
+    let work = work.keep();
+    if std::fs::rename(&work, &dir).is_err() {
+        // Another process cached the same key first; ours is identical.
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    info!(dataset = %src.id, rows = meta.rows, "Loaded.");
+    Ok((TableEntry::from_meta(&rel, meta), true))
+}
+
+/// `output` + `.lock` -> `output.lock` beside it (also for staging dirs).
+fn sibling(out: &Path, suffix: &str) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    parent.join(format!(".{name}{suffix}"))
+}

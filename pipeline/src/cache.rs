@@ -1,0 +1,202 @@
+//! The cache directory: downloaded files by content, stage outputs by key.
+//!
+//! ```text
+//! <cache>/blobs/<sha256>            downloaded files, named by their digest
+//! <cache>/quarantine/<sha256>-<name> files that failed their pin; never read
+//! <cache>/stages/<key>/...          a stage unit's outputs, named by the hash
+//!                                   of engine version + spec + input digests
+//! <cache>/hashes.json               digests of local files by (path, size, mtime)
+//! ```
+//!
+//! Content addressing makes a blob's name its own integrity check, and keying
+//! stage outputs by everything that determines them makes a rebuild with
+//! nothing changed do no stage work at all.
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Bump when a change to the engine changes what a stage writes, so that
+/// cached outputs of older engines are not reused.
+pub const ENGINE_REVISION: u32 = 1;
+
+/// The engine's identity in cache keys and manifests.
+pub fn engine_version() -> String {
+    format!("{}+r{}", env!("CARGO_PKG_VERSION"), ENGINE_REVISION)
+}
+
+/// The default cache directory: the user's cache directory, or `.cache` here.
+pub fn default_dir() -> PathBuf {
+    dirs::cache_dir()
+        .unwrap_or_else(|| PathBuf::from(".cache"))
+        .join("census-pipeline")
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+struct Stamp {
+    bytes: u64,
+    mtime_ns: u128,
+    sha256: String,
+}
+
+/// A cache directory.
+#[derive(Debug)]
+pub struct Cache {
+    pub dir: PathBuf,
+    stamps: Mutex<BTreeMap<String, Stamp>>,
+    dirty: Mutex<bool>,
+}
+
+impl Cache {
+    pub fn open(dir: &Path) -> Result<Cache> {
+        for sub in ["blobs", "quarantine", "stages", "tmp"] {
+            let p = dir.join(sub);
+            std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+        }
+        let stamps = std::fs::read(dir.join("hashes.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default();
+        Ok(Cache {
+            dir: dir.to_path_buf(),
+            stamps: Mutex::new(stamps),
+            dirty: Mutex::new(false),
+        })
+    }
+
+    pub fn blob_path(&self, sha256: &str) -> PathBuf {
+        self.dir.join("blobs").join(sha256)
+    }
+
+    pub fn has_blob(&self, sha256: &str) -> bool {
+        self.blob_path(sha256).is_file()
+    }
+
+    pub fn quarantine_path(&self, sha256: &str, name: &str) -> PathBuf {
+        self.dir.join("quarantine").join(format!("{sha256}-{name}"))
+    }
+
+    pub fn tmp_dir(&self) -> PathBuf {
+        self.dir.join("tmp")
+    }
+
+    pub fn stage_dir(&self, key: &str) -> PathBuf {
+        self.dir.join("stages").join(key)
+    }
+
+    /// The sha256 of a local file, reusing the digest recorded for the same
+    /// path, size and modification time (as git's index does), so that a
+    /// no-op rebuild does not re-read every input.
+    pub fn file_sha256(&self, path: &Path) -> Result<String> {
+        let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos());
+        let key = std::fs::canonicalize(path)
+            .unwrap_or_else(|_| path.to_path_buf())
+            .to_string_lossy()
+            .into_owned();
+        if let Some(s) = self.stamps.lock().expect("stamps lock").get(&key) {
+            if s.bytes == meta.len() && s.mtime_ns == mtime_ns {
+                return Ok(s.sha256.clone());
+            }
+        }
+        let sha256 = sha256_file(path)?;
+        self.stamps.lock().expect("stamps lock").insert(
+            key,
+            Stamp {
+                bytes: meta.len(),
+                mtime_ns,
+                sha256: sha256.clone(),
+            },
+        );
+        *self.dirty.lock().expect("dirty lock") = true;
+        Ok(sha256)
+    }
+
+    /// Saves the digest stamps (atomically; a lost update only costs a re-hash).
+    pub fn save(&self) -> Result<()> {
+        if !*self.dirty.lock().expect("dirty lock") {
+            return Ok(());
+        }
+        let json = serde_json::to_vec_pretty(&*self.stamps.lock().expect("stamps lock"))
+            .map_err(|e| Error::table(e))?;
+        write_atomic(&self.dir.join("hashes.json"), &json, &self.tmp_dir())
+    }
+}
+
+/// The sha256 of a file, as lower-case hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = f.read(&mut buf).map_err(|e| Error::io(path, e))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// Writes a file so that readers see either the old or the new content,
+/// never a half-written one: write to a temporary file, sync, then rename.
+pub fn write_atomic(path: &Path, bytes: &[u8], tmp_dir: &Path) -> Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(tmp_dir).map_err(|e| Error::io(tmp_dir, e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(tmp_dir).map_err(|e| Error::io(tmp_dir, e))?;
+    tmp.write_all(bytes).map_err(|e| Error::io(path, e))?;
+    tmp.as_file().sync_all().map_err(|e| Error::io(path, e))?;
+    tmp.persist(path)
+        .map_err(|e| Error::new(ErrorKind::Io(e.error)).file(path))?;
+    Ok(())
+}
+
+/// An exclusive lock held for the life of the value (released on drop, and
+/// by the OS if the process dies). A second build on the same output or cache
+/// waits for the first instead of interleaving writes with it.
+#[derive(Debug)]
+pub struct DirLock {
+    _file: std::fs::File,
+}
+
+impl DirLock {
+    pub fn acquire(path: &Path, wait: bool) -> Result<DirLock> {
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        match file.try_lock() {
+            Ok(()) => return Ok(DirLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(path, e)),
+        }
+        if !wait {
+            return Err(Error::new(ErrorKind::Locked(format!(
+                "another build holds the lock {}; wait for it to finish",
+                path.display()
+            ))));
+        }
+        tracing::warn!(lock = %path.display(), "Another build holds the lock; waiting for it to finish.");
+        file.lock().map_err(|e| Error::io(path, e))?;
+        Ok(DirLock { _file: file })
+    }
+}

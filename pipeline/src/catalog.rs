@@ -1,0 +1,566 @@
+//! The catalog of official releases, and its validation.
+//!
+//! A catalog file (`sources.toml` for production, `tests/shared.sources.toml`
+//! for the files in `../shared/data`) says where each dataset's file comes
+//! from, how to read it and what it must contain. It is parsed in two steps,
+//! as ripgrep does with its arguments: the raw serde structs describe only the
+//! file's shape; [`Catalog::load`] then checks everything that can be checked
+//! without touching the data, collects *every* problem, and returns either all
+//! of them or a `Catalog` the rest of the code can trust.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+
+use crate::error::{Error, Result};
+use crate::schema::{normalise_header, DatasetSpec};
+
+/// Environment variable that overrides a local catalog's `data_dir`.
+pub const DATA_DIR_ENV: &str = "CENSUS_DATA_DIR";
+
+/// The `[catalog]` table.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCatalogHeader {
+    /// A short name for logs and the release manifest.
+    pub name: String,
+    /// Path (relative to this file) of the logical dataset declarations.
+    pub datasets: PathBuf,
+    /// For catalogs of local files: their directory, relative to this file.
+    /// Overridden by the environment variable `CENSUS_DATA_DIR`.
+    #[serde(default)]
+    pub data_dir: Option<PathBuf>,
+}
+
+/// How a file is laid out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Format {
+    Csv,
+    #[serde(rename = "csv.gz")]
+    CsvGz,
+    /// A CSV member of a zip archive (`member` names it).
+    Zip,
+    Xlsx,
+    Xls,
+    Ods,
+    /// An ESRI shapefile (the `.shp`; `.dbf` and `.prj` beside it).
+    Shapefile,
+    Geojson,
+    #[serde(rename = "geojson.gz")]
+    GeojsonGz,
+}
+
+impl Format {
+    pub fn is_spreadsheet(self) -> bool {
+        matches!(self, Format::Xlsx | Format::Xls | Format::Ods)
+    }
+    pub fn is_csv(self) -> bool {
+        matches!(self, Format::Csv | Format::CsvGz | Format::Zip)
+    }
+}
+
+/// Text encodings accepted for CSV files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, serde::Serialize)]
+pub enum Encoding {
+    #[default]
+    #[serde(rename = "utf-8")]
+    Utf8,
+    /// Windows code page 1252, as the Scottish data zone lookup really is.
+    #[serde(rename = "windows-1252")]
+    Windows1252,
+}
+
+/// One `[sources.<dataset>]` entry as written.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSource {
+    /// What this file is, in the publisher's words.
+    pub title: String,
+    /// Publisher (MHCLG, ONS, Welsh Government, Scottish Government, NISRA, ...).
+    pub publisher: String,
+    /// Licence, e.g. `OGL-UK-3.0`.
+    pub licence: String,
+    /// Edition or release of the data, e.g. `2019`, `2020v2`, `Census 2021`.
+    pub edition: String,
+    /// Geography and vintage of its rows, e.g. `LSOA 2011`, `LAD 2024`.
+    pub geography: String,
+    /// Official download URL. Absent only with `unavailable` saying why.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The publisher's landing page for the release.
+    #[serde(default)]
+    pub landing: Option<String>,
+    /// Local catalogs: path of the file relative to `data_dir`.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// Expected sha256 of the file as stored (the compressed bytes for .gz).
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// Why there is no sha256 pin, when there is none.
+    #[serde(default)]
+    pub unpinned: Option<String>,
+    /// Expected number of data rows (records after the header).
+    #[serde(default)]
+    pub rows: Option<usize>,
+    /// True if the file was re-shaped by a third party (not the publisher's).
+    #[serde(default)]
+    pub derived: bool,
+    /// Declared but not obtainable: the reason, published with the release.
+    #[serde(default)]
+    pub unavailable: Option<String>,
+    /// How the file is laid out.
+    pub format: Format,
+    /// Spreadsheets: the sheet to read, by name.
+    #[serde(default)]
+    pub sheet: Option<String>,
+    /// Zip archives: the member to read.
+    #[serde(default)]
+    pub member: Option<String>,
+    /// 1-based row of the header (title rows above it are skipped).
+    #[serde(default = "one")]
+    pub header_row: usize,
+    /// 1-based row of a group header above `header_row` (merged cells such as
+    /// `Property type: Houses`): headers become `group / field`.
+    #[serde(default)]
+    pub group_row: Option<usize>,
+    /// Text encoding of a CSV file.
+    #[serde(default)]
+    pub encoding: Encoding,
+    /// Cell values that mean "not available" (e.g. `*` for suppressed
+    /// counts); they are read as nulls.
+    #[serde(default)]
+    pub null_values: Vec<String>,
+    /// Extra header spellings for this file, by canonical column.
+    #[serde(default)]
+    pub aliases: IndexMap<String, OneOrMany>,
+    /// Canonical columns this file does not have, with the reason. They are
+    /// written as nulls and the reason is published; they are never invented.
+    #[serde(default)]
+    pub missing: IndexMap<String, String>,
+    /// Free-form notes for maintainers.
+    #[serde(default)]
+    pub notes: Option<String>,
+}
+
+fn one() -> usize {
+    1
+}
+
+/// A single alias or a list of them.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn to_vec(&self) -> Vec<String> {
+        match self {
+            OneOrMany::One(s) => vec![s.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// A validated source: a dataset and where its file comes from.
+#[derive(Debug, Clone)]
+pub struct Source {
+    /// The dataset id, which is also the source's key in the catalog.
+    pub id: String,
+    pub raw: RawSource,
+    /// The local file, for catalogs with a `data_dir`.
+    pub local_path: Option<PathBuf>,
+    /// Header spellings per canonical column (dataset aliases + source aliases
+    /// + the canonical name), already normalised.
+    pub aliases: IndexMap<String, Vec<String>>,
+}
+
+impl Source {
+    /// The file name used in messages, the cache and mirrors.
+    pub fn file_name(&self) -> String {
+        if let Some(p) = &self.raw.path {
+            return p
+                .file_name()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+        }
+        self.raw
+            .url
+            .as_deref()
+            .and_then(|u| u.split(['?', '#']).next())
+            .and_then(|u| u.rsplit('/').next())
+            .map(|s| s.to_string())
+            .unwrap_or_else(|| self.id.clone())
+    }
+}
+
+/// A validated catalog.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub name: String,
+    /// The catalog file, for `sources.lock` beside it.
+    pub path: PathBuf,
+    pub data_dir: Option<PathBuf>,
+    /// Every logical dataset, in declaration order.
+    pub datasets: IndexMap<String, DatasetSpec>,
+    /// Sources present in this catalog, keyed by dataset id, in order.
+    pub sources: IndexMap<String, Source>,
+    /// The raw bytes of the catalog and datasets files, for cache keys.
+    pub fingerprint: String,
+}
+
+impl Catalog {
+    /// Reads and validates a catalog, reporting every problem at once.
+    pub fn load(path: &Path) -> Result<Catalog> {
+        let mut errors = Vec::new();
+        let catalog = Self::load_collecting(path, &mut errors);
+        match catalog {
+            Some(c) if errors.is_empty() => Ok(c),
+            _ => Err(Error::config(errors).file(path)),
+        }
+    }
+
+    /// As [`Catalog::load`], but appends problems to `errors` so that `check`
+    /// can report them together with the stage specs' problems.
+    pub fn load_collecting(path: &Path, errors: &mut Vec<String>) -> Option<Catalog> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(format!("cannot read catalog {}: {e}", path.display()));
+                return None;
+            }
+        };
+        let where_ = path.display().to_string();
+        let mut doc: toml::Table = match text.parse() {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(format!("{where_}: invalid TOML: {e}"));
+                return None;
+            }
+        };
+        let base = path.parent().unwrap_or(Path::new("."));
+
+        for key in doc.keys() {
+            if key != "catalog" && key != "sources" {
+                errors.push(format!(
+                    "{where_}: unknown top-level table `{key}`, expected `catalog` or `sources`"
+                ));
+            }
+        }
+        let header: Option<RawCatalogHeader> = match doc.remove("catalog") {
+            Some(toml::Value::Table(t)) => de_collect(t, "[catalog]", errors),
+            _ => {
+                errors.push(format!("{where_}: missing `[catalog]` table"));
+                None
+            }
+        };
+        let header = header?;
+
+        let datasets_path = base.join(&header.datasets);
+        let (datasets, datasets_text) = load_datasets(&datasets_path, errors);
+
+        let data_dir = match std::env::var_os(DATA_DIR_ENV) {
+            Some(d) if header.data_dir.is_some() => Some(PathBuf::from(d)),
+            _ => header.data_dir.as_ref().map(|d| base.join(d)),
+        };
+
+        let raw_sources = match doc.remove("sources") {
+            Some(toml::Value::Table(t)) => t,
+            Some(_) => {
+                errors.push(format!("{where_}: `sources` must be a table"));
+                toml::Table::new()
+            }
+            None => toml::Table::new(),
+        };
+        let mut sources = IndexMap::new();
+        for (id, value) in raw_sources {
+            let what = format!("Source `{id}`");
+            let toml::Value::Table(t) = value else {
+                errors.push(format!("{what} must be a table"));
+                continue;
+            };
+            let Some(raw) = de_collect::<RawSource>(t, &what, errors) else {
+                continue;
+            };
+            if let Some(src) = validate_source(&id, raw, &datasets, data_dir.as_deref(), errors) {
+                sources.insert(id, src);
+            }
+        }
+        if sources.is_empty() {
+            errors.push(format!("{where_}: declares no sources"));
+        }
+
+        Some(Catalog {
+            name: header.name,
+            path: path.to_path_buf(),
+            data_dir,
+            datasets,
+            sources,
+            fingerprint: format!("{text}\n{datasets_text}"),
+        })
+    }
+
+    /// Where `sources.lock` lives: beside the catalog.
+    pub fn lock_path(&self) -> PathBuf {
+        self.path.with_extension("lock")
+    }
+}
+
+fn load_datasets(path: &Path, errors: &mut Vec<String>) -> (IndexMap<String, DatasetSpec>, String) {
+    let mut out = IndexMap::new();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(format!("cannot read datasets file {}: {e}", path.display()));
+            return (out, String::new());
+        }
+    };
+    let mut doc: toml::Table = match text.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            errors.push(format!("{}: invalid TOML: {e}", path.display()));
+            return (out, text);
+        }
+    };
+    let Some(toml::Value::Table(sets)) = doc.remove("datasets") else {
+        errors.push(format!("{}: missing `[datasets]` table", path.display()));
+        return (out, text);
+    };
+    for (id, value) in sets {
+        let what = format!("Dataset `{id}`");
+        let toml::Value::Table(t) = value else {
+            errors.push(format!("{what} must be a table"));
+            continue;
+        };
+        let Some(spec) = de_collect::<DatasetSpec>(t, &what, errors) else {
+            continue;
+        };
+        if !is_identifier(&id) {
+            errors.push(format!(
+                "{what}: name must be snake_case letters, digits and `_`"
+            ));
+        }
+        if spec.columns.is_empty() && spec.groups.is_empty() {
+            errors.push(format!("{what} declares no columns"));
+        }
+        for k in &spec.key {
+            if !spec.columns.contains_key(k) {
+                errors.push(format!(
+                    "{what} field `key` names `{k}`, which is not one of its columns"
+                ));
+            }
+        }
+        for name in spec.columns.keys() {
+            if !is_identifier(name) {
+                errors.push(format!(
+                    "{what} column `{name}`: names must be snake_case letters, digits and `_`"
+                ));
+            }
+        }
+        for (i, g) in spec.groups.iter().enumerate() {
+            match regex::Regex::new(&g.header) {
+                Ok(re) if re.captures_len() < 2 => errors.push(format!(
+                    "{what} group {} field `header` needs a capture group, got {:?}",
+                    i + 1,
+                    g.header
+                )),
+                Ok(_) => {}
+                Err(e) => errors.push(format!(
+                    "{what} group {} field `header` is not a valid regex, got {:?}: {e}",
+                    i + 1,
+                    g.header
+                )),
+            }
+        }
+        out.insert(id, spec);
+    }
+    (out, text)
+}
+
+fn validate_source(
+    id: &str,
+    raw: RawSource,
+    datasets: &IndexMap<String, DatasetSpec>,
+    data_dir: Option<&Path>,
+    errors: &mut Vec<String>,
+) -> Option<Source> {
+    let what = format!("Source `{id}`");
+    let before = errors.len();
+    let Some(dataset) = datasets.get(id) else {
+        errors.push(format!(
+            "{what} refers to unknown dataset `{id}` (declare it in the datasets file)"
+        ));
+        return None;
+    };
+    if let Some(sha) = &raw.sha256 {
+        if sha.len() != 64
+            || !sha
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        {
+            errors.push(format!(
+                "{what} field `sha256` must be 64 lower-case hex digits, got {sha:?}"
+            ));
+        }
+    } else if raw.unpinned.is_none() && raw.unavailable.is_none() {
+        errors.push(format!(
+            "{what} has no `sha256`: pin it, or say why not in `unpinned`"
+        ));
+    }
+    match (&raw.url, &raw.unavailable, &raw.path) {
+        (None, None, None) => errors.push(format!(
+            "{what} has no `url`: give the official URL, or say why it is `unavailable`"
+        )),
+        (Some(u), _, _) if !(u.starts_with("https://") || u.starts_with("http://")) => errors.push(
+            format!("{what} field `url` must be an http(s) URL, got {u:?}"),
+        ),
+        _ => {}
+    }
+    if raw.path.is_some() && data_dir.is_none() {
+        errors.push(format!(
+            "{what} field `path` needs `data_dir` in the `[catalog]` table"
+        ));
+    }
+    if data_dir.is_some() && raw.path.is_none() && raw.unavailable.is_none() {
+        errors.push(format!(
+            "{what} has no `path` but the catalog reads local files from `data_dir`"
+        ));
+    }
+    if raw.format.is_spreadsheet() && raw.sheet.is_none() {
+        errors.push(format!(
+            "{what} is a {:?} workbook but names no `sheet`",
+            raw.format
+        ));
+    }
+    if !raw.format.is_spreadsheet() && raw.sheet.is_some() {
+        errors.push(format!("{what} field `sheet` applies only to workbooks"));
+    }
+    if (raw.format == Format::Zip) != raw.member.is_some() {
+        errors.push(format!(
+            "{what} field `member` is required for, and only for, format \"zip\""
+        ));
+    }
+    if raw.header_row == 0 {
+        errors.push(format!("{what} field `header_row` is 1-based, got 0"));
+    }
+    if let Some(g) = raw.group_row {
+        if g == 0 || g >= raw.header_row {
+            errors.push(format!(
+                "{what} field `group_row` must be above `header_row` ({}), got {g}",
+                raw.header_row
+            ));
+        }
+    }
+    if raw.encoding != crate::catalog::Encoding::Utf8 && !raw.format.is_csv() {
+        errors.push(format!("{what} field `encoding` applies only to CSV files"));
+    }
+    if raw.rows == Some(0) {
+        errors.push(format!("{what} field `rows` must be positive, got 0"));
+    }
+
+    let mut aliases: IndexMap<String, Vec<String>> = IndexMap::new();
+    for (col, spec) in &dataset.columns {
+        let mut names = vec![normalise_header(col)];
+        names.extend(spec.aliases.iter().map(|a| normalise_header(a)));
+        aliases.insert(col.clone(), names);
+    }
+    for (col, extra) in &raw.aliases {
+        match aliases.get_mut(col) {
+            Some(names) => names.extend(extra.to_vec().iter().map(|a| normalise_header(a))),
+            None => errors.push(format!(
+                "{what} field `aliases` names column `{col}`, which dataset `{id}` does not have"
+            )),
+        }
+    }
+    for (col, reason) in &raw.missing {
+        if !dataset.columns.contains_key(col) {
+            errors.push(format!(
+                "{what} field `missing` names column `{col}`, which dataset `{id}` does not have"
+            ));
+        } else if dataset.key.contains(col) {
+            errors.push(format!(
+                "{what} field `missing` names key column `{col}`: a table without its key cannot be loaded"
+            ));
+        }
+        if reason.trim().is_empty() {
+            errors.push(format!("{what} field `missing` needs a reason for `{col}`"));
+        }
+        if raw.aliases.contains_key(col) {
+            errors.push(format!(
+                "{what} declares column `{col}` both missing and aliased"
+            ));
+        }
+    }
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for (col, names) in &aliases {
+        if raw.missing.contains_key(col) {
+            continue;
+        }
+        for n in names {
+            if let Some(other) = seen.insert(n.clone(), col) {
+                if other != col {
+                    errors.push(format!(
+                        "{what}: header {n:?} is an alias of both `{other}` and `{col}`"
+                    ));
+                }
+            }
+        }
+    }
+
+    if errors.len() > before {
+        return None;
+    }
+    let local_path = match (&raw.path, data_dir) {
+        (Some(p), Some(d)) => Some(d.join(p)),
+        _ => None,
+    };
+    Some(Source {
+        id: id.to_string(),
+        raw,
+        local_path,
+        aliases,
+    })
+}
+
+/// Deserialises a table, reporting unknown fields one by one (and carrying
+/// on without them, so later problems in the same entry are found too).
+pub(crate) fn de_collect<T: DeserializeOwned>(
+    mut table: toml::Table,
+    what: &str,
+    errors: &mut Vec<String>,
+) -> Option<T> {
+    loop {
+        match toml::Value::Table(table.clone()).try_into::<T>() {
+            Ok(v) => return Some(v),
+            Err(e) => {
+                let msg = e.to_string();
+                let msg = msg.trim();
+                if let Some(field) = unknown_field(msg) {
+                    if table.remove(&field).is_some() {
+                        errors.push(format!("{what} has unknown field `{field}`"));
+                        continue;
+                    }
+                }
+                errors.push(format!("{what}: {}", msg.replace('\n', " ")));
+                return None;
+            }
+        }
+    }
+}
+
+fn unknown_field(msg: &str) -> Option<String> {
+    let rest = &msg[msg.find("unknown field `")? + "unknown field `".len()..];
+    Some(rest[..rest.find('`')?].to_string())
+}
+
+pub(crate) fn is_identifier(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+        && !s.as_bytes()[0].is_ascii_digit()
+}

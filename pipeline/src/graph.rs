@@ -1,0 +1,198 @@
+//! The stage graph: which stage produces which table, which tables each stage
+//! reads, and an order to run them in.
+//!
+//! Validation here is what lets `check` promise that a build will not fail on
+//! configuration: every referenced dataset exists, no table is produced twice,
+//! and there is no cycle. Stages are grouped into *waves*: every stage in a
+//! wave depends only on earlier waves, so a wave's stages can run together.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use indexmap::IndexMap;
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+use crate::stage::{DatasetSelection, StageKind, StageSpec};
+
+/// A validated, ordered stage graph.
+#[derive(Debug, Clone)]
+pub struct Graph {
+    pub stages: IndexMap<String, PlannedStage>,
+    /// Stage names, wave by wave.
+    pub waves: Vec<Vec<String>>,
+}
+
+/// A stage with its resolved inputs and outputs.
+#[derive(Debug, Clone)]
+pub struct PlannedStage {
+    pub spec: StageSpec,
+    /// Tables read (produced by other stages).
+    pub inputs: Vec<String>,
+    /// Tables written.
+    pub outputs: Vec<String>,
+    /// Datasets this stage would load but the catalog in use does not
+    /// provide, with the reason; published as unavailable, never skipped silently.
+    pub unavailable: Vec<(String, String)>,
+}
+
+impl Graph {
+    /// Plans `stages` against `catalog`, collecting every problem.
+    pub fn plan(
+        catalog: &Catalog,
+        stages: Vec<StageSpec>,
+        errors: &mut Vec<String>,
+    ) -> Option<Graph> {
+        let before = errors.len();
+        let mut planned: IndexMap<String, PlannedStage> = IndexMap::new();
+        for spec in stages {
+            let what = format!("Stage `{}`", spec.name);
+            let mut p = PlannedStage {
+                spec: spec.clone(),
+                inputs: Vec::new(),
+                outputs: Vec::new(),
+                unavailable: Vec::new(),
+            };
+            match &spec.kind {
+                StageKind::Load(load) => match &load.datasets {
+                    DatasetSelection::All(s) if s == "all" => {
+                        for (id, src) in &catalog.sources {
+                            match &src.raw.unavailable {
+                                Some(reason) => p.unavailable.push((id.clone(), reason.clone())),
+                                None => p.outputs.push(id.clone()),
+                            }
+                        }
+                    }
+                    DatasetSelection::All(s) => errors.push(format!(
+                        "{what} field `datasets` must be \"all\" or a list of dataset ids, got {s:?}"
+                    )),
+                    DatasetSelection::List(ids) => {
+                        for id in ids {
+                            if !catalog.datasets.contains_key(id) {
+                                errors.push(format!(
+                                    "{what} field `datasets` refers to unknown dataset `{id}`"
+                                ));
+                            } else {
+                                match catalog.sources.get(id) {
+                                    Some(src) => match &src.raw.unavailable {
+                                        Some(reason) => p.unavailable.push((id.clone(), reason.clone())),
+                                        None => p.outputs.push(id.clone()),
+                                    },
+                                    None => p.unavailable.push((
+                                        id.clone(),
+                                        format!("catalog `{}` has no source for this dataset", catalog.name),
+                                    )),
+                                }
+                            }
+                        }
+                    }
+                },
+            }
+            planned.insert(spec.name.clone(), p);
+        }
+
+        let mut producer: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, p) in &planned {
+            for t in &p.outputs {
+                if let Some(other) = producer.insert(t, name) {
+                    errors.push(format!(
+                        "Table `{t}` is produced by both stage `{other}` and stage `{name}`"
+                    ));
+                }
+            }
+        }
+        for (name, p) in &planned {
+            for t in &p.inputs {
+                if !producer.contains_key(t.as_str()) {
+                    errors.push(format!(
+                        "Stage `{name}` reads table `{t}`, which no stage produces"
+                    ));
+                }
+            }
+        }
+        if errors.len() > before {
+            return None;
+        }
+
+        // Kahn's algorithm by waves; whatever is left over sits on a cycle.
+        let mut deps: BTreeMap<String, BTreeSet<String>> = planned
+            .iter()
+            .map(|(name, p)| {
+                let d = p
+                    .inputs
+                    .iter()
+                    .filter_map(|t| producer.get(t.as_str()).map(|s| s.to_string()))
+                    .filter(|s| s != name)
+                    .collect();
+                (name.clone(), d)
+            })
+            .collect();
+        for (name, p) in &planned {
+            if p.inputs
+                .iter()
+                .any(|t| producer.get(t.as_str()) == Some(&name.as_str()))
+            {
+                errors.push(format!(
+                    "Stage `{name}` reads a table it produces itself (a cycle)"
+                ));
+            }
+        }
+        let mut waves = Vec::new();
+        while !deps.is_empty() {
+            let ready: Vec<String> = deps
+                .iter()
+                .filter(|(_, d)| d.is_empty())
+                .map(|(n, _)| n.clone())
+                .collect();
+            if ready.is_empty() {
+                let names: Vec<&String> = deps.keys().collect();
+                errors.push(format!(
+                    "Stages {names:?} form a cycle through their inputs"
+                ));
+                return None;
+            }
+            for r in &ready {
+                deps.remove(r);
+            }
+            for d in deps.values_mut() {
+                for r in &ready {
+                    d.remove(r);
+                }
+            }
+            waves.push(ready);
+        }
+        if errors.len() > before {
+            return None;
+        }
+        Some(Graph {
+            stages: planned,
+            waves,
+        })
+    }
+}
+
+/// Loads and validates a catalog and the stages directory together, so that
+/// one run reports every configuration error in both.
+pub fn load_config(
+    catalog_path: &std::path::Path,
+    stages_dir: &std::path::Path,
+) -> Result<(Catalog, Graph)> {
+    let mut errors = Vec::new();
+    let catalog = Catalog::load_collecting(catalog_path, &mut errors);
+    let stages = crate::stage::load_stages(stages_dir, &mut errors);
+    let graph = match &catalog {
+        Some(c) if errors.is_empty() => Graph::plan(c, stages, &mut errors),
+        Some(c) => {
+            // Still plan, to report graph errors too; the catalog's own
+            // errors are already listed.
+            let mut more = Vec::new();
+            Graph::plan(c, stages, &mut more);
+            errors.extend(more);
+            None
+        }
+        None => None,
+    };
+    match (catalog, graph) {
+        (Some(c), Some(g)) if errors.is_empty() => Ok((c, g)),
+        _ => Err(Error::config(errors)),
+    }
+}

@@ -1,0 +1,314 @@
+//! The `census-pipeline` command line.
+//!
+//! Exit codes: 0 success; 1 a data, download or I/O error (nothing was
+//! published); 2 a configuration error in the catalog or stage specs, or bad
+//! command-line usage.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tracing_subscriber::prelude::*;
+
+use census_pipeline::build::{build, BuildOptions, BuildReport};
+use census_pipeline::cache::{default_dir, Cache};
+use census_pipeline::fetch::{fetch_all, FetchOptions};
+use census_pipeline::graph::load_config;
+use census_pipeline::Error;
+
+#[derive(Parser)]
+#[command(
+    name = "census-pipeline",
+    version,
+    about = "Builds verified releases of UK deprivation and Census 2021 data."
+)]
+struct Cli {
+    /// Log format on stderr: human-readable text, or one JSON object per line (for CI).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate the catalog and every stage spec; report all errors at once.
+    Check(ConfigArgs),
+    /// Download every source into the cache, verify it, and update sources.lock.
+    Fetch {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(flatten)]
+        fetch: FetchArgs,
+    },
+    /// Run the stage graph and write a release directory.
+    Build {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(flatten)]
+        fetch: FetchArgs,
+        /// The release directory to write (replaced atomically).
+        #[arg(long, default_value = "output")]
+        out: PathBuf,
+    },
+    /// Time a full build (fresh stage cache, inputs in place) and a no-op rebuild.
+    Bench {
+        #[command(flatten)]
+        config: ConfigArgs,
+        #[command(flatten)]
+        fetch: FetchArgs,
+    },
+}
+
+#[derive(Args)]
+struct ConfigArgs {
+    /// The catalog of sources.
+    #[arg(long, default_value = "sources.toml")]
+    sources: PathBuf,
+    /// The directory of stage specs.
+    #[arg(long, default_value = "stages")]
+    stages: PathBuf,
+}
+
+#[derive(Args)]
+struct FetchArgs {
+    /// Cache directory (downloads and stage outputs). Default: the user's cache directory.
+    #[arg(long, env = "CENSUS_PIPELINE_CACHE")]
+    cache: Option<PathBuf>,
+    /// Use only what is already in the cache.
+    #[arg(long)]
+    offline: bool,
+    /// Take files from this directory (matched by file name) instead of the network.
+    #[arg(long)]
+    mirror: Option<PathBuf>,
+    /// Seconds without data before a download is abandoned and retried.
+    #[arg(long, default_value_t = 60)]
+    read_timeout_secs: u64,
+    /// Attempts per file for transient failures (5xx, resets, timeouts).
+    #[arg(long, default_value_t = 4)]
+    attempts: u32,
+    /// First retry delay in milliseconds (doubles each time).
+    #[arg(long, default_value_t = 500)]
+    backoff_ms: u64,
+}
+
+impl FetchArgs {
+    fn options(&self) -> FetchOptions {
+        FetchOptions {
+            offline: self.offline,
+            mirror: self.mirror.clone(),
+            attempts: self.attempts.max(1),
+            backoff: Duration::from_millis(self.backoff_ms),
+            read_timeout: Duration::from_secs(self.read_timeout_secs.max(1)),
+            ..FetchOptions::default()
+        }
+    }
+    fn cache_dir(&self) -> PathBuf {
+        self.cache.clone().unwrap_or_else(default_dir)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
+    init_logging(cli.log_format);
+    match run(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            let config = err.downcast_ref::<Error>().is_some_and(Error::is_config);
+            eprintln!("error: {err:#}");
+            ExitCode::from(if config { 2 } else { 1 })
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Check(config) => {
+            let (catalog, graph) = load_config(&config.sources, &config.stages)?;
+            println!(
+                "ok: catalog `{}` declares {} sources for {} datasets; {} stages in {} waves",
+                catalog.name,
+                catalog.sources.len(),
+                catalog.datasets.len(),
+                graph.stages.len(),
+                graph.waves.len()
+            );
+        }
+        Command::Fetch { config, fetch } => {
+            let (catalog, _) = load_config(&config.sources, &config.stages)?;
+            let cache = Cache::open(&fetch.cache_dir())?;
+            let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let fetched = rt.block_on(fetch_all(&catalog, &cache, &fetch.options()))?;
+            println!(
+                "fetched {} sources into {}",
+                fetched.len(),
+                cache.dir.display()
+            );
+        }
+        Command::Build { config, fetch, out } => {
+            let (catalog, graph) = load_config(&config.sources, &config.stages)?;
+            let report = build(
+                &catalog,
+                &graph,
+                &BuildOptions {
+                    out: out.clone(),
+                    cache_dir: fetch.cache_dir(),
+                    fetch: fetch.options(),
+                },
+            )?;
+            println!(
+                "built {} tables into {} in {:.2} s ({} computed, {} from cache; {} unavailable)",
+                report.manifest.tables.len(),
+                out.display(),
+                report.total.as_secs_f64(),
+                report.computed(),
+                report.stages.iter().map(|s| s.cached).sum::<usize>(),
+                report.manifest.unavailable.len()
+            );
+        }
+        Command::Bench { config, fetch } => {
+            let (catalog, graph) = load_config(&config.sources, &config.stages)?;
+            let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+            // A fresh stage cache, but the fetched files of the usual cache
+            // (a warm cache): the benchmark measures the stages, not the network.
+            let cache_dir = scratch.path().join("cache");
+            let user_cache = fetch.cache_dir();
+            if user_cache.join("blobs").is_dir() {
+                std::fs::create_dir_all(&cache_dir)?;
+                std::os::unix::fs::symlink(user_cache.join("blobs"), cache_dir.join("blobs"))?;
+            }
+            let opts = BuildOptions {
+                out: scratch.path().join("release"),
+                cache_dir,
+                fetch: FetchOptions {
+                    offline: !catalog.sources.values().all(|s| s.local_path.is_some()),
+                    ..fetch.options()
+                },
+            };
+            let t = Instant::now();
+            let full = build(&catalog, &graph, &opts)?;
+            let full_wall = t.elapsed();
+            let t = Instant::now();
+            let noop = build(&catalog, &graph, &opts)?;
+            let noop_wall = t.elapsed();
+            print_bench(&full, full_wall, &noop, noop_wall);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_bench(full: &BuildReport, full_wall: Duration, noop: &BuildReport, noop_wall: Duration) {
+    println!(
+        "census-pipeline bench ({} cores)",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!();
+    println!("full build (fresh stage cache, inputs in place)");
+    for s in &full.stages {
+        println!(
+            "  stage {:<24} {:>9.3} s  ({} computed, {} cached)",
+            s.name,
+            s.wall.as_secs_f64(),
+            s.computed,
+            s.cached
+        );
+        let mut units = s.units.clone();
+        units.sort_by(|a, b| b.1.cmp(&a.1));
+        for (id, took, _) in units {
+            println!("    {:<44} {:>9.3} s", id, took.as_secs_f64());
+        }
+    }
+    println!(
+        "  {:<30} {:>9.3} s",
+        "fetch / input check",
+        full.fetch.as_secs_f64()
+    );
+    println!("  {:<30} {:>9.3} s", "total", full_wall.as_secs_f64());
+    println!();
+    println!("no-op rebuild");
+    for s in &noop.stages {
+        println!(
+            "  stage {:<24} {:>9.3} s  ({} computed, {} cached)",
+            s.name,
+            s.wall.as_secs_f64(),
+            s.computed,
+            s.cached
+        );
+    }
+    println!("  {:<30} {:>9.3} s", "total", noop_wall.as_secs_f64());
+    println!();
+    match peak_rss_mb() {
+        Some(mb) => println!("peak RSS {mb:.0} MB"),
+        None => println!("peak RSS unavailable on this platform"),
+    }
+}
+
+/// Peak resident set size of this process, from /proc (Linux).
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// Logs go to stderr, filtered by RUST_LOG (default `info`). On a terminal,
+/// long work shows progress bars (tracing-indicatif) and logs print above
+/// them; in CI `--log-format json` gives one JSON object per line.
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    match format {
+        LogFormat::Json => {
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .json()
+                        .with_writer(std::io::stderr),
+                )
+                .init();
+        }
+        LogFormat::Text if std::io::stderr().is_terminal() => {
+            let bars = tracing_indicatif::IndicatifLayer::new();
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_target(false)
+                        .with_writer(bars.get_stderr_writer()),
+                )
+                .with(bars)
+                .init();
+        }
+        LogFormat::Text => {
+            tracing_subscriber::registry()
+                .with(filter)
+                .with(
+                    tracing_subscriber::fmt::layer()
+                        .with_target(false)
+                        .with_ansi(false)
+                        .with_writer(std::io::stderr),
+                )
+                .init();
+        }
+    }
+}

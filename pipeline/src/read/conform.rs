@@ -1,0 +1,313 @@
+//! Maps a raw table onto its dataset's canonical columns and types.
+
+use indexmap::IndexMap;
+use polars::prelude::*;
+
+use crate::catalog::Source;
+use crate::error::{Error, Result};
+use crate::schema::{normalise_header, snake_case, ColumnType, DatasetSpec};
+
+use super::{Cell, RawTable};
+
+/// A conformed table and what the mapping decided.
+#[derive(Debug)]
+pub struct Conformed {
+    pub frame: DataFrame,
+    /// Canonical column -> header as published that it was read from.
+    pub mapping: IndexMap<String, String>,
+    /// Canonical columns the source lacks, with the declared reason.
+    pub missing: IndexMap<String, String>,
+    /// Headers in the file that no canonical column claims (dropped).
+    pub unmapped: Vec<String>,
+}
+
+/// Conforms `raw` to `dataset`, or explains precisely why it cannot:
+/// a canonical column with no matching header (schema drift) names the
+/// column and lists the headers that were found; a value that does not fit
+/// its type names the column and row.
+pub fn conform(raw: &RawTable, source: &Source, dataset: &DatasetSpec) -> Result<Conformed> {
+    let normalised: Vec<String> = raw.headers.iter().map(|h| normalise_header(h)).collect();
+    let mut claimed = vec![false; raw.headers.len()];
+    let mut mapping = IndexMap::new();
+    let mut columns: Vec<Column> = Vec::new();
+    let height = raw.height();
+    let ctx = |e: Error| {
+        let e = e.source_id(&source.id);
+        match &raw.sheet {
+            Some(s) => e.sheet(s),
+            None => e,
+        }
+    };
+
+    for (name, spec) in &dataset.columns {
+        if let Some(reason) = source.raw.missing.get(name) {
+            columns.push(Column::full_null(name.into(), height, &dtype(spec.ty)));
+            let _ = reason;
+            continue;
+        }
+        let wanted = &source.aliases[name];
+        let hits: Vec<usize> = (0..normalised.len())
+            .filter(|&i| wanted.contains(&normalised[i]))
+            .collect();
+        let idx = match hits.as_slice() {
+            [i] => *i,
+            [] => {
+                return Err(ctx(Error::schema(format!(
+                    "no header matches canonical column `{name}` (looked for {wanted:?}); the file's headers are {:?}. \
+                     If the publisher renamed it, add the new header to `aliases`; if the file lacks it, declare it in `missing` with the reason",
+                    raw.headers
+                ))
+                .column(name.clone())));
+            }
+            many => {
+                return Err(ctx(Error::schema(format!(
+                    "{} headers match canonical column `{name}`: {:?}",
+                    many.len(),
+                    many.iter().map(|&i| &raw.headers[i]).collect::<Vec<_>>()
+                ))
+                .column(name.clone())));
+            }
+        };
+        claimed[idx] = true;
+        mapping.insert(name.clone(), raw.headers[idx].clone());
+        let col = convert(
+            name,
+            spec.ty,
+            &raw.columns[idx],
+            &raw.row_numbers,
+            &source.raw.null_values,
+        )
+        .map_err(|e| ctx(e.column(raw.headers[idx].trim().to_string())))?;
+        columns.push(col);
+    }
+
+    for (gi, group) in dataset.groups.iter().enumerate() {
+        let re = regex::Regex::new(&group.header)
+            .map_err(|e| Error::schema(format!("group {} header regex: {e}", gi + 1)))?;
+        let mut n = 0;
+        for (i, header) in raw.headers.iter().enumerate() {
+            if claimed[i] {
+                continue;
+            }
+            let folded = header
+                .trim_start_matches('\u{feff}')
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let Some(caps) = re.captures(&folded) else {
+                continue;
+            };
+            let name = format!(
+                "{}{}",
+                group.prefix,
+                snake_case(caps.get(1).map_or("", |m| m.as_str()))
+            );
+            if mapping.contains_key(&name) {
+                return Err(ctx(Error::schema(format!(
+                    "headers {:?} and {header:?} both give canonical column `{name}`",
+                    mapping[&name]
+                ))));
+            }
+            claimed[i] = true;
+            n += 1;
+            mapping.insert(name.clone(), header.clone());
+            let col = convert(
+                &name,
+                group.ty,
+                &raw.columns[i],
+                &raw.row_numbers,
+                &source.raw.null_values,
+            )
+            .map_err(|e| ctx(e.column(header.trim().to_string())))?;
+            columns.push(col);
+        }
+        if let Some(expected) = group.count {
+            if n != expected {
+                return Err(ctx(Error::schema(format!(
+                    "column group {:?} matched {n} headers, expected {expected}",
+                    group.header
+                ))));
+            }
+        } else if n == 0 {
+            return Err(ctx(Error::schema(format!(
+                "column group {:?} matched no header; the file's headers are {:?}",
+                group.header, raw.headers
+            ))));
+        }
+    }
+
+    let unmapped = raw
+        .headers
+        .iter()
+        .zip(&claimed)
+        .filter(|(h, c)| !**c && !h.trim().is_empty())
+        .map(|(h, _)| h.clone())
+        .collect();
+    let frame = DataFrame::new(height, columns).map_err(|e| ctx(Error::table(e)))?;
+    let key: Vec<(String, usize)> = dataset
+        .key
+        .iter()
+        .filter_map(|k| {
+            let header = mapping.get(k)?;
+            Some((k.clone(), raw.headers.iter().position(|h| h == header)?))
+        })
+        .collect();
+    check_key(raw, &key).map_err(ctx)?;
+    Ok(Conformed {
+        frame,
+        mapping,
+        missing: source.raw.missing.clone(),
+        unmapped,
+    })
+}
+
+pub(crate) fn dtype(ty: ColumnType) -> DataType {
+    match ty {
+        ColumnType::String | ColumnType::Geometry => DataType::String,
+        ColumnType::Int => DataType::Int64,
+        ColumnType::Float => DataType::Float64,
+    }
+}
+
+fn convert(
+    name: &str,
+    ty: ColumnType,
+    cells: &[Cell],
+    rows: &[usize],
+    nulls: &[String],
+) -> Result<Column> {
+    let cleaned: Vec<Cell>;
+    let cells = if nulls.is_empty() {
+        cells
+    } else {
+        cleaned = cells
+            .iter()
+            .map(|c| match c {
+                Cell::Text(s) if nulls.iter().any(|n| n == s.trim()) => Cell::Empty,
+                other => other.clone(),
+            })
+            .collect();
+        &cleaned
+    };
+    let bad = |i: usize, what: &str| {
+        Error::value(format!("cannot read {what} as {}", ty.as_str())).row(rows[i])
+    };
+    let col = match ty {
+        ColumnType::String | ColumnType::Geometry => {
+            let v: Vec<Option<String>> = cells
+                .iter()
+                .map(|c| match c {
+                    Cell::Empty => None,
+                    Cell::Text(s) => Some(s.trim().to_string()),
+                    Cell::Int(i) => Some(i.to_string()),
+                    Cell::Number(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
+                        Some(format!("{}", *f as i64))
+                    }
+                    Cell::Number(f) => Some(f.to_string()),
+                })
+                .collect();
+            Column::new(name.into(), v)
+        }
+        ColumnType::Int => {
+            let mut v: Vec<Option<i64>> = Vec::with_capacity(cells.len());
+            for (i, c) in cells.iter().enumerate() {
+                v.push(match c {
+                    Cell::Empty => None,
+                    Cell::Int(x) => Some(*x),
+                    Cell::Number(f) if f.fract() == 0.0 => Some(*f as i64),
+                    Cell::Number(f) => return Err(bad(i, &format!("{f}"))),
+                    Cell::Text(s) => Some(parse_int(s).ok_or_else(|| bad(i, &format!("{s:?}")))?),
+                });
+            }
+            Column::new(name.into(), v)
+        }
+        ColumnType::Float => {
+            let mut v: Vec<Option<f64>> = Vec::with_capacity(cells.len());
+            for (i, c) in cells.iter().enumerate() {
+                v.push(match c {
+                    Cell::Empty => None,
+                    Cell::Int(x) => Some(*x as f64),
+                    Cell::Number(f) => Some(*f),
+                    Cell::Text(s) => Some(parse_float(s).ok_or_else(|| bad(i, &format!("{s:?}")))?),
+                });
+            }
+            Column::new(name.into(), v)
+        }
+    };
+    Ok(col)
+}
+
+/// Integers as published, allowing thousands separators and a zero
+/// fraction (`1,296` and `1296.00` are 1296).
+fn parse_int(s: &str) -> Option<i64> {
+    let t: String = s.trim().chars().filter(|&c| c != ',').collect();
+    if let Ok(i) = t.parse::<i64>() {
+        return Some(i);
+    }
+    let (whole, frac) = t.split_once('.')?;
+    if !frac.is_empty() && frac.bytes().all(|b| b == b'0') {
+        whole.parse().ok()
+    } else {
+        None
+    }
+}
+
+fn parse_float(s: &str) -> Option<f64> {
+    let t: String = s.trim().chars().filter(|&c| c != ',').collect();
+    t.parse::<f64>().ok().filter(|f| f.is_finite())
+}
+
+/// Key columns must be present in every row and unique: a duplicated area
+/// code would otherwise double-count an area in every later join.
+fn check_key(raw: &RawTable, key: &[(String, usize)]) -> Result<()> {
+    if key.is_empty() {
+        return Ok(());
+    }
+    let mut seen: std::collections::HashMap<String, usize> =
+        std::collections::HashMap::with_capacity(raw.height());
+    for (i, &row_no) in raw.row_numbers.iter().enumerate() {
+        let mut parts = Vec::with_capacity(key.len());
+        for (name, idx) in key {
+            match &raw.columns[*idx][i] {
+                Cell::Empty => {
+                    return Err(Error::value(format!("key column `{name}` is empty"))
+                        .column(raw.headers[*idx].trim().to_string())
+                        .row(row_no))
+                }
+                Cell::Text(s) => parts.push(s.trim().to_string()),
+                Cell::Int(x) => parts.push(x.to_string()),
+                Cell::Number(f) => parts.push(f.to_string()),
+            }
+        }
+        let k = parts.join("|");
+        if let Some(first) = seen.insert(k.clone(), row_no) {
+            let names: Vec<&str> = key.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(Error::value(format!(
+                "duplicate key {k:?} in `{}` (first at row {first})",
+                names.join(", ")
+            ))
+            .column(names.join(", "))
+            .row(row_no));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn integers_accept_zero_fractions_and_separators_only() {
+        assert_eq!(parse_int("1296.00"), Some(1296));
+        assert_eq!(parse_int("1,296"), Some(1296));
+        assert_eq!(parse_int("1296.5"), None);
+        assert_eq!(parse_int("n/a"), None);
+    }
+
+    #[test]
+    fn floats_keep_full_precision() {
+        assert_eq!(parse_float("0.0131234567891"), Some(0.0131234567891));
+        assert_eq!(parse_float("NaN"), None);
+    }
+}

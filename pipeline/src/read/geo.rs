@@ -1,0 +1,136 @@
+//! Boundary layers: ESRI shapefiles (with a British National Grid check) and
+//! GeoJSON. Attributes become ordinary cells; each geometry is kept as its
+//! GeoJSON text in a `geometry` column, so the table stays lossless and later
+//! stages can rebuild `geo` shapes from it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use crate::error::{Error, Result};
+
+use super::{Cell, RawTable};
+
+/// Reads a shapefile (`.shp`, with `.dbf` and `.prj` beside it).
+pub fn read_shapefile(path: &Path) -> Result<RawTable> {
+    check_british_national_grid(path)?;
+    let mut reader = shapefile::Reader::from_path(path)
+        .map_err(|e| Error::schema(format!("cannot open shapefile: {e}")))?;
+    let mut rows: Vec<BTreeMap<String, Cell>> = Vec::new();
+    for (i, item) in reader.iter_shapes_and_records().enumerate() {
+        let row_no = i + 1;
+        let (shape, record) = item
+            .map_err(|e| Error::schema(format!("cannot read shape or record: {e}")).row(row_no))?;
+        let mut row = BTreeMap::new();
+        for (name, value) in record {
+            row.insert(name, field_cell(value));
+        }
+        let geometry = geo::Geometry::<f64>::try_from(shape)
+            .map_err(|e| Error::schema(format!("unsupported shape: {e}")).row(row_no))?;
+        let json = geojson::Geometry::new(geojson::Value::from(&geometry)).to_string();
+        row.insert("geometry".to_string(), Cell::Text(json));
+        rows.push(row);
+    }
+    Ok(from_maps(rows))
+}
+
+/// The `.prj` must declare British National Grid (EPSG:27700): every ONS
+/// boundary in BNG is in metres, and mixing it with WGS84 degrees would put
+/// every point-in-polygon test silently wrong.
+fn check_british_national_grid(shp: &Path) -> Result<()> {
+    let prj = shp.with_extension("prj");
+    let text = std::fs::read_to_string(&prj).map_err(|e| {
+        Error::schema(format!(
+            "cannot read the projection file {} ({e}); a shapefile without one cannot be checked for British National Grid",
+            prj.display()
+        ))
+    })?;
+    let t = text.to_ascii_lowercase();
+    if t.contains("british_national_grid")
+        || t.contains("osgb_1936_british_national_grid")
+        || t.contains("27700")
+    {
+        Ok(())
+    } else {
+        Err(Error::schema(format!(
+            "the projection in {} is not British National Grid (EPSG:27700): {}",
+            prj.display(),
+            text.chars().take(120).collect::<String>()
+        )))
+    }
+}
+
+fn field_cell(v: shapefile::dbase::FieldValue) -> Cell {
+    use shapefile::dbase::FieldValue as F;
+    match v {
+        F::Character(Some(s)) | F::Memo(s) => Cell::Text(s.trim().to_string()),
+        F::Numeric(Some(f)) | F::Double(f) | F::Currency(f) => Cell::Number(f),
+        F::Float(Some(f)) => Cell::Number(f as f64),
+        F::Integer(i) => Cell::Int(i as i64),
+        F::Logical(Some(b)) => Cell::Text(b.to_string()),
+        F::Date(Some(d)) => Cell::Text(format!("{:04}-{:02}-{:02}", d.year(), d.month(), d.day())),
+        _ => Cell::Empty,
+    }
+}
+
+/// Reads a GeoJSON FeatureCollection.
+pub fn read_geojson(bytes: &[u8]) -> Result<RawTable> {
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Err(Error::schema("the file is empty"));
+    }
+    let text = std::str::from_utf8(bytes)
+        .map_err(|e| Error::schema(format!("GeoJSON is not UTF-8: {e}")))?;
+    let fc: geojson::FeatureCollection = text
+        .parse::<geojson::GeoJson>()
+        .map_err(|e| Error::schema(format!("invalid GeoJSON: {e}")))
+        .and_then(|g| {
+            geojson::FeatureCollection::try_from(g)
+                .map_err(|e| Error::schema(format!("not a GeoJSON FeatureCollection: {e}")))
+        })?;
+    let mut rows = Vec::with_capacity(fc.features.len());
+    for f in fc.features {
+        let mut row = BTreeMap::new();
+        for (k, v) in f.properties.unwrap_or_default() {
+            let cell = match v {
+                serde_json::Value::Null => Cell::Empty,
+                serde_json::Value::String(s) => Cell::Text(s),
+                serde_json::Value::Number(n) => match n.as_i64() {
+                    Some(i) => Cell::Int(i),
+                    None => Cell::Number(n.as_f64().unwrap_or(f64::NAN)),
+                },
+                other => Cell::Text(other.to_string()),
+            };
+            row.insert(k, cell);
+        }
+        let geometry = match f.geometry {
+            Some(g) => Cell::Text(g.to_string()),
+            None => Cell::Empty,
+        };
+        row.insert("geometry".to_string(), geometry);
+        rows.push(row);
+    }
+    Ok(from_maps(rows))
+}
+
+/// Features may differ in their properties: the header is their union.
+fn from_maps(rows: Vec<BTreeMap<String, Cell>>) -> RawTable {
+    let mut headers: Vec<String> = Vec::new();
+    for r in &rows {
+        for k in r.keys() {
+            if !headers.contains(k) {
+                headers.push(k.clone());
+            }
+        }
+    }
+    let data = rows
+        .into_iter()
+        .enumerate()
+        .map(|(i, mut r)| {
+            let cells = headers
+                .iter()
+                .map(|h| r.remove(h).unwrap_or(Cell::Empty))
+                .collect();
+            (i + 1, cells)
+        })
+        .collect();
+    RawTable::from_rows(headers, data)
+}

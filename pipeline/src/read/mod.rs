@@ -1,0 +1,133 @@
+//! Readers: from a file as published to a table with canonical columns.
+//!
+//! Reading happens in two steps. A format reader (`csv`, `sheet`, `geo`)
+//! turns bytes into a [`RawTable`]: the headers exactly as published and the
+//! cells, each remembering the row it came from. Then [`conform`] maps the
+//! headers onto the dataset's canonical columns by their declared aliases and
+//! converts every cell to its declared type. Keeping the second step common
+//! means every format gets the same header matching, the same handling of
+//! declared-missing columns, and the same error messages naming the column
+//! and row, and polars only ever sees clean, typed columns.
+
+mod conform;
+mod csv;
+mod geo;
+mod sheet;
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::catalog::{Format, Source};
+use crate::error::{Error, ErrorKind, Result};
+
+pub use conform::{conform, Conformed};
+
+/// One cell as read, before its canonical type is applied.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell {
+    Empty,
+    Text(String),
+    Number(f64),
+    Int(i64),
+}
+
+/// A table as published: headers and cells, column by column.
+#[derive(Debug, Default)]
+pub struct RawTable {
+    /// Headers as published (group prefix included where declared).
+    pub headers: Vec<String>,
+    /// `columns[c][r]` is the cell of header `c` in data row `r`.
+    pub columns: Vec<Vec<Cell>>,
+    /// The row number in the file (1-based) of each data row, for messages.
+    pub row_numbers: Vec<usize>,
+    /// The sheet the table came from, for messages.
+    pub sheet: Option<String>,
+}
+
+impl RawTable {
+    pub fn height(&self) -> usize {
+        self.row_numbers.len()
+    }
+
+    /// Builds a table from header and data rows (padded or rejected by the
+    /// format reader beforehand).
+    fn from_rows(headers: Vec<String>, rows: Vec<(usize, Vec<Cell>)>) -> RawTable {
+        let width = headers.len();
+        let mut columns: Vec<Vec<Cell>> =
+            (0..width).map(|_| Vec::with_capacity(rows.len())).collect();
+        let mut row_numbers = Vec::with_capacity(rows.len());
+        for (n, row) in rows {
+            row_numbers.push(n);
+            let mut cells = row.into_iter();
+            for col in columns.iter_mut() {
+                col.push(cells.next().unwrap_or(Cell::Empty));
+            }
+        }
+        RawTable {
+            headers,
+            columns,
+            row_numbers,
+            sheet: None,
+        }
+    }
+}
+
+/// Reads a source's file into a raw table. `path` is where the bytes are
+/// (the cache blob or the local file); the source says how to read them.
+pub fn read_raw(source: &Source, path: &Path) -> Result<RawTable> {
+    let raw = &source.raw;
+    let ctx = |e: Error| e.source_id(&source.id).file(path);
+    let table = match raw.format {
+        Format::Csv => csv::read_csv(&read_bytes(path)?, raw).map_err(ctx)?,
+        Format::CsvGz => {
+            csv::read_csv(&gunzip(&read_bytes(path)?).map_err(ctx)?, raw).map_err(ctx)?
+        }
+        Format::Zip => {
+            let member = raw.member.as_deref().unwrap_or_default();
+            let bytes = unzip_member(&read_bytes(path)?, member).map_err(ctx)?;
+            csv::read_csv(&bytes, raw).map_err(|e| ctx(e.sheet(format!("zip member {member}"))))?
+        }
+        Format::Xlsx | Format::Xls | Format::Ods => sheet::read_sheet(path, raw).map_err(ctx)?,
+        Format::Shapefile => geo::read_shapefile(path).map_err(ctx)?,
+        Format::Geojson => geo::read_geojson(&read_bytes(path)?).map_err(ctx)?,
+        Format::GeojsonGz => {
+            geo::read_geojson(&gunzip(&read_bytes(path)?).map_err(ctx)?).map_err(ctx)?
+        }
+    };
+    Ok(table)
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| Error::io(path, e))
+}
+
+/// Decompresses gzip, including multi-member files.
+pub(crate) fn gunzip(bytes: &[u8]) -> Result<Vec<u8>> {
+    let mut out = Vec::with_capacity(bytes.len() * 4);
+    flate2::read::MultiGzDecoder::new(bytes)
+        .read_to_end(&mut out)
+        .map_err(|e| {
+            Error::schema(format!(
+                "not a valid gzip file (truncated or corrupt?): {e}"
+            ))
+        })?;
+    Ok(out)
+}
+
+fn unzip_member(bytes: &[u8], member: &str) -> Result<Vec<u8>> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| Error::schema(format!("not a valid zip archive: {e}")))?;
+    let names: Vec<String> = zip
+        .file_names()
+        .filter_map(|n| n.ok().map(|s| s.into_owned()))
+        .collect();
+    let mut file = zip.by_name(member).map_err(|_| {
+        Error::new(ErrorKind::Schema(format!(
+            "zip member {member:?} not found; the archive holds {names:?}"
+        )))
+    })?;
+    let mut out = Vec::new();
+    file.read_to_end(&mut out)
+        .map_err(|e| Error::schema(format!("cannot extract zip member {member:?}: {e}")))?;
+    Ok(out)
+}

@@ -1,0 +1,112 @@
+//! Workbooks (xlsx, xls, ods) through calamine: one sheet, by name.
+
+use std::path::Path;
+
+use calamine::{Data, Reader};
+
+use crate::catalog::{Format, RawSource};
+use crate::error::{Error, Result};
+
+use super::{csv::with_groups, Cell, RawTable};
+
+pub fn read_sheet(path: &Path, raw: &RawSource) -> Result<RawTable> {
+    let sheet = raw.sheet.as_deref().unwrap_or_default();
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if bytes.is_empty() {
+        return Err(Error::schema("the file is empty"));
+    }
+    let cursor = std::io::Cursor::new(bytes);
+    let open_err = |e: &dyn std::fmt::Display| {
+        Error::schema(format!("cannot open as {:?} workbook: {e}", raw.format))
+    };
+    let mut book: calamine::Sheets<_> = match raw.format {
+        Format::Xlsx => {
+            calamine::Sheets::Xlsx(calamine::Xlsx::new(cursor).map_err(|e| open_err(&e))?)
+        }
+        Format::Xls => calamine::Sheets::Xls(calamine::Xls::new(cursor).map_err(|e| open_err(&e))?),
+        _ => calamine::Sheets::Ods(calamine::Ods::new(cursor).map_err(|e| open_err(&e))?),
+    };
+    let names = book.sheet_names();
+    if !names.iter().any(|n| n == sheet) {
+        return Err(Error::schema(format!(
+            "sheet {sheet:?} not found; the workbook has {names:?}"
+        ))
+        .sheet(sheet));
+    }
+    let range = book
+        .worksheet_range(sheet)
+        .map_err(|e| Error::schema(format!("cannot read sheet: {e}")).sheet(sheet))?;
+    let (row0, _) = range.start().unwrap_or((0, 0));
+    let row0 = row0 as usize;
+
+    // Absolute 1-based row numbers, trailing empty rows and columns dropped.
+    let mut rows: Vec<(usize, Vec<Cell>)> = range
+        .rows()
+        .enumerate()
+        .map(|(i, r)| (row0 + i + 1, r.iter().map(cell).collect()))
+        .collect();
+    while rows
+        .last()
+        .is_some_and(|(_, r)| r.iter().all(|c| *c == Cell::Empty))
+    {
+        rows.pop();
+    }
+    let width = rows
+        .iter()
+        .map(|(_, r)| {
+            r.iter()
+                .rposition(|c| *c != Cell::Empty)
+                .map_or(0, |p| p + 1)
+        })
+        .max()
+        .unwrap_or(0);
+    for (_, r) in rows.iter_mut() {
+        r.truncate(width);
+    }
+
+    let text_row = |n: usize| -> Option<Vec<String>> {
+        rows.iter()
+            .find(|(rn, _)| *rn == n)
+            .map(|(_, r)| r.iter().map(cell_text).collect())
+    };
+    let Some(mut headers) = text_row(raw.header_row) else {
+        return Err(Error::schema(format!(
+            "the sheet has no row {} to read headers from",
+            raw.header_row
+        ))
+        .sheet(sheet));
+    };
+    if let Some(g) = raw.group_row {
+        headers = with_groups(&text_row(g).unwrap_or_default(), &headers);
+    }
+    let data: Vec<(usize, Vec<Cell>)> = rows
+        .into_iter()
+        .filter(|(n, _)| *n > raw.header_row)
+        .collect();
+    let mut table = RawTable::from_rows(headers, data);
+    table.sheet = Some(sheet.to_string());
+    Ok(table)
+}
+
+fn cell(d: &Data) -> Cell {
+    match d {
+        Data::Empty => Cell::Empty,
+        Data::Int(i) => Cell::Int(*i),
+        Data::Float(f) => Cell::Number(*f),
+        Data::String(s) if s.trim().is_empty() => Cell::Empty,
+        Data::String(s) => Cell::Text(s.clone()),
+        Data::Bool(b) => Cell::Text(b.to_string()),
+        Data::DateTime(dt) => Cell::Number(dt.as_f64()),
+        Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::Text(s.clone()),
+        Data::Error(e) => Cell::Text(format!("#{e:?}")),
+    }
+}
+
+fn cell_text(c: &Cell) -> String {
+    match c {
+        Cell::Empty => String::new(),
+        Cell::Text(s) => s.clone(),
+        Cell::Int(i) => i.to_string(),
+        Cell::Number(f) => f.to_string(),
+    }
+}

@@ -1,0 +1,195 @@
+//! The release directory: what a build publishes, and how it is put in place.
+//!
+//! ```text
+//! <out>/tables/<table>.parquet   zstd-compressed tables
+//! <out>/manifest.json            every file with bytes and sha256, every
+//!                                table with its source, rows, missing columns
+//!                                (with reasons) and unavailable datasets
+//! ```
+//!
+//! The manifest holds no timestamps, so the same inputs give a byte-identical
+//! release and a diff between releases shows only real changes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::build::LoadMeta;
+use crate::cache::{engine_version, sha256_file};
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+
+/// `manifest.json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct Manifest {
+    pub pipeline_version: String,
+    pub catalog: String,
+    /// Every file of the release except the manifest itself, by path.
+    pub files: Vec<FileEntry>,
+    pub tables: BTreeMap<String, TableEntry>,
+    /// Datasets the stages asked for that this catalog cannot provide.
+    pub unavailable: Vec<Unavailable>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileEntry {
+    pub path: String,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Unavailable {
+    pub dataset: String,
+    pub reason: String,
+}
+
+/// A table of the release and where it came from.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TableEntry {
+    pub path: String,
+    pub rows: usize,
+    pub source_file: String,
+    pub source_sha256: String,
+    /// True if the source is a third party's re-shaping, not the publisher's file.
+    pub derived: bool,
+    /// Canonical columns the source does not have (all null), with the reason.
+    pub missing_columns: indexmap::IndexMap<String, String>,
+    #[serde(skip)]
+    pub(crate) file: Option<FileEntry>,
+}
+
+impl TableEntry {
+    pub(crate) fn from_meta(rel: &str, meta: LoadMeta) -> TableEntry {
+        TableEntry {
+            path: rel.to_string(),
+            rows: meta.rows,
+            source_file: meta.source_file,
+            source_sha256: meta.source_sha256,
+            derived: meta.derived,
+            missing_columns: meta.missing,
+            file: Some(FileEntry {
+                path: rel.to_string(),
+                bytes: meta.parquet_bytes,
+                sha256: meta.parquet_sha256,
+            }),
+        }
+    }
+}
+
+/// Writes a table as zstd-compressed Parquet.
+pub fn write_parquet(frame: &mut DataFrame, path: &Path) -> Result<()> {
+    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Zstd(None))
+        .with_statistics(StatisticsOptions::full())
+        .finish(frame)
+        .map_err(|e| Error::table(e).file(path))?;
+    Ok(())
+}
+
+/// Writes `manifest.json` into the staging directory. File digests come from
+/// the stage cache where known; anything else in the directory is hashed.
+pub fn write_manifest(
+    staging: &Path,
+    catalog: &Catalog,
+    tables: BTreeMap<String, TableEntry>,
+    unavailable: Vec<(String, String)>,
+) -> Result<Manifest> {
+    let mut known: BTreeMap<String, FileEntry> = tables
+        .values()
+        .filter_map(|t| t.file.clone().map(|f| (f.path.clone(), f)))
+        .collect();
+    let mut files = Vec::new();
+    for entry in walk(staging)? {
+        let rel = entry
+            .strip_prefix(staging)
+            .expect("walked under staging")
+            .to_string_lossy()
+            .replace('\\', "/");
+        if rel == "manifest.json" {
+            continue;
+        }
+        let f = match known.remove(&rel) {
+            Some(f) => f,
+            None => FileEntry {
+                bytes: std::fs::metadata(&entry)
+                    .map_err(|e| Error::io(&entry, e))?
+                    .len(),
+                sha256: sha256_file(&entry)?,
+                path: rel,
+            },
+        };
+        files.push(f);
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut unavailable: Vec<Unavailable> = unavailable
+        .into_iter()
+        .map(|(dataset, reason)| Unavailable { dataset, reason })
+        .collect();
+    unavailable.sort_by(|a, b| a.dataset.cmp(&b.dataset));
+    let manifest = Manifest {
+        pipeline_version: engine_version(),
+        catalog: catalog.name.clone(),
+        files,
+        tables,
+        unavailable,
+    };
+    let json = serde_json::to_vec_pretty(&manifest).map_err(Error::table)?;
+    let path = staging.join("manifest.json");
+    std::fs::write(&path, json).map_err(|e| Error::io(&path, e))?;
+    Ok(manifest)
+}
+
+fn walk(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))? {
+            let e = e.map_err(|e| Error::io(&d, e))?;
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Replaces `out` with the finished staging directory. The old release is
+/// moved aside first and removed only after the new one is in place, so an
+/// interruption leaves either the old or the new release, never a mixture.
+/// A non-empty `out` that is not a release (no manifest.json) is refused
+/// rather than deleted.
+pub fn swap_into_place(staging: &Path, out: &Path) -> Result<()> {
+    if out.exists() {
+        let is_release = out.join("manifest.json").is_file();
+        let is_empty = std::fs::read_dir(out)
+            .map(|mut d| d.next().is_none())
+            .unwrap_or(false);
+        if !is_release && !is_empty {
+            return Err(Error::schema(format!(
+                "{} exists and is not a release directory (no manifest.json); refusing to replace it. Choose another --out",
+                out.display()
+            )));
+        }
+        let old = staging.with_extension("old");
+        let _ = std::fs::remove_dir_all(&old);
+        std::fs::rename(out, &old).map_err(|e| Error::io(out, e))?;
+        if let Err(e) = std::fs::rename(staging, out) {
+            let _ = std::fs::rename(&old, out);
+            return Err(Error::io(out, e));
+        }
+        let _ = std::fs::remove_dir_all(&old);
+    } else {
+        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        std::fs::rename(staging, out).map_err(|e| Error::io(out, e))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,149 @@
+//! Logical datasets: the canonical shape every catalog maps its files onto.
+//!
+//! A dataset (e.g. `iod2019_imd`, `lookup_lsoa11_lsoa21_exact`) is declared
+//! once, in `datasets.toml`, with its canonical columns, their types and the
+//! header spellings the publisher is known to use. The production catalog and
+//! the test catalog both point at that file, so the two cannot drift apart:
+//! they differ only in *where* a file comes from and in the extra aliases a
+//! third party's re-shaped copy needs.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+
+/// The type of a canonical column in the Parquet table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColumnType {
+    /// UTF-8 text. Codes are always strings, never numbers.
+    String,
+    /// 64-bit integer. `1296.00` is accepted as 1296; `1296.5` is an error.
+    Int,
+    /// 64-bit float, parsed from the published text at full precision.
+    Float,
+    /// A GeoJSON geometry, kept as its JSON text (boundary layers only).
+    Geometry,
+}
+
+impl ColumnType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColumnType::String => "string",
+            ColumnType::Int => "int",
+            ColumnType::Float => "float",
+            ColumnType::Geometry => "geometry",
+        }
+    }
+}
+
+/// One canonical column of a dataset.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnSpec {
+    /// The column's type.
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+    /// Header spellings used by the publisher, matched after normalising
+    /// white space and case. The canonical name itself always matches.
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// What the column holds, with its direction (rank 1 = most deprived).
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+/// A family of columns matched by a header pattern, for wide tables such as
+/// Census single-year-of-age (one column per category).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ColumnGroup {
+    /// A regular expression over the normalised header. Its first capture
+    /// group, turned into snake_case, follows `prefix` in the canonical name.
+    pub header: String,
+    /// Prefix of the canonical names, e.g. `age_`.
+    #[serde(default)]
+    pub prefix: String,
+    /// The type of every column in the group.
+    #[serde(rename = "type")]
+    pub ty: ColumnType,
+    /// How many columns the group must match, when known.
+    #[serde(default)]
+    pub count: Option<usize>,
+}
+
+/// A logical dataset as declared in `datasets.toml`.
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DatasetSpec {
+    /// A one-line title.
+    pub title: String,
+    /// What the dataset is and where it comes from in the publisher's release.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Columns that together identify a row; must be unique and not null.
+    #[serde(default)]
+    pub key: Vec<String>,
+    /// Canonical columns, in output order.
+    #[serde(default)]
+    pub columns: IndexMap<String, ColumnSpec>,
+    /// Pattern-matched column families, appended after `columns`.
+    #[serde(default)]
+    pub groups: Vec<ColumnGroup>,
+}
+
+/// Normalises a header as published for matching: drops a byte-order mark,
+/// folds every run of white space (including the newlines some publishers put
+/// inside header cells) into one space, trims, and lower-cases.
+pub fn normalise_header(h: &str) -> String {
+    let h = h.trim_start_matches('\u{feff}');
+    let mut out = String::with_capacity(h.len());
+    for word in h.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out.to_lowercase()
+}
+
+/// Turns free text (a census category) into a snake_case identifier.
+pub fn snake_case(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut pending_sep = false;
+    for ch in s.chars() {
+        if ch.is_ascii_alphanumeric() {
+            if pending_sep && !out.is_empty() {
+                out.push('_');
+            }
+            pending_sep = false;
+            out.push(ch.to_ascii_lowercase());
+        } else {
+            pending_sep = true;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_normalised_for_matching() {
+        assert_eq!(
+            normalise_header(
+                "\u{feff}Multiple Deprivation Measure Rank \n(where 1 is most deprived)"
+            ),
+            "multiple deprivation measure rank (where 1 is most deprived)"
+        );
+        assert_eq!(normalise_header("WIMD 2019 "), "wimd 2019");
+    }
+
+    #[test]
+    fn categories_become_snake_case() {
+        assert_eq!(
+            snake_case("Aged 4 years and under"),
+            "aged_4_years_and_under"
+        );
+        assert_eq!(snake_case("L1, L2 and L3 Higher"), "l1_l2_and_l3_higher");
+    }
+}

@@ -1,0 +1,109 @@
+//! Stage specs: the files in `stages/`, one stage each.
+//!
+//! A stage is a closed set of kinds (a `kind = "..."` tag), not a plugin
+//! registry: every kind is known at compile time, so `check` can validate a
+//! spec fully without running anything. The file's stem is the stage's name.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::catalog::de_collect;
+
+/// One stage, as declared in `stages/<name>.toml`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum StageKind {
+    /// Reads each dataset's file into `tables/<dataset>.parquet` with its
+    /// canonical columns and types.
+    Load(LoadStage),
+}
+
+/// Parameters of a `load` stage.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadStage {
+    /// What the stage is for, in a sentence.
+    pub description: String,
+    /// `"all"` for every dataset the catalog declares, or a list of dataset ids.
+    pub datasets: DatasetSelection,
+}
+
+/// Which datasets a load stage reads.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(untagged)]
+pub enum DatasetSelection {
+    /// The literal `"all"`.
+    All(String),
+    List(Vec<String>),
+}
+
+/// A stage spec read from disk.
+#[derive(Debug, Clone)]
+pub struct StageSpec {
+    pub name: String,
+    pub path: PathBuf,
+    pub kind: StageKind,
+}
+
+impl StageSpec {
+    /// The stage's kind as written in its spec.
+    pub fn kind_name(&self) -> &'static str {
+        match self.kind {
+            StageKind::Load(_) => "load",
+        }
+    }
+}
+
+/// Reads every `*.toml` in `dir`, in name order, collecting problems.
+pub fn load_stages(dir: &Path, errors: &mut Vec<String>) -> Vec<StageSpec> {
+    let mut paths: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(rd) => rd
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+            .collect(),
+        Err(e) => {
+            errors.push(format!(
+                "cannot read stages directory {}: {e}",
+                dir.display()
+            ));
+            return Vec::new();
+        }
+    };
+    paths.sort();
+    let mut out = Vec::new();
+    for path in paths {
+        let name = path
+            .file_stem()
+            .map(|s| s.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let what = format!("Stage `{name}` ({})", path.display());
+        if !crate::catalog::is_identifier(&name) {
+            errors.push(format!(
+                "{what}: file name must be snake_case, e.g. `load.toml`"
+            ));
+        }
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(format!("{what}: cannot read: {e}"));
+                continue;
+            }
+        };
+        let table: toml::Table = match text.parse() {
+            Ok(t) => t,
+            Err(e) => {
+                errors.push(format!("{what}: invalid TOML: {e}"));
+                continue;
+            }
+        };
+        if !table.contains_key("kind") {
+            errors.push(format!("{what} has no `kind` (one of: load)"));
+            continue;
+        }
+        if let Some(kind) = de_collect::<StageKind>(table, &what, errors) {
+            out.push(StageSpec { name, path, kind });
+        }
+    }
+    out
+}
