@@ -1,1 +1,12 @@
-//! Integration tests: one binary, one module per topic.
+//! Integration tests: one binary, one module per topic. They run the real
+//! pipeline on the real files in ../shared/data (or $CENSUS_DATA_DIR), and
+//! the fetch tests talk to a real HTTP server on 127.0.0.1.
+
+mod util;
+
+mod build;
+mod check;
+mod cli;
+mod fetch;
+mod http;
+mod readers;

@@ -277,6 +277,9 @@ impl Catalog {
             }
             None => toml::Table::new(),
         };
+        if raw_sources.is_empty() {
+            errors.push(format!("{where_}: declares no sources"));
+        }
         let mut sources = IndexMap::new();
         for (id, value) in raw_sources {
             let what = format!("Source `{id}`");
@@ -291,10 +294,6 @@ impl Catalog {
                 sources.insert(id, src);
             }
         }
-        if sources.is_empty() {
-            errors.push(format!("{where_}: declares no sources"));
-        }
-
         Some(Catalog {
             name: header.name,
             path: path.to_path_buf(),

@@ -1,0 +1,151 @@
+//! Readers on bad input: each case must fail with an error that names the
+//! source, file, and column or row, and must publish nothing.
+
+use std::path::Path;
+
+use census_pipeline::build::{build, BuildOptions};
+use census_pipeline::fetch::FetchOptions;
+use census_pipeline::graph::load_config;
+
+use crate::util::*;
+
+/// Builds a one-source catalog over `file` (written into a temp data dir)
+/// and returns the error message, checking that no release appeared.
+fn build_error(file_name: &str, bytes: &[u8], extra: &str) -> String {
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join(file_name), bytes).unwrap();
+    let format = if file_name.ends_with(".xlsx") { "xlsx" } else { "csv" };
+    let catalog = write_tiny_catalog(
+        dir.path(),
+        Some(&data),
+        &format!(
+            r#"[sources.tiny]
+title = "tiny"
+publisher = "test"
+licence = "OGL-UK-3.0"
+edition = "1"
+geography = "test"
+path = "{file_name}"
+unpinned = "synthetic fixture"
+format = "{format}"
+{extra}
+"#
+        ),
+    );
+    let stages = load_all_stages(dir.path());
+    let (catalog, graph) = load_config(&catalog, &stages).expect("valid catalog");
+    let out = dir.path().join("release");
+    let err = build(
+        &catalog,
+        &graph,
+        &BuildOptions {
+            out: out.clone(),
+            cache_dir: dir.path().join("cache"),
+            fetch: FetchOptions::default(),
+        },
+    )
+    .expect_err("the build must fail");
+    assert!(!out.exists(), "nothing is published when a build fails");
+    assert_no_partial(dir.path());
+    err.to_string()
+}
+
+fn assert_no_partial(dir: &Path) {
+    for e in std::fs::read_dir(dir).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().into_owned();
+        assert!(!name.contains(".partial"), "staging directory {name} was left behind");
+    }
+}
+
+#[test]
+fn a_good_tiny_csv_builds() {
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("t.csv"), "\u{feff}Area code,Value\nA1,1\nA2,2\n").unwrap();
+    let catalog = write_tiny_catalog(
+        dir.path(),
+        Some(&data),
+        "[sources.tiny]\ntitle = \"t\"\npublisher = \"p\"\nlicence = \"l\"\nedition = \"e\"\ngeography = \"g\"\npath = \"t.csv\"\nunpinned = \"fixture\"\nformat = \"csv\"\nrows = 2\n",
+    );
+    let stages = load_all_stages(dir.path());
+    let (catalog, graph) = load_config(&catalog, &stages).unwrap();
+    let out = dir.path().join("release");
+    let report = build(
+        &catalog,
+        &graph,
+        &BuildOptions { out: out.clone(), cache_dir: dir.path().join("cache"), fetch: FetchOptions::default() },
+    )
+    .unwrap();
+    assert_eq!(report.manifest.tables["tiny"].rows, 2);
+    assert_eq!(read_table(&out, "tiny").height(), 2);
+}
+
+#[test]
+fn a_renamed_header_names_the_column_and_lists_the_headers() {
+    let msg = build_error("t.csv", b"Area code,Amount\nA1,1\n", "");
+    assert!(msg.contains("source `tiny`"), "{msg}");
+    assert!(msg.contains("t.csv"), "{msg}");
+    assert!(msg.contains("column `value`"), "{msg}");
+    assert!(msg.contains("\"Amount\""), "lists the headers found: {msg}");
+}
+
+#[test]
+fn an_empty_file_is_rejected() {
+    let msg = build_error("t.csv", b"", "");
+    assert!(msg.contains("the file is empty"), "{msg}");
+}
+
+#[test]
+fn a_value_of_the_wrong_type_names_column_and_row() {
+    let msg = build_error("t.csv", b"Area code,Value\nA1,1\nA2,two\n", "");
+    assert!(msg.contains("column `Value`"), "{msg}");
+    assert!(msg.contains("row 3"), "{msg}");
+    assert!(msg.contains("\"two\""), "{msg}");
+}
+
+#[test]
+fn duplicate_keys_are_rejected_with_both_rows() {
+    let msg = build_error("t.csv", b"Area code,Value\nA1,1\nA2,2\nA1,3\n", "");
+    assert!(msg.contains("duplicate key \"A1\""), "{msg}");
+    assert!(msg.contains("row 4"), "{msg}");
+    assert!(msg.contains("first at row 2"), "{msg}");
+}
+
+#[test]
+fn a_truncated_csv_row_is_rejected() {
+    let msg = build_error("t.csv", b"Area code,Value\nA1,1\nA2", "");
+    assert!(msg.contains("row has 1 fields but the header has 2"), "{msg}");
+    assert!(msg.contains("row 3"), "{msg}");
+}
+
+#[test]
+fn a_row_count_other_than_declared_is_rejected() {
+    let msg = build_error("t.csv", b"Area code,Value\nA1,1\n", "rows = 2");
+    assert!(msg.contains("expected 2 data rows"), "{msg}");
+}
+
+#[test]
+fn a_windows_1252_file_not_declared_as_such_is_rejected_with_a_hint() {
+    let msg = build_error("t.csv", b"Area code,Value\nA\xa01,1\n", "");
+    assert!(msg.contains("not valid UTF-8"), "{msg}");
+    assert!(msg.contains("windows-1252"), "{msg}");
+    assert!(msg.contains("row 2"), "{msg}");
+}
+
+#[test]
+fn a_missing_sheet_lists_the_sheets_the_workbook_has() {
+    // A real workbook from ../shared/data, asked for a sheet it lacks.
+    let bytes = std::fs::read(data_dir().join("imd_england_2019/File_1_-_IMD2019_Index_of_Multiple_Deprivation.xlsx")).unwrap();
+    let msg = build_error("f.xlsx", &bytes, "sheet = \"IMD2020\"");
+    assert!(msg.contains("sheet \"IMD2020\" not found"), "{msg}");
+    assert!(msg.contains("IMD2019"), "{msg}");
+}
+
+#[test]
+fn a_file_that_is_not_a_workbook_is_rejected() {
+    let msg = build_error("f.xlsx", b"<html><body>Not found</body></html>", "sheet = \"Data\"");
+    assert!(msg.contains("cannot open as Xlsx workbook"), "{msg}");
+}
