@@ -17,23 +17,43 @@ fn every_dataset_becomes_a_table_with_the_row_count_of_manifest_md() {
     let m = manifest(&b.out);
     let mut checked = 0;
     for (id, src) in &catalog.sources {
-        let entry = m.tables.get(id).unwrap_or_else(|| panic!("no table for {id}"));
+        let entry = m
+            .tables
+            .get(id)
+            .unwrap_or_else(|| panic!("no table for {id}"));
         // The manifest counts records after the first line of a CSV, the
         // sheet's rows for a workbook, and the .dbf records for a shapefile.
-        let path = src.raw.path.as_ref().unwrap().to_string_lossy().replace('\\', "/");
+        let path = src
+            .raw
+            .path
+            .as_ref()
+            .unwrap()
+            .to_string_lossy()
+            .replace('\\', "/");
         let expected = if src.raw.format.is_spreadsheet() {
-            manifest_count(&manifest_rows_cell(&path), src.raw.sheet.as_deref()) - src.raw.header_row
+            manifest_count(&manifest_rows_cell(&path), src.raw.sheet.as_deref())
+                - src.raw.header_row
         } else if path.ends_with(".shp") {
             manifest_count(&manifest_rows_cell(&path.replace(".shp", ".dbf")), None)
         } else {
             manifest_count(&manifest_rows_cell(&path), None) - (src.raw.header_row - 1)
         };
-        assert_eq!(entry.rows, expected, "{id}: rows in the table vs MANIFEST.md");
-        assert_eq!(read_table(&b.out, id).height(), expected, "{id}: rows in the Parquet file");
+        assert_eq!(
+            entry.rows, expected,
+            "{id}: rows in the table vs MANIFEST.md"
+        );
+        assert_eq!(
+            read_table(&b.out, id).height(),
+            expected,
+            "{id}: rows in the Parquet file"
+        );
         checked += 1;
     }
     assert_eq!(checked, catalog.sources.len());
-    assert!(checked >= 50, "the shared catalog covers the files in ../shared/data");
+    assert!(
+        checked >= 50,
+        "the shared catalog covers the files in ../shared/data"
+    );
 }
 
 #[test]
@@ -80,19 +100,40 @@ fn values_are_exactly_as_published() {
     // Westminster 018C: IMD 2019 rank 24,862 and decile 8 in File 1 (the
     // original platform's README said 28,230 / 9).
     let w = row("iod2019_imd", "lsoa11_code", "E01004736");
-    assert_eq!(w.column("imd_rank").unwrap().i64().unwrap().get(0), Some(24862));
-    assert_eq!(w.column("imd_decile").unwrap().i64().unwrap().get(0), Some(8));
-    assert_eq!(w.column("lad19_name").unwrap().str().unwrap().get(0), Some("Westminster"));
+    assert_eq!(
+        w.column("imd_rank").unwrap().i64().unwrap().get(0),
+        Some(24862)
+    );
+    assert_eq!(
+        w.column("imd_decile").unwrap().i64().unwrap().get(0),
+        Some(8)
+    );
+    assert_eq!(
+        w.column("lad19_name").unwrap().str().unwrap().get(0),
+        Some("Westminster")
+    );
     // Full precision from a workbook: SIMD 2020v2 indicators, Culter - 01.
     let s = row("simd2020v2_indicators", "data_zone_code", "S01006506");
-    assert_eq!(s.column("alcohol").unwrap().f64().unwrap().get(0), Some(28.72818263));
+    assert_eq!(
+        s.column("alcohol").unwrap().f64().unwrap().get(0),
+        Some(28.72818263)
+    );
     // A CSV score: IoD2025 IMD score of E01000001.
     let e = row("iod2025_all", "lsoa21_code", "E01000001");
-    assert_eq!(e.column("imd_score").unwrap().f64().unwrap().get(0), Some(8.742));
+    assert_eq!(
+        e.column("imd_score").unwrap().f64().unwrap().get(0),
+        Some(8.742)
+    );
     // File 10 2019, Hartlepool: the published summary measures.
     let h = row("iod2019_lad_summaries", "lad19_code", "E06000001");
-    assert_eq!(h.column("imd_average_rank").unwrap().f64().unwrap().get(0), Some(22581.98));
-    assert_eq!(h.column("imd_extent").unwrap().f64().unwrap().get(0), Some(0.4973));
+    assert_eq!(
+        h.column("imd_average_rank").unwrap().f64().unwrap().get(0),
+        Some(22581.98)
+    );
+    assert_eq!(
+        h.column("imd_extent").unwrap().f64().unwrap().get(0),
+        Some(0.4973)
+    );
 }
 
 #[test]
@@ -110,10 +151,16 @@ fn columns_a_source_lacks_are_null_and_the_reason_is_published() {
 fn suppressed_values_and_tied_ranks_are_read_as_published() {
     let b = shared_build();
     let ind = read_table(&b.out, "simd2020v2_indicators");
-    assert!(ind.column("income_rate").unwrap().null_count() > 0, "`*` is read as null");
+    assert!(
+        ind.column("income_rate").unwrap().null_count() > 0,
+        "`*` is read as null"
+    );
     let ranks = read_table(&b.out, "simd2020v2_ranks");
     let crime = ranks.column("crime_rank").unwrap().f64().unwrap();
-    assert!(crime.iter().flatten().any(|r| r.fract() == 0.5), "tied ranks keep their .5");
+    assert!(
+        crime.iter().flatten().any(|r| r.fract() == 0.5),
+        "tied ranks keep their .5"
+    );
 }
 
 #[test]
@@ -122,16 +169,30 @@ fn a_windows_1252_csv_is_decoded_when_declared() {
     let t = read_table(&b.out, "scotland_dz_lookup");
     assert_eq!(t.height(), 6976);
     let names = t.column("ward_name").unwrap().str().unwrap();
-    assert!(names.iter().flatten().any(|n| n.starts_with("Annandale East and Eskdale")));
+    assert!(names
+        .iter()
+        .flatten()
+        .any(|n| n.starts_with("Annandale East and Eskdale")));
 }
 
 #[test]
 fn boundary_layers_keep_their_geometry() {
     let b = shared_build();
     let msoa = read_table(&b.out, "msoa21_boundaries");
-    let g = msoa.column("geometry").unwrap().str().unwrap().get(0).unwrap().to_string();
+    let g = msoa
+        .column("geometry")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
     let v: serde_json::Value = serde_json::from_str(&g).unwrap();
-    assert!(matches!(v["type"].as_str(), Some("Polygon" | "MultiPolygon")), "{}", &g[..60]);
+    assert!(
+        matches!(v["type"].as_str(), Some("Polygon" | "MultiPolygon")),
+        "{}",
+        &g[..60]
+    );
     let lsoa = read_table(&b.out, "lsoa21_boundaries");
     assert_eq!(lsoa.height(), 35672);
 }

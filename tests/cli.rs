@@ -13,7 +13,11 @@ fn cli() -> Command {
 
 #[test]
 fn check_accepts_the_shipped_catalogs() {
-    cli().args(["check"]).assert().success().stdout(predicate::str::contains("ok: catalog `production`"));
+    cli()
+        .args(["check"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("ok: catalog `production`"));
     cli()
         .args(["check", "--sources", "tests/shared.sources.toml"])
         .assert()
@@ -43,7 +47,14 @@ fn build_writes_a_release_and_reports_what_it_did() {
     let dir = tempdir();
     let b = shared_build();
     cli()
-        .args(["--log-format", "json", "build", "--sources", "tests/shared.sources.toml", "--out"])
+        .args([
+            "--log-format",
+            "json",
+            "build",
+            "--sources",
+            "tests/shared.sources.toml",
+            "--out",
+        ])
         .arg(dir.path().join("rel"))
         .arg("--cache")
         .arg(&b.cache)

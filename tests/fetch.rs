@@ -37,16 +37,28 @@ fn catalog(dir: &Path, url: &str, pin: &str) -> PathBuf {
     )
 }
 
-fn fetch(catalog_path: &Path, cache: &Path, o: &FetchOptions) -> census_pipeline::Result<census_pipeline::fetch::Fetched> {
+fn fetch(
+    catalog_path: &Path,
+    cache: &Path,
+    o: &FetchOptions,
+) -> census_pipeline::Result<census_pipeline::fetch::Fetched> {
     let catalog = Catalog::load(catalog_path).unwrap();
     let cache = Cache::open(cache).unwrap();
-    tokio::runtime::Runtime::new().unwrap().block_on(fetch_all(&catalog, &cache, o))
+    tokio::runtime::Runtime::new()
+        .unwrap()
+        .block_on(fetch_all(&catalog, &cache, o))
 }
 
 #[test]
 fn a_download_is_pinned_locked_and_then_revalidated_with_a_conditional_get() {
     let server = Server::start();
-    server.script("/tiny.csv", vec![Reply::Ok { body: BODY.to_vec(), etag: "\"v1\"" }]);
+    server.script(
+        "/tiny.csv",
+        vec![Reply::Ok {
+            body: BODY.to_vec(),
+            etag: "\"v1\"",
+        }],
+    );
     let dir = tempdir();
     let cat = catalog(dir.path(), &server.url("/tiny.csv"), &sha256_hex(BODY));
     let cache = dir.path().join("cache");
@@ -56,7 +68,10 @@ fn a_download_is_pinned_locked_and_then_revalidated_with_a_conditional_get() {
     let lock = Lockfile::read(&cat.with_extension("lock")).unwrap();
     let entry = &lock.sources["tiny"];
     assert_eq!(entry.etag.as_deref(), Some("\"v1\""));
-    assert_eq!(entry.last_modified.as_deref(), Some("Thu, 30 Oct 2025 09:30:00 GMT"));
+    assert_eq!(
+        entry.last_modified.as_deref(),
+        Some("Thu, 30 Oct 2025 09:30:00 GMT")
+    );
     assert_eq!(entry.sha256, sha256_hex(BODY));
     assert_eq!(entry.bytes, BODY.len() as u64);
 
@@ -64,7 +79,10 @@ fn a_download_is_pinned_locked_and_then_revalidated_with_a_conditional_get() {
     let second = fetch(&cat, &cache, &opts()).unwrap();
     assert_eq!(second["tiny"], first["tiny"]);
     assert_eq!(server.hits("/tiny.csv"), 2);
-    assert_eq!(Lockfile::read(&cat.with_extension("lock")).unwrap().sources["tiny"], *entry);
+    assert_eq!(
+        Lockfile::read(&cat.with_extension("lock")).unwrap().sources["tiny"],
+        *entry
+    );
 }
 
 #[test]
@@ -72,7 +90,14 @@ fn server_errors_are_retried_until_success() {
     let server = Server::start();
     server.script(
         "/tiny.csv",
-        vec![Reply::Status(500), Reply::Status(503), Reply::Ok { body: BODY.to_vec(), etag: "\"v1\"" }],
+        vec![
+            Reply::Status(500),
+            Reply::Status(503),
+            Reply::Ok {
+                body: BODY.to_vec(),
+                etag: "\"v1\"",
+            },
+        ],
     );
     let dir = tempdir();
     let cat = catalog(dir.path(), &server.url("/tiny.csv"), &sha256_hex(BODY));
@@ -84,7 +109,16 @@ fn server_errors_are_retried_until_success() {
 #[test]
 fn a_connection_reset_mid_body_is_retried() {
     let server = Server::start();
-    server.script("/tiny.csv", vec![Reply::Reset(BODY.to_vec()), Reply::Ok { body: BODY.to_vec(), etag: "\"v1\"" }]);
+    server.script(
+        "/tiny.csv",
+        vec![
+            Reply::Reset(BODY.to_vec()),
+            Reply::Ok {
+                body: BODY.to_vec(),
+                etag: "\"v1\"",
+            },
+        ],
+    );
     let dir = tempdir();
     let cat = catalog(dir.path(), &server.url("/tiny.csv"), &sha256_hex(BODY));
     let got = fetch(&cat, &dir.path().join("cache"), &opts()).unwrap();
@@ -103,7 +137,9 @@ fn a_body_that_stays_truncated_fails_after_the_retries_and_caches_nothing() {
     assert!(msg.contains("source `tiny`"), "{msg}");
     assert!(msg.contains("gave up after 3 attempts"), "{msg}");
     assert_eq!(server.hits("/tiny.csv"), 3);
-    let blobs = std::fs::read_dir(dir.path().join("cache/blobs")).unwrap().count();
+    let blobs = std::fs::read_dir(dir.path().join("cache/blobs"))
+        .unwrap()
+        .count();
     assert_eq!(blobs, 0, "nothing half-downloaded enters the cache");
 }
 
@@ -112,7 +148,13 @@ fn a_stalled_server_times_out_and_is_retried() {
     let server = Server::start();
     server.script(
         "/tiny.csv",
-        vec![Reply::Stall(BODY.to_vec(), Duration::from_secs(3)), Reply::Ok { body: BODY.to_vec(), etag: "\"v1\"" }],
+        vec![
+            Reply::Stall(BODY.to_vec(), Duration::from_secs(3)),
+            Reply::Ok {
+                body: BODY.to_vec(),
+                etag: "\"v1\"",
+            },
+        ],
     );
     let dir = tempdir();
     let cat = catalog(dir.path(), &server.url("/tiny.csv"), &sha256_hex(BODY));
@@ -124,13 +166,23 @@ fn a_stalled_server_times_out_and_is_retried() {
 #[test]
 fn a_wrong_sha256_is_quarantined_and_never_used() {
     let server = Server::start();
-    server.script("/tiny.csv", vec![Reply::Ok { body: BODY.to_vec(), etag: "\"v2\"" }]);
+    server.script(
+        "/tiny.csv",
+        vec![Reply::Ok {
+            body: BODY.to_vec(),
+            etag: "\"v2\"",
+        }],
+    );
     let dir = tempdir();
     let pin = "1".repeat(64);
     let cat = catalog(dir.path(), &server.url("/tiny.csv"), &pin);
     let err = fetch(&cat, &dir.path().join("cache"), &opts()).unwrap_err();
     match &err.kind {
-        ErrorKind::ChecksumMismatch { expected, actual, quarantined } => {
+        ErrorKind::ChecksumMismatch {
+            expected,
+            actual,
+            quarantined,
+        } => {
             assert_eq!(expected, &pin);
             assert_eq!(actual, &sha256_hex(BODY));
             assert!(quarantined.is_file());
@@ -138,8 +190,16 @@ fn a_wrong_sha256_is_quarantined_and_never_used() {
         other => panic!("expected a checksum mismatch, got {other}"),
     }
     assert!(err.to_string().contains("source `tiny`"));
-    assert_eq!(std::fs::read_dir(dir.path().join("cache/blobs")).unwrap().count(), 0);
-    assert!(!Lockfile::read(&cat.with_extension("lock")).unwrap().sources.contains_key("tiny"));
+    assert_eq!(
+        std::fs::read_dir(dir.path().join("cache/blobs"))
+            .unwrap()
+            .count(),
+        0
+    );
+    assert!(!Lockfile::read(&cat.with_extension("lock"))
+        .unwrap()
+        .sources
+        .contains_key("tiny"));
 }
 
 #[test]
@@ -160,7 +220,9 @@ fn a_missing_file_is_a_clear_error_without_retries() {
     let server = Server::start();
     let dir = tempdir();
     let cat = catalog(dir.path(), &server.url("/gone.csv"), &sha256_hex(BODY));
-    let msg = fetch(&cat, &dir.path().join("cache"), &opts()).unwrap_err().to_string();
+    let msg = fetch(&cat, &dir.path().join("cache"), &opts())
+        .unwrap_err()
+        .to_string();
     assert!(msg.contains("HTTP 404"), "{msg}");
     assert_eq!(server.hits("/gone.csv"), 1);
 }
@@ -168,13 +230,26 @@ fn a_missing_file_is_a_clear_error_without_retries() {
 #[test]
 fn offline_runs_use_the_cache_only() {
     let server = Server::start();
-    server.script("/tiny.csv", vec![Reply::Ok { body: BODY.to_vec(), etag: "\"v1\"" }]);
+    server.script(
+        "/tiny.csv",
+        vec![Reply::Ok {
+            body: BODY.to_vec(),
+            etag: "\"v1\"",
+        }],
+    );
     let dir = tempdir();
     let cat = catalog(dir.path(), &server.url("/tiny.csv"), &sha256_hex(BODY));
-    let offline = FetchOptions { offline: true, ..opts() };
+    let offline = FetchOptions {
+        offline: true,
+        ..opts()
+    };
 
     let err = fetch(&cat, &dir.path().join("empty-cache"), &offline).unwrap_err();
-    assert!(err.to_string().contains("not in the cache and the run is offline"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("not in the cache and the run is offline"),
+        "{err}"
+    );
 
     fetch(&cat, &dir.path().join("cache"), &opts()).unwrap();
     let got = fetch(&cat, &dir.path().join("cache"), &offline).unwrap();
@@ -188,15 +263,36 @@ fn a_mirror_directory_replaces_the_network() {
     let mirror = dir.path().join("mirror");
     std::fs::create_dir_all(&mirror).unwrap();
     std::fs::write(mirror.join("tiny.csv"), BODY).unwrap();
-    let cat = catalog(dir.path(), "http://127.0.0.1:9/never/tiny.csv", &sha256_hex(BODY));
-    let got = fetch(&cat, &dir.path().join("cache"), &FetchOptions { mirror: Some(mirror), ..opts() }).unwrap();
+    let cat = catalog(
+        dir.path(),
+        "http://127.0.0.1:9/never/tiny.csv",
+        &sha256_hex(BODY),
+    );
+    let got = fetch(
+        &cat,
+        &dir.path().join("cache"),
+        &FetchOptions {
+            mirror: Some(mirror),
+            ..opts()
+        },
+    )
+    .unwrap();
     assert_eq!(std::fs::read(&got["tiny"]).unwrap(), BODY);
 }
 
 #[test]
 fn a_build_from_a_url_catalog_fetches_then_loads() {
     let server = Server::start();
-    server.script("/tiny.csv", vec![Reply::Status(502), Reply::Ok { body: BODY.to_vec(), etag: "\"v1\"" }]);
+    server.script(
+        "/tiny.csv",
+        vec![
+            Reply::Status(502),
+            Reply::Ok {
+                body: BODY.to_vec(),
+                etag: "\"v1\"",
+            },
+        ],
+    );
     let dir = tempdir();
     let cat = catalog(dir.path(), &server.url("/tiny.csv"), &sha256_hex(BODY));
     let stages = load_all_stages(dir.path());
@@ -205,7 +301,11 @@ fn a_build_from_a_url_catalog_fetches_then_loads() {
     let report = build(
         &catalog,
         &graph,
-        &BuildOptions { out: out.clone(), cache_dir: dir.path().join("cache"), fetch: opts() },
+        &BuildOptions {
+            out: out.clone(),
+            cache_dir: dir.path().join("cache"),
+            fetch: opts(),
+        },
     )
     .unwrap();
     assert_eq!(report.manifest.tables["tiny"].rows, 4);

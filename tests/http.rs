@@ -57,7 +57,11 @@ impl Server {
     }
 
     pub fn script(&self, path: &str, replies: Vec<Reply>) {
-        self.state.lock().unwrap().scripts.insert(path.to_string(), replies);
+        self.state
+            .lock()
+            .unwrap()
+            .scripts
+            .insert(path.to_string(), replies);
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -73,7 +77,11 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
     let mut reader = BufReader::new(stream.try_clone()?);
     let mut request_line = String::new();
     reader.read_line(&mut request_line)?;
-    let path = request_line.split_whitespace().nth(1).unwrap_or("/").to_string();
+    let path = request_line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or("/")
+        .to_string();
     let mut if_none_match = None;
     loop {
         let mut line = String::new();
@@ -100,23 +108,46 @@ fn serve(mut stream: TcpStream, state: &Mutex<State>) -> std::io::Result<()> {
         format!("HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len}\r\nConnection: close\r\n{extra}\r\n")
     };
     match reply {
-        None => stream.write_all(head("404 Not Found", "text/plain", 9, "").as_bytes()).and_then(|_| stream.write_all(b"not found")),
+        None => stream
+            .write_all(head("404 Not Found", "text/plain", 9, "").as_bytes())
+            .and_then(|_| stream.write_all(b"not found")),
         Some(Reply::Ok { body, etag }) => {
             if if_none_match.as_deref() == Some(etag) {
-                stream.write_all(format!("HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nConnection: close\r\n\r\n").as_bytes())
+                stream.write_all(
+                    format!(
+                        "HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\nConnection: close\r\n\r\n"
+                    )
+                    .as_bytes(),
+                )
             } else {
-                stream.write_all(head("200 OK", "text/csv", body.len(), &format!("ETag: {etag}\r\nLast-Modified: Thu, 30 Oct 2025 09:30:00 GMT\r\n")).as_bytes())?;
+                stream.write_all(
+                    head(
+                        "200 OK",
+                        "text/csv",
+                        body.len(),
+                        &format!(
+                            "ETag: {etag}\r\nLast-Modified: Thu, 30 Oct 2025 09:30:00 GMT\r\n"
+                        ),
+                    )
+                    .as_bytes(),
+                )?;
                 stream.write_all(&body)
             }
         }
         Some(Reply::Status(code)) => {
             let body = format!("status {code}");
-            stream.write_all(head(&format!("{code} Scripted"), "text/plain", body.len(), "").as_bytes())?;
+            stream.write_all(
+                head(&format!("{code} Scripted"), "text/plain", body.len(), "").as_bytes(),
+            )?;
             stream.write_all(body.as_bytes())
         }
         Some(Reply::Html { as_csv }) => {
             let body = "<!DOCTYPE html>\n<html><head><title>Service unavailable</title></head><body>Try later</body></html>";
-            let ctype = if as_csv { "text/csv" } else { "text/html; charset=utf-8" };
+            let ctype = if as_csv {
+                "text/csv"
+            } else {
+                "text/html; charset=utf-8"
+            };
             stream.write_all(head("200 OK", ctype, body.len(), "").as_bytes())?;
             stream.write_all(body.as_bytes())
         }

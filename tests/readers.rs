@@ -16,7 +16,11 @@ fn build_error(file_name: &str, bytes: &[u8], extra: &str) -> String {
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
     std::fs::write(data.join(file_name), bytes).unwrap();
-    let format = if file_name.ends_with(".xlsx") { "xlsx" } else { "csv" };
+    let format = if file_name.ends_with(".xlsx") {
+        "xlsx"
+    } else {
+        "csv"
+    };
     let catalog = write_tiny_catalog(
         dir.path(),
         Some(&data),
@@ -55,7 +59,10 @@ format = "{format}"
 fn assert_no_partial(dir: &Path) {
     for e in std::fs::read_dir(dir).unwrap() {
         let name = e.unwrap().file_name().to_string_lossy().into_owned();
-        assert!(!name.contains(".partial"), "staging directory {name} was left behind");
+        assert!(
+            !name.contains(".partial"),
+            "staging directory {name} was left behind"
+        );
     }
 }
 
@@ -76,7 +83,11 @@ fn a_good_tiny_csv_builds() {
     let report = build(
         &catalog,
         &graph,
-        &BuildOptions { out: out.clone(), cache_dir: dir.path().join("cache"), fetch: FetchOptions::default() },
+        &BuildOptions {
+            out: out.clone(),
+            cache_dir: dir.path().join("cache"),
+            fetch: FetchOptions::default(),
+        },
     )
     .unwrap();
     assert_eq!(report.manifest.tables["tiny"].rows, 2);
@@ -117,7 +128,10 @@ fn duplicate_keys_are_rejected_with_both_rows() {
 #[test]
 fn a_truncated_csv_row_is_rejected() {
     let msg = build_error("t.csv", b"Area code,Value\nA1,1\nA2", "");
-    assert!(msg.contains("row has 1 fields but the header has 2"), "{msg}");
+    assert!(
+        msg.contains("row has 1 fields but the header has 2"),
+        "{msg}"
+    );
     assert!(msg.contains("row 3"), "{msg}");
 }
 
@@ -138,7 +152,10 @@ fn a_windows_1252_file_not_declared_as_such_is_rejected_with_a_hint() {
 #[test]
 fn a_missing_sheet_lists_the_sheets_the_workbook_has() {
     // A real workbook from ../shared/data, asked for a sheet it lacks.
-    let bytes = std::fs::read(data_dir().join("imd_england_2019/File_1_-_IMD2019_Index_of_Multiple_Deprivation.xlsx")).unwrap();
+    let bytes = std::fs::read(
+        data_dir().join("imd_england_2019/File_1_-_IMD2019_Index_of_Multiple_Deprivation.xlsx"),
+    )
+    .unwrap();
     let msg = build_error("f.xlsx", &bytes, "sheet = \"IMD2020\"");
     assert!(msg.contains("sheet \"IMD2020\" not found"), "{msg}");
     assert!(msg.contains("IMD2019"), "{msg}");
@@ -146,6 +163,10 @@ fn a_missing_sheet_lists_the_sheets_the_workbook_has() {
 
 #[test]
 fn a_file_that_is_not_a_workbook_is_rejected() {
-    let msg = build_error("f.xlsx", b"<html><body>Not found</body></html>", "sheet = \"Data\"");
+    let msg = build_error(
+        "f.xlsx",
+        b"<html><body>Not found</body></html>",
+        "sheet = \"Data\"",
+    );
     assert!(msg.contains("cannot open as Xlsx workbook"), "{msg}");
 }

@@ -11,7 +11,10 @@ use census_pipeline::graph::load_config;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Where the real data files are: $CENSUS_DATA_DIR, else ../shared/data.
@@ -32,7 +35,10 @@ pub fn stages_dir() -> PathBuf {
 
 /// A fresh temporary directory for one test.
 pub fn tempdir() -> tempfile::TempDir {
-    tempfile::Builder::new().prefix("census-test-").tempdir().unwrap()
+    tempfile::Builder::new()
+        .prefix("census-test-")
+        .tempdir()
+        .unwrap()
 }
 
 /// One build of the shared catalog, made once per test run and shared by
@@ -61,7 +67,8 @@ pub fn shared_build() -> &'static SharedBuild {
 }
 
 pub fn build_shared(out: &Path, cache: &Path) -> BuildReport {
-    let (catalog, graph) = load_config(&shared_catalog(), &stages_dir()).expect("shared catalog is valid");
+    let (catalog, graph) =
+        load_config(&shared_catalog(), &stages_dir()).expect("shared catalog is valid");
     build(
         &catalog,
         &graph,
@@ -91,7 +98,10 @@ pub fn manifest_count(cell: &str, sheet: Option<&str>) -> usize {
     let num = |s: &str| s.replace(',', "").parse::<usize>().unwrap();
     if let Some(sheet) = sheet {
         let key = format!("{sheet}: ");
-        let at = cell.find(&key).unwrap_or_else(|| panic!("sheet {sheet} not in {cell:?}")) + key.len();
+        let at = cell
+            .find(&key)
+            .unwrap_or_else(|| panic!("sheet {sheet} not in {cell:?}"))
+            + key.len();
         let rest = &cell[at..];
         return num(&rest[..rest.find('r').unwrap()]);
     }

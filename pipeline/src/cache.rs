@@ -128,7 +128,7 @@ impl Cache {
             return Ok(());
         }
         let json = serde_json::to_vec_pretty(&*self.stamps.lock().expect("stamps lock"))
-            .map_err(|e| Error::table(e))?;
+            .map_err(Error::table)?;
         write_atomic(&self.dir.join("hashes.json"), &json, &self.tmp_dir())
     }
 }

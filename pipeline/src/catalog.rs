@@ -18,9 +18,6 @@ use serde::Deserialize;
 use crate::error::{Error, Result};
 use crate::schema::{normalise_header, DatasetSpec};
 
-/// Environment variable that overrides a local catalog's `data_dir`.
-pub const DATA_DIR_ENV: &str = "CENSUS_DATA_DIR";
-
 /// The `[catalog]` table.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
@@ -30,9 +27,12 @@ pub struct RawCatalogHeader {
     /// Path (relative to this file) of the logical dataset declarations.
     pub datasets: PathBuf,
     /// For catalogs of local files: their directory, relative to this file.
-    /// Overridden by the environment variable `CENSUS_DATA_DIR`.
     #[serde(default)]
     pub data_dir: Option<PathBuf>,
+    /// An environment variable that, when set, replaces `data_dir`
+    /// (`CENSUS_DATA_DIR` for the test catalog).
+    #[serde(default)]
+    pub data_dir_env: Option<String>,
 }
 
 /// How a file is laid out.
@@ -264,7 +264,12 @@ impl Catalog {
         let datasets_path = base.join(&header.datasets);
         let (datasets, datasets_text) = load_datasets(&datasets_path, errors);
 
-        let data_dir = match std::env::var_os(DATA_DIR_ENV) {
+        let from_env = header
+            .data_dir_env
+            .as_deref()
+            .and_then(std::env::var_os)
+            .filter(|d| !d.is_empty());
+        let data_dir = match from_env {
             Some(d) if header.data_dir.is_some() => Some(PathBuf::from(d)),
             _ => header.data_dir.as_ref().map(|d| base.join(d)),
         };

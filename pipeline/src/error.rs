@@ -121,14 +121,15 @@ impl fmt::Display for ErrorKind {
 /// An error with its context.
 #[derive(Debug)]
 pub struct Error {
-    pub context: Context,
+    /// Boxed to keep `Result<T, Error>` small on the happy path.
+    pub context: Box<Context>,
     pub kind: ErrorKind,
 }
 
 impl Error {
     pub fn new(kind: ErrorKind) -> Self {
         Error {
-            context: Context::default(),
+            context: Box::default(),
             kind,
         }
     }

@@ -103,6 +103,9 @@ impl Default for FetchOptions {
 /// Where each fetched source's file is, by dataset id.
 pub type Fetched = BTreeMap<String, PathBuf>;
 
+/// One source's outcome: its blob, and its new lock entry if it changed.
+type FetchOutcome = (String, Result<(PathBuf, Option<LockEntry>)>);
+
 /// Fetches every obtainable source of a URL catalog into the cache and
 /// updates `sources.lock`. Local catalogs (with `data_dir`) need no fetch.
 /// All sources are attempted; if any fails, the first error (in catalog
@@ -122,23 +125,22 @@ pub async fn fetch_all(catalog: &Catalog, cache: &Cache, opts: &FetchOptions) ->
         .values()
         .filter(|s| s.raw.unavailable.is_none() && s.local_path.is_none())
         .collect();
-    let results: Vec<(String, Result<(PathBuf, Option<LockEntry>)>)> =
-        futures_util::stream::iter(todo)
-            .map(|src| {
-                let client = &client;
-                let previous = lock.sources.get(&src.id);
-                let span = tracing::info_span!("fetch", source = %src.id);
-                async move {
-                    let r = fetch_one(client, src, previous, cache, opts)
-                        .await
-                        .map_err(|e| e.source_id(&src.id));
-                    (src.id.clone(), r)
-                }
-                .instrument(span)
-            })
-            .buffer_unordered(opts.concurrency.max(1))
-            .collect()
-            .await;
+    let results: Vec<FetchOutcome> = futures_util::stream::iter(todo)
+        .map(|src| {
+            let client = &client;
+            let previous = lock.sources.get(&src.id);
+            let span = tracing::info_span!("fetch", source = %src.id);
+            async move {
+                let r = fetch_one(client, src, previous, cache, opts)
+                    .await
+                    .map_err(|e| e.source_id(&src.id));
+                (src.id.clone(), r)
+            }
+            .instrument(span)
+        })
+        .buffer_unordered(opts.concurrency.max(1))
+        .collect()
+        .await;
 
     let mut new_lock = lock.clone();
     let mut fetched = Fetched::new();

@@ -232,7 +232,7 @@ fn print_bench(full: &BuildReport, full_wall: Duration, noop: &BuildReport, noop
             s.cached
         );
         let mut units = s.units.clone();
-        units.sort_by(|a, b| b.1.cmp(&a.1));
+        units.sort_by_key(|u| std::cmp::Reverse(u.1));
         for (id, took, _) in units {
             println!("    {:<44} {:>9.3} s", id, took.as_secs_f64());
         }
