@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
-use tracing::{debug, info, info_span};
+use tracing::{debug, info, info_span, warn};
 use tracing_indicatif::span_ext::IndicatifSpanExt;
 
 use crate::cache::{engine_version, sha256_bytes, sha256_file, write_atomic, Cache, DirLock};
@@ -21,9 +21,12 @@ use crate::catalog::{Catalog, Source};
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::{fetch_all, FetchOptions};
 use crate::graph::Graph;
+use crate::index::IndexStage;
 use crate::read::{conform, read_raw};
-use crate::release::{self, Manifest, TableEntry};
+use crate::release::{self, InputRef, Manifest, TableEntry};
 use crate::stage::StageKind;
+use crate::values::read_parquet;
+use crate::verify::TableReport;
 
 /// How to build.
 #[derive(Debug, Clone)]
@@ -51,6 +54,17 @@ pub struct StageReport {
     pub cached: usize,
     /// Per unit (dataset) time, for the benchmark.
     pub units: Vec<(String, Duration, bool)>,
+}
+
+impl StageReport {
+    fn record(&mut self, unit: &str, took: Duration, computed: bool) {
+        if computed {
+            self.computed += 1;
+        } else {
+            self.cached += 1;
+        }
+        self.units.push((unit.to_string(), took, computed));
+    }
 }
 
 impl BuildReport {
@@ -108,22 +122,27 @@ pub fn build(catalog: &Catalog, graph: &Graph, opts: &BuildOptions) -> Result<Bu
     let tables_dir = staging.join("tables");
     std::fs::create_dir_all(&tables_dir).map_err(|e| Error::io(&tables_dir, e))?;
     let result = run_stages(catalog, graph, &cache, &inputs, &staging);
-    let (stages, tables, unavailable) = match result {
+    let outputs = match result.and_then(|o| {
+        release::write_verification(&staging, &o.verification)?;
+        Ok(o)
+    }) {
         Ok(r) => r,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&staging);
             return Err(e);
         }
     };
+    let stages = outputs.reports;
 
     // 3. Manifest, then the swap.
-    let manifest = match release::write_manifest(&staging, catalog, tables, unavailable) {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = std::fs::remove_dir_all(&staging);
-            return Err(e);
-        }
-    };
+    let manifest =
+        match release::write_manifest(&staging, catalog, outputs.tables, outputs.unavailable) {
+            Ok(m) => m,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+        };
     if let Err(e) = release::swap_into_place(&staging, &opts.out) {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
@@ -145,11 +164,14 @@ pub fn build(catalog: &Catalog, graph: &Graph, opts: &BuildOptions) -> Result<Bu
     Ok(report)
 }
 
-type StageOutputs = (
-    Vec<StageReport>,
-    BTreeMap<String, TableEntry>,
-    Vec<(String, String)>,
-);
+/// What the stages produced: reports, release tables, unavailable tables,
+/// and verification reports.
+struct StageOutputs {
+    reports: Vec<StageReport>,
+    tables: BTreeMap<String, TableEntry>,
+    unavailable: Vec<(String, String)>,
+    verification: Vec<TableReport>,
+}
 
 fn run_stages(
     catalog: &Catalog,
@@ -159,16 +181,33 @@ fn run_stages(
     staging: &Path,
 ) -> Result<StageOutputs> {
     let reports = Mutex::new(Vec::new());
-    let tables = Mutex::new(BTreeMap::new());
+    let tables: Mutex<BTreeMap<String, TableEntry>> = Mutex::new(BTreeMap::new());
+    let verification = Mutex::new(Vec::new());
     let mut unavailable = Vec::new();
+    let index_specs: Vec<IndexStage> = graph
+        .stages
+        .values()
+        .filter_map(|p| match &p.spec.kind {
+            StageKind::DeprivationIndex(ix) => Some(ix.clone()),
+            _ => None,
+        })
+        .collect();
     for wave in &graph.waves {
         wave.par_iter().try_for_each(|name| -> Result<()> {
             let stage = &graph.stages[name];
+            if stage.outputs.is_empty() {
+                for (t, reason) in &stage.unavailable {
+                    warn!(stage = %name, table = %t, %reason, "Table unavailable; published as such.");
+                }
+                return Ok(());
+            }
             let started = Instant::now();
             let span = info_span!("stage", stage = %name);
             span.pb_set_length(stage.outputs.len() as u64);
             span.pb_set_message(&format!("stage {name}"));
-            let _enter = span.enter();
+            // Entered only for the progress bar's lifetime; stages run on
+            // rayon threads, so the span is not entered (it would nest).
+            let _bar = span.clone();
             let mut report = StageReport {
                 name: name.clone(),
                 ..Default::default()
@@ -182,27 +221,38 @@ fn run_stages(
                             let t0 = Instant::now();
                             let src = &catalog.sources[id];
                             let input = inputs.get(id).ok_or_else(|| {
-                                Error::new(ErrorKind::NotCached(
-                                    "the source's file was not fetched".into(),
-                                ))
-                                .source_id(id)
+                                Error::new(ErrorKind::NotCached("the source's file was not fetched".into()))
+                                    .source_id(id)
                             })?;
-                            let (entry, computed) =
-                                load_dataset(catalog, src, input, cache, staging)
-                                    .map_err(|e| e.source_id(id).stage(name.clone()))?;
+                            let (entry, computed) = load_dataset(catalog, src, input, cache, staging)
+                                .map_err(|e| e.source_id(id).stage(name.clone()))?;
                             span.pb_inc(1);
                             Ok((id.clone(), entry, t0.elapsed(), computed))
                         })
                         .collect();
                     for r in results {
                         let (id, entry, took, computed) = r?;
-                        if computed {
-                            report.computed += 1;
-                        } else {
-                            report.cached += 1;
-                        }
-                        report.units.push((id.clone(), took, computed));
+                        report.record(&id, took, computed);
                         tables.lock().expect("tables lock").insert(id, entry);
+                    }
+                }
+                StageKind::DeprivationIndex(_) | StageKind::StackIndices(_) => {
+                    let t0 = Instant::now();
+                    let input_entries: BTreeMap<String, TableEntry> = {
+                        let t = tables.lock().expect("tables lock");
+                        stage.inputs.iter().filter_map(|i| t.get(i).map(|e| (i.clone(), e.clone()))).collect()
+                    };
+                    let (built, computed) =
+                        derive_tables(name, &stage.spec.kind, &input_entries, &index_specs, cache, staging)
+                            .map_err(|e| e.stage(name.clone()))?;
+                    span.pb_inc(1);
+                    for (entry, report_v) in built {
+                        let table = entry.path.trim_start_matches("tables/").trim_end_matches(".parquet").to_string();
+                        report.record(&table, t0.elapsed(), computed);
+                        if let Some(v) = report_v {
+                            verification.lock().expect("verification lock").push(v);
+                        }
+                        tables.lock().expect("tables lock").insert(table, entry);
                     }
                 }
             }
@@ -223,11 +273,125 @@ fn run_stages(
     }
     let mut reports = reports.into_inner().expect("reports lock");
     reports.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok((
+    let mut verification = verification.into_inner().expect("verification lock");
+    verification.sort_by(|a, b| a.table.cmp(&b.table));
+    Ok(StageOutputs {
         reports,
-        tables.into_inner().expect("tables lock"),
+        tables: tables.into_inner().expect("tables lock"),
         unavailable,
-    ))
+        verification,
+    })
+}
+
+/// What a derived stage caches beside its Parquet files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct DerivedMeta {
+    tables: Vec<(TableEntry, Option<TableReport>)>,
+}
+
+/// Runs a stage that reads release tables (index, stack), through the cache.
+fn derive_tables(
+    stage: &str,
+    kind: &StageKind,
+    inputs: &BTreeMap<String, TableEntry>,
+    index_specs: &[IndexStage],
+    cache: &Cache,
+    staging: &Path,
+) -> Result<(Vec<(TableEntry, Option<TableReport>)>, bool)> {
+    let input_refs: Vec<InputRef> = inputs
+        .iter()
+        .map(|(name, e)| InputRef {
+            kind: "table".into(),
+            name: name.clone(),
+            sha256: e
+                .file
+                .as_ref()
+                .map(|f| f.sha256.clone())
+                .unwrap_or_default(),
+        })
+        .collect();
+    let key = sha256_bytes(
+        serde_json::json!({
+            "engine": engine_version(),
+            "stage": stage,
+            "kind": kind,
+            "inputs": input_refs,
+        })
+        .to_string()
+        .as_bytes(),
+    );
+    let dir = cache.stage_dir(&key);
+    if let Some(meta) = std::fs::read(dir.join("meta.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<DerivedMeta>(&b).ok())
+    {
+        for (entry, _) in &meta.tables {
+            let from = dir.join(entry.path.trim_start_matches("tables/"));
+            let to = staging.join(&entry.path);
+            std::fs::copy(&from, &to).map_err(|e| Error::io(&from, e))?;
+        }
+        debug!(stage, "Taken from the stage cache.");
+        return Ok((meta.tables, false));
+    }
+
+    let mut frames = std::collections::HashMap::new();
+    for name in inputs.keys() {
+        frames.insert(
+            name.clone(),
+            read_parquet(&staging.join(format!("tables/{name}.parquet")))?,
+        );
+    }
+    let derived = inputs.values().any(|e| e.derived);
+    let (mut frame, built) = match kind {
+        StageKind::DeprivationIndex(ix) => {
+            let missing = inputs
+                .iter()
+                .map(|(n, e)| (n.clone(), e.missing_columns.clone()))
+                .collect();
+            crate::index::build_index(ix, &frames, &missing)?
+        }
+        StageKind::StackIndices(st) => crate::index::stack(st, &frames, index_specs)?,
+        StageKind::Load(_) => unreachable!("load stages are run by load_dataset"),
+    };
+    let work = tempfile::tempdir_in(cache.tmp_dir()).map_err(|e| Error::io(cache.tmp_dir(), e))?;
+    let file_name = format!("{}.parquet", built.name);
+    let parquet = work.path().join(&file_name);
+    release::write_parquet(&mut frame, &parquet)?;
+    let rel = format!("tables/{file_name}");
+    let entry = TableEntry {
+        path: rel.clone(),
+        rows: frame.height(),
+        stage: stage.to_string(),
+        description: built.description,
+        inputs: input_refs,
+        derived,
+        missing_columns: built.missing,
+        computed_columns: built.computed,
+        notes: built.notes,
+        file: Some(release::FileEntry {
+            path: rel.clone(),
+            bytes: std::fs::metadata(&parquet)
+                .map_err(|e| Error::io(&parquet, e))?
+                .len(),
+            sha256: sha256_file(&parquet)?,
+        }),
+    };
+    let meta = DerivedMeta {
+        tables: vec![(entry, built.verification)],
+    };
+    write_atomic(
+        &work.path().join("meta.json"),
+        &serde_json::to_vec_pretty(&meta).map_err(Error::table)?,
+        work.path(),
+    )?;
+    let dest = staging.join(&rel);
+    std::fs::copy(&parquet, &dest).map_err(|e| Error::io(&dest, e))?;
+    let work = work.keep();
+    if std::fs::rename(&work, &dir).is_err() {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    info!(stage, table = %file_name, rows = frame.height(), "Built.");
+    Ok((meta.tables, true))
 }
 
 /// Loads one dataset, from the stage cache when its key matches.
@@ -263,7 +427,7 @@ fn load_dataset(
         let cached = dir.join("table.parquet");
         std::fs::copy(&cached, &dest).map_err(|e| Error::io(&cached, e))?;
         debug!(dataset = %src.id, "Taken from the stage cache.");
-        return Ok((TableEntry::from_meta(&rel, meta), false));
+        return Ok((TableEntry::from_meta(&rel, meta, &dataset.title), false));
     }
 
     if let Some(pin) = &src.raw.sha256 {
@@ -321,7 +485,7 @@ fn load_dataset(
         let _ = std::fs::remove_dir_all(&work);
     }
     info!(dataset = %src.id, rows = meta.rows, "Loaded.");
-    Ok((TableEntry::from_meta(&rel, meta), true))
+    Ok((TableEntry::from_meta(&rel, meta, &dataset.title), true))
 }
 
 /// `output` + `.lock` -> `output.lock` beside it (also for staging dirs).

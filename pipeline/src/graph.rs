@@ -86,23 +86,42 @@ impl Graph {
                         }
                     }
                 },
+                StageKind::DeprivationIndex(ix) => {
+                    ix.validate(&what, errors);
+                    check_index_columns(&what, ix, catalog, errors);
+                    p.inputs = ix.inputs();
+                    p.outputs = vec![ix.table.clone()];
+                }
+                StageKind::StackIndices(st) => {
+                    if st.indices.is_empty() {
+                        errors.push(format!("{what} field `indices` lists no table"));
+                    }
+                    p.inputs = st.indices.clone();
+                    p.outputs = vec![st.table.clone()];
+                }
             }
             planned.insert(spec.name.clone(), p);
         }
 
-        let mut producer: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut producer: BTreeMap<String, String> = BTreeMap::new();
         for (name, p) in &planned {
             for t in &p.outputs {
-                if let Some(other) = producer.insert(t, name) {
+                if let Some(other) = producer.insert(t.clone(), name.clone()) {
                     errors.push(format!(
                         "Table `{t}` is produced by both stage `{other}` and stage `{name}`"
                     ));
                 }
             }
         }
+        // Tables that cannot be built, with the reason: datasets the catalog
+        // cannot provide, then (to a fixed point) every stage reading one.
+        let mut unavailable: BTreeMap<String, String> = planned
+            .values()
+            .flat_map(|p| p.unavailable.iter().cloned())
+            .collect();
         for (name, p) in &planned {
             for t in &p.inputs {
-                if !producer.contains_key(t.as_str()) {
+                if !producer.contains_key(t.as_str()) && !unavailable.contains_key(t) {
                     errors.push(format!(
                         "Stage `{name}` reads table `{t}`, which no stage produces"
                     ));
@@ -111,6 +130,25 @@ impl Graph {
         }
         if errors.len() > before {
             return None;
+        }
+        loop {
+            let mut changed = false;
+            for p in planned.values_mut() {
+                if p.outputs.is_empty() {
+                    continue;
+                }
+                if let Some(t) = p.inputs.iter().find(|t| unavailable.contains_key(*t)) {
+                    let reason = format!("input `{t}` is unavailable: {}", unavailable[t]);
+                    for out in std::mem::take(&mut p.outputs) {
+                        unavailable.insert(out.clone(), reason.clone());
+                        p.unavailable.push((out, reason.clone()));
+                    }
+                    changed = true;
+                }
+            }
+            if !changed {
+                break;
+            }
         }
 
         // Kahn's algorithm by waves; whatever is left over sits on a cycle.
@@ -129,7 +167,7 @@ impl Graph {
         for (name, p) in &planned {
             if p.inputs
                 .iter()
-                .any(|t| producer.get(t.as_str()) == Some(&name.as_str()))
+                .any(|t| producer.get(t.as_str()) == Some(name))
             {
                 errors.push(format!(
                     "Stage `{name}` reads a table it produces itself (a cycle)"
@@ -167,6 +205,52 @@ impl Graph {
             stages: planned,
             waves,
         })
+    }
+}
+
+/// Checks that an index stage's input columns exist in the loaded datasets.
+fn check_index_columns(
+    what: &str,
+    ix: &crate::index::IndexStage,
+    catalog: &Catalog,
+    errors: &mut Vec<String>,
+) {
+    let known = |table: &str, col: &str| -> bool {
+        match catalog.datasets.get(table) {
+            Some(d) => !d.groups.is_empty() || d.columns.contains_key(col),
+            None => true, // another stage's output: checked when it runs
+        }
+    };
+    for f in &ix.from {
+        let key = f.key.as_deref().unwrap_or(&ix.key);
+        let mut cols: Vec<&str> = vec![key];
+        cols.extend(f.columns.values().map(String::as_str));
+        cols.extend(f.filter.keys().map(String::as_str));
+        for c in cols {
+            if !known(&f.table, c) {
+                errors.push(format!("{what}: input `{}` has no column `{c}`", f.table));
+            }
+        }
+    }
+    if let Some(l) = &ix.verify.lookup {
+        for c in [Some(&l.key), l.la_code.as_ref(), l.la_name.as_ref()]
+            .into_iter()
+            .flatten()
+        {
+            if !known(&l.table, c) {
+                errors.push(format!("{what}: look-up `{}` has no column `{c}`", l.table));
+            }
+        }
+    }
+    if let Some(l) = &ix.verify.la_list {
+        for c in [Some(&l.code), l.name.as_ref()].into_iter().flatten() {
+            if !known(&l.table, c) {
+                errors.push(format!(
+                    "{what}: local authority list `{}` has no column `{c}`",
+                    l.table
+                ));
+            }
+        }
     }
 }
 

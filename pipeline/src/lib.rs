@@ -12,9 +12,12 @@ pub mod catalog;
 pub mod error;
 pub mod fetch;
 pub mod graph;
+pub mod index;
 pub mod read;
 pub mod release;
 pub mod schema;
 pub mod stage;
+pub mod values;
+pub mod verify;
 
 pub use error::{Error, ErrorKind, Result};

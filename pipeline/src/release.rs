@@ -51,25 +51,50 @@ pub struct Unavailable {
 pub struct TableEntry {
     pub path: String,
     pub rows: usize,
-    pub source_file: String,
-    pub source_sha256: String,
-    /// True if the source is a third party's re-shaping, not the publisher's file.
+    /// The stage that wrote it.
+    pub stage: String,
+    /// What the table is, with its conventions and caveats.
+    pub description: String,
+    /// The files or tables it was made from, with their sha256.
+    pub inputs: Vec<InputRef>,
+    /// True if any input is a third party's re-shaping, not the publisher's file.
     pub derived: bool,
-    /// Canonical columns the source does not have (all null), with the reason.
+    /// Columns with no source (all null), with the reason.
     pub missing_columns: indexmap::IndexMap<String, String>,
-    #[serde(skip)]
-    pub(crate) file: Option<FileEntry>,
+    /// Columns computed rather than published, with how.
+    #[serde(default, skip_serializing_if = "indexmap::IndexMap::is_empty")]
+    pub computed_columns: indexmap::IndexMap<String, String>,
+    /// Provenance notes (e.g. names taken from an ONS look-up).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileEntry>,
+}
+
+/// An input of a table: a source file (`kind = "file"`) or another table.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct InputRef {
+    pub kind: String,
+    pub name: String,
+    pub sha256: String,
 }
 
 impl TableEntry {
-    pub(crate) fn from_meta(rel: &str, meta: LoadMeta) -> TableEntry {
+    pub(crate) fn from_meta(rel: &str, meta: LoadMeta, description: &str) -> TableEntry {
         TableEntry {
             path: rel.to_string(),
             rows: meta.rows,
-            source_file: meta.source_file,
-            source_sha256: meta.source_sha256,
+            stage: "load".into(),
+            description: description.to_string(),
+            inputs: vec![InputRef {
+                kind: "file".into(),
+                name: meta.source_file,
+                sha256: meta.source_sha256,
+            }],
             derived: meta.derived,
             missing_columns: meta.missing,
+            computed_columns: Default::default(),
+            notes: Vec::new(),
             file: Some(FileEntry {
                 path: rel.to_string(),
                 bytes: meta.parquet_bytes,
@@ -95,7 +120,7 @@ pub fn write_parquet(frame: &mut DataFrame, path: &Path) -> Result<()> {
 pub fn write_manifest(
     staging: &Path,
     catalog: &Catalog,
-    tables: BTreeMap<String, TableEntry>,
+    mut tables: BTreeMap<String, TableEntry>,
     unavailable: Vec<(String, String)>,
 ) -> Result<Manifest> {
     let mut known: BTreeMap<String, FileEntry> = tables
@@ -125,6 +150,9 @@ pub fn write_manifest(
         files.push(f);
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
+    for t in tables.values_mut() {
+        t.file = None;
+    }
     let mut unavailable: Vec<Unavailable> = unavailable
         .into_iter()
         .map(|(dataset, reason)| Unavailable { dataset, reason })
@@ -141,6 +169,14 @@ pub fn write_manifest(
     let path = staging.join("manifest.json");
     std::fs::write(&path, json).map_err(|e| Error::io(&path, e))?;
     Ok(manifest)
+}
+
+/// Writes `verification.json`: every check of every verified table.
+pub fn write_verification(staging: &Path, reports: &[crate::verify::TableReport]) -> Result<()> {
+    let path = staging.join("verification.json");
+    let json = serde_json::to_vec_pretty(&serde_json::json!({ "tables": reports }))
+        .map_err(Error::table)?;
+    std::fs::write(&path, json).map_err(|e| Error::io(&path, e))
 }
 
 fn walk(dir: &Path) -> Result<Vec<std::path::PathBuf>> {

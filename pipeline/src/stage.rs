@@ -17,6 +17,11 @@ pub enum StageKind {
     /// Reads each dataset's file into `tables/<dataset>.parquet` with its
     /// canonical columns and types.
     Load(LoadStage),
+    /// Assembles one nation's deprivation index for one edition from loaded
+    /// tables, computes its quantiles and verifies its geography.
+    DeprivationIndex(crate::index::IndexStage),
+    /// Stacks the current edition of every nation into one table.
+    StackIndices(crate::index::StackStage),
 }
 
 /// Parameters of a `load` stage.
@@ -51,6 +56,8 @@ impl StageSpec {
     pub fn kind_name(&self) -> &'static str {
         match self.kind {
             StageKind::Load(_) => "load",
+            StageKind::DeprivationIndex(_) => "deprivation_index",
+            StageKind::StackIndices(_) => "stack_indices",
         }
     }
 }
@@ -98,7 +105,9 @@ pub fn load_stages(dir: &Path, errors: &mut Vec<String>) -> Vec<StageSpec> {
             }
         };
         if !table.contains_key("kind") {
-            errors.push(format!("{what} has no `kind` (one of: load)"));
+            errors.push(format!(
+                "{what} has no `kind` (one of: load, deprivation_index, stack_indices)"
+            ));
             continue;
         }
         if let Some(kind) = de_collect::<StageKind>(table, &what, errors) {
