@@ -60,7 +60,9 @@ fn every_dataset_becomes_a_table_with_the_row_count_of_manifest_md() {
 fn manifest_lists_every_file_with_its_true_size_and_sha256() {
     let b = shared_build();
     let m = manifest(&b.out);
-    assert_eq!(m.files.len(), m.tables.len());
+    // Every table, plus verification.json.
+    assert_eq!(m.files.len(), m.tables.len() + 1);
+    assert!(m.files.iter().any(|f| f.path == "verification.json"));
     for f in &m.files {
         let bytes = std::fs::read(b.out.join(&f.path)).unwrap();
         assert_eq!(bytes.len() as u64, f.bytes, "{}", f.path);

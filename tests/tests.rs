@@ -9,4 +9,5 @@ mod check;
 mod cli;
 mod fetch;
 mod http;
+mod index;
 mod readers;

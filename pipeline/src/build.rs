@@ -188,7 +188,7 @@ fn run_stages(
         .stages
         .values()
         .filter_map(|p| match &p.spec.kind {
-            StageKind::DeprivationIndex(ix) => Some(ix.clone()),
+            StageKind::DeprivationIndex(ix) => Some((**ix).clone()),
             _ => None,
         })
         .collect();
@@ -283,10 +283,13 @@ fn run_stages(
     })
 }
 
+/// A table a derived stage wrote, with its verification report if any.
+type VerifiedTable = (TableEntry, Option<TableReport>);
+
 /// What a derived stage caches beside its Parquet files.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 struct DerivedMeta {
-    tables: Vec<(TableEntry, Option<TableReport>)>,
+    tables: Vec<VerifiedTable>,
 }
 
 /// Runs a stage that reads release tables (index, stack), through the cache.
@@ -297,7 +300,7 @@ fn derive_tables(
     index_specs: &[IndexStage],
     cache: &Cache,
     staging: &Path,
-) -> Result<(Vec<(TableEntry, Option<TableReport>)>, bool)> {
+) -> Result<(Vec<VerifiedTable>, bool)> {
     let input_refs: Vec<InputRef> = inputs
         .iter()
         .map(|(name, e)| InputRef {

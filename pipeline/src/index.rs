@@ -418,12 +418,12 @@ pub fn build_index(
     // Nulls for declared-missing columns, typed like their siblings.
     for col in missing.keys() {
         if !columns.contains_key(col) {
-            let v = if col.ends_with("_score") {
-                Values::Float(vec![None; n])
-            } else if col.ends_with("_rank") {
-                Values::Float(vec![None; n])
-            } else {
+            // Scores and ranks are floats (ranks can be tied means such as
+            // 4563.5); bands are integers.
+            let v = if col.ends_with("_decile") || col.contains("_quantile_") {
                 Values::Int(vec![None; n])
+            } else {
+                Values::Float(vec![None; n])
             };
             columns.insert(col.clone(), v);
         }

@@ -19,7 +19,7 @@ pub enum StageKind {
     Load(LoadStage),
     /// Assembles one nation's deprivation index for one edition from loaded
     /// tables, computes its quantiles and verifies its geography.
-    DeprivationIndex(crate::index::IndexStage),
+    DeprivationIndex(Box<crate::index::IndexStage>),
     /// Stacks the current edition of every nation into one table.
     StackIndices(crate::index::StackStage),
 }

@@ -377,11 +377,11 @@ pub fn verify_index(
             continue;
         }
         let mut by_rank: BTreeMap<String, Vec<&str>> = BTreeMap::new();
-        for i in 0..n {
+        for (i, code) in codes.iter().enumerate() {
             by_rank
                 .entry(ranks.text(i).unwrap_or_default())
                 .or_default()
-                .push(&codes[i]);
+                .push(code);
         }
         let ties: Vec<String> = by_rank
             .iter()
@@ -432,15 +432,14 @@ pub fn verify_index(
     for (col, q) in &spec.published_bands {
         let published = Values::from_frame(frame, col)?;
         let mut diffs = Vec::new();
-        for i in 0..n {
+        for (i, code) in codes.iter().enumerate() {
             let (Some(rank), Some(p)) = (imd_rank.number(i), published.number(i)) else {
                 continue;
             };
             let ours = quantile(rank, *q, n);
             if ours != p as i64 {
                 diffs.push(format!(
-                    "{} (rank {rank}): published {p}, ceil(rank*{q}/{n}) = {ours}",
-                    codes[i]
+                    "{code} (rank {rank}): published {p}, ceil(rank*{q}/{n}) = {ours}"
                 ));
             }
         }

@@ -1,0 +1,337 @@
+//! The deprivation tables of the four nations: values as published,
+//! quantiles, verification, and faults that verification must catch.
+
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use census_pipeline::build::{build, BuildOptions};
+use census_pipeline::fetch::FetchOptions;
+use census_pipeline::graph::load_config;
+use census_pipeline::index::quantile;
+
+use crate::util::*;
+
+fn one(out: &Path, table: &str, key: &str, code: &str) -> DataFrame {
+    read_table(out, table)
+        .lazy()
+        .filter(col(key).eq(lit(code)))
+        .collect()
+        .unwrap()
+}
+
+fn int(df: &DataFrame, c: &str) -> Option<i64> {
+    df.column(c).unwrap().i64().unwrap().get(0)
+}
+
+fn verification(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("verification.json")).unwrap()).unwrap()
+}
+
+fn check<'a>(v: &'a serde_json::Value, table: &str, check: &str) -> &'a serde_json::Value {
+    v["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == table)
+        .unwrap_or_else(|| panic!("no report for {table}"))["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["check"] == check)
+        .unwrap_or_else(|| panic!("no check {check} for {table}"))
+}
+
+#[test]
+fn the_six_tables_have_the_official_row_counts() {
+    let b = shared_build();
+    for (table, rows) in [
+        ("imd_england_2019", 32844),
+        ("imd_england_2025", 33755),
+        ("imd_wales_2019", 1909),
+        ("imd_wales_2025", 1917),
+        ("imd_scotland_2020v2", 6976),
+        ("imd_ni_2017", 890),
+    ] {
+        assert_eq!(read_table(&b.out, table).height(), rows, "{table}");
+        assert_eq!(
+            check(&verification(&b.out), table, "row_count")["status"],
+            "pass",
+            "{table}"
+        );
+    }
+}
+
+#[test]
+fn westminster_018c_has_its_published_imd_2019_rank_and_decile() {
+    let b = shared_build();
+    let w = one(&b.out, "imd_england_2019", "lsoa11_code", "E01004736");
+    // File 1 says 24,862 and decile 8 (the original platform's README said 28,230 / 9).
+    assert_eq!(int(&w, "imd_rank"), Some(24862));
+    assert_eq!(int(&w, "imd_decile"), Some(8));
+    assert_eq!(int(&w, "imd_quantile_10"), Some(8));
+    assert_eq!(int(&w, "imd_quantile_20"), Some(16));
+    assert_eq!(
+        w.column("lad19_code").unwrap().str().unwrap().get(0),
+        Some("E09000033")
+    );
+    // The IMD score comes from the composite's re-publication of File 5.
+    assert!(w
+        .column("imd_score")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .get(0)
+        .is_some());
+}
+
+#[test]
+fn quantiles_run_from_1_to_q_with_the_least_deprived_area_in_band_q() {
+    // The original platform put the least deprived area in band q + 1.
+    for q in census_pipeline::index::QUANTILES {
+        assert_eq!(quantile(1.0, q, 32844), 1);
+        assert_eq!(quantile(32844.0, q, 32844), q as i64);
+    }
+    assert_eq!(quantile(3284.0, 10, 32844), 1);
+    assert_eq!(quantile(3285.0, 10, 32844), 2);
+    let b = shared_build();
+    let t = read_table(&b.out, "imd_scotland_2020v2");
+    let v = t.column("imd_quantile_20").unwrap().i64().unwrap();
+    assert_eq!(v.min(), Some(1));
+    assert_eq!(v.max(), Some(20));
+}
+
+#[test]
+fn computed_quantiles_agree_with_published_bands_except_where_listed() {
+    let b = shared_build();
+    let v = verification(&b.out);
+    for (table, col) in [
+        ("imd_england_2019", "imd_decile"),
+        ("imd_england_2025", "imd_decile"),
+        ("imd_scotland_2020v2", "imd_decile"),
+        ("imd_scotland_2020v2", "imd_quintile_published"),
+        ("imd_scotland_2020v2", "imd_vigintile_published"),
+    ] {
+        assert_eq!(
+            check(&v, table, &format!("bands_{col}"))["status"],
+            "pass",
+            "{table} {col}"
+        );
+    }
+    // WIMD 2019's hand-set bands: every disagreement listed, with its reason.
+    let wales = check(&v, "imd_wales_2019", "bands_imd_decile");
+    assert_eq!(wales["status"], "warn");
+    assert_eq!(wales["examples"].as_array().unwrap().len(), 9);
+    assert!(wales["detail"].as_str().unwrap().contains("by hand"));
+    assert!(wales["examples"][0]
+        .as_str()
+        .unwrap()
+        .contains("W01000038 (rank 764): published 4"));
+}
+
+#[test]
+fn no_failure_is_left_without_an_explanation() {
+    let b = shared_build();
+    let v = verification(&b.out);
+    for t in v["tables"].as_array().unwrap() {
+        for c in t["checks"].as_array().unwrap() {
+            assert_ne!(c["status"], "fail", "{}: {}", t["table"], c);
+            if c["status"] != "pass" {
+                assert!(!c["detail"].as_str().unwrap().is_empty(), "{}", c);
+            }
+        }
+    }
+}
+
+#[test]
+fn missing_and_computed_columns_are_published_with_reasons() {
+    let b = shared_build();
+    let m: census_pipeline::release::Manifest =
+        serde_json::from_slice(&std::fs::read(b.out.join("manifest.json")).unwrap()).unwrap();
+    let e25 = &m.tables["imd_england_2025"];
+    assert!(
+        e25.missing_columns["idaci_score"].contains("iod2025_all"),
+        "{:?}",
+        e25.missing_columns
+    );
+    assert!(e25.missing_columns["idaci_decile"].contains("iod2025_all"));
+    assert!(e25.derived);
+    let w19 = &m.tables["imd_wales_2019"];
+    assert!(w19.computed_columns["income_decile"].contains("ceil(rank * 10 / 1909)"));
+    assert!(
+        !w19.computed_columns.contains_key("imd_decile"),
+        "the published decile is kept"
+    );
+    assert!(
+        m.tables["imd_scotland_2020v2"].missing_columns["imd_score"].contains("ranks, not scores")
+    );
+    assert!(w19.description.contains("Rank 1 = most deprived"));
+    let t = read_table(&b.out, "imd_england_2025");
+    assert_eq!(t.column("idaci_score").unwrap().null_count(), t.height());
+}
+
+#[test]
+fn the_uk_table_stacks_current_editions_and_says_they_do_not_compare() {
+    let b = shared_build();
+    let t = read_table(&b.out, "imd_uk_small_areas");
+    assert_eq!(t.height(), 33755 + 1917 + 6976 + 890);
+    let flag = t
+        .column("comparable_across_nations")
+        .unwrap()
+        .bool()
+        .unwrap();
+    assert_eq!(flag.sum(), Some(0));
+    let m: census_pipeline::release::Manifest =
+        serde_json::from_slice(&std::fs::read(b.out.join("manifest.json")).unwrap()).unwrap();
+    assert!(m.tables["imd_uk_small_areas"]
+        .description
+        .contains("NOT comparable across nations"));
+}
+
+/// A copy of the shared catalog over a data directory in which `file` is
+/// replaced by `edit(original text)`; returns the build error message.
+fn build_with_edited(file: &str, edit: impl Fn(String) -> String) -> String {
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    mirror_data(&data);
+    let original = read_text(&data_dir().join(file));
+    let target = data.join(file);
+    std::fs::remove_file(&target).unwrap();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, edit(original).as_bytes()).unwrap();
+    std::fs::write(&target, gz.finish().unwrap()).unwrap();
+
+    let catalog = edited_catalog(dir.path(), &data, file);
+    let (catalog, graph) = load_config(&catalog, &stages_dir()).unwrap();
+    let out = dir.path().join("release");
+    let err = build(
+        &catalog,
+        &graph,
+        &BuildOptions {
+            out: out.clone(),
+            cache_dir: shared_build().cache.clone(),
+            fetch: FetchOptions::default(),
+        },
+    )
+    .expect_err("the build must fail");
+    assert!(!out.exists(), "nothing is published");
+    err.to_string()
+}
+
+fn read_text(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut s).unwrap();
+    s
+}
+
+/// Links every file of the real data directory into `to`.
+fn mirror_data(to: &Path) {
+    fn walk(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let (src, dst) = (e.path(), to.join(e.file_name()));
+            if src.is_dir() {
+                walk(&src, &dst);
+            } else {
+                std::os::unix::fs::symlink(std::fs::canonicalize(&src).unwrap(), &dst).unwrap();
+            }
+        }
+    }
+    walk(&data_dir(), to);
+}
+
+/// The shared catalog, pointed at `data`, with `file`'s pin lifted.
+fn edited_catalog(dir: &Path, data: &Path, file: &str) -> PathBuf {
+    let text = std::fs::read_to_string(shared_catalog()).unwrap();
+    let mut out = String::new();
+    let mut lift_next_pin = false;
+    for line in text.lines() {
+        if line.starts_with("datasets = ") {
+            out.push_str(&format!(
+                "datasets = {:?}\n",
+                repo().join("datasets.toml").to_string_lossy()
+            ));
+        } else if line.starts_with("data_dir = ") {
+            out.push_str(&format!("data_dir = {:?}\n", data.to_string_lossy()));
+        } else if line.starts_with("data_dir_env") {
+        } else if line == format!("path = {file:?}") {
+            out.push_str(line);
+            out.push('\n');
+            lift_next_pin = true;
+        } else if lift_next_pin && line.starts_with("sha256 = ") {
+            out.push_str("unpinned = \"a deliberately edited copy for a test\"\n");
+            lift_next_pin = false;
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let path = dir.join("edited.sources.toml");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+const FILE_2: &str = "imd_england_2019/File_2_-_IoD2019_Domains_of_Deprivation.csv.gz";
+
+#[test]
+fn a_county_code_in_place_of_a_district_fails_verification() {
+    // Aylesbury Vale 001A given Buckinghamshire county's code.
+    let msg = build_with_edited(FILE_2, |t| {
+        let (i, line) = t
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains(",E07000004,"))
+            .unwrap();
+        let new = line.replacen(",E07000004,", ",E10000002,", 1);
+        let mut lines: Vec<String> = t.lines().map(str::to_string).collect();
+        lines[i] = new;
+        lines.join("\n")
+    });
+    assert!(
+        msg.contains("table `imd_england_2019`, check `la_tier`"),
+        "{msg}"
+    );
+    assert!(msg.contains("E10000002"), "{msg}");
+}
+
+#[test]
+fn a_swapped_local_authority_fails_verification_naming_the_area() {
+    // The first Hartlepool LSOA moved to Middlesbrough.
+    let msg = build_with_edited(FILE_2, |t| {
+        let (i, line) = t
+            .lines()
+            .enumerate()
+            .find(|(_, l)| l.contains(",E06000001,Hartlepool,"))
+            .unwrap();
+        let code = line.split(',').next().unwrap().to_string();
+        let new = line.replacen(",E06000001,Hartlepool,", ",E06000002,Middlesbrough,", 1);
+        let mut lines: Vec<String> = t.lines().map(str::to_string).collect();
+        lines[i] = new;
+        let _ = code;
+        lines.join("\n")
+    });
+    assert!(
+        msg.contains("table `imd_england_2019`, check `lookup_la_code`"),
+        "{msg}"
+    );
+    assert!(msg.contains("E06000002"), "{msg}");
+    assert!(msg.contains("says E06000001"), "{msg}");
+}
+
+#[test]
+fn a_duplicated_area_code_stops_the_build_naming_both_rows() {
+    let msg = build_with_edited(FILE_2, |t| {
+        let mut lines: Vec<String> = t.lines().map(str::to_string).collect();
+        let dup = lines[1].clone();
+        lines[2] = dup;
+        lines.join("\n")
+    });
+    assert!(msg.contains("source `iod2019_domains`"), "{msg}");
+    assert!(msg.contains("duplicate key \"E01000001\""), "{msg}");
+    assert!(
+        msg.contains("row 3") && msg.contains("first at row 2"),
+        "{msg}"
+    );
+}
