@@ -22,13 +22,15 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// Bump when a change to the engine changes what a stage writes, so that
-/// cached outputs of older engines are not reused.
-pub const ENGINE_REVISION: u32 = 1;
-
-/// The engine's identity in cache keys and manifests.
+/// The engine's identity in cache keys and manifests: the crate version and
+/// a digest of its source (from build.rs), so that cached outputs of any
+/// other engine are never reused.
 pub fn engine_version() -> String {
-    format!("{}+r{}", env!("CARGO_PKG_VERSION"), ENGINE_REVISION)
+    format!(
+        "{}+{}",
+        env!("CARGO_PKG_VERSION"),
+        env!("ENGINE_SOURCE_HASH")
+    )
 }
 
 /// The default cache directory: the user's cache directory, or `.cache` here.

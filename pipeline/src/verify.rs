@@ -425,6 +425,37 @@ pub fn verify_index(
                 format!("`{dcol}` rises with `{rcol}`"),
             );
         }
+        // The published decile against ceil(rank * 10 / N): every
+        // disagreement listed (the IMD's is under `bands_imd_decile`).
+        if m == "imd" && spec.published_bands.contains_key("imd_decile") {
+            continue;
+        }
+        let diffs: Vec<String> = (0..n)
+            .filter_map(|i| {
+                let (rank, dec) = (rk.number(i)?, d.number(i)? as i64);
+                let ours = quantile(rank, 10, n);
+                (ours != dec).then(|| {
+                    format!(
+                        "{} (rank {rank}): published {dec}, ceil(rank*10/{n}) = {ours}",
+                        codes[i]
+                    )
+                })
+            })
+            .collect();
+        if !diffs.is_empty() {
+            let reason = spec.band_note.clone().unwrap_or_else(|| {
+                "the publisher's band edges differ from equal-count bands; the published decile is kept".into()
+            });
+            r.push(
+                &format!("decile_bands_{m}"),
+                Status::Warn,
+                format!(
+                    "{} areas' published `{dcol}` differs from ceil(rank*10/{n}): {reason}",
+                    diffs.len()
+                ),
+                diffs,
+            );
+        }
     }
 
     // Computed quantiles against every published band of the overall index.
