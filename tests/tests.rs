@@ -11,3 +11,4 @@ mod fetch;
 mod http;
 mod index;
 mod readers;
+mod summaries;

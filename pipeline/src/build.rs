@@ -236,7 +236,7 @@ fn run_stages(
                         tables.lock().expect("tables lock").insert(id, entry);
                     }
                 }
-                StageKind::DeprivationIndex(_) | StageKind::StackIndices(_) => {
+                _ => {
                     let t0 = Instant::now();
                     let input_entries: BTreeMap<String, TableEntry> = {
                         let t = tables.lock().expect("tables lock");
@@ -345,55 +345,57 @@ fn derive_tables(
         );
     }
     let derived = inputs.values().any(|e| e.derived);
-    let (mut frame, built) = match kind {
-        StageKind::DeprivationIndex(ix) => {
-            let missing = inputs
-                .iter()
-                .map(|(n, e)| (n.clone(), e.missing_columns.clone()))
-                .collect();
-            crate::index::build_index(ix, &frames, &missing)?
-        }
-        StageKind::StackIndices(st) => crate::index::stack(st, &frames, index_specs)?,
+    let missing: std::collections::HashMap<String, indexmap::IndexMap<String, String>> = inputs
+        .iter()
+        .map(|(n, e)| (n.clone(), e.missing_columns.clone()))
+        .collect();
+    let outputs = match kind {
+        StageKind::DeprivationIndex(ix) => vec![crate::index::build_index(ix, &frames, &missing)?],
+        StageKind::StackIndices(st) => vec![crate::index::stack(st, &frames, index_specs)?],
+        StageKind::AreaSummary(a) => vec![crate::summary::build_summary(a, &frames, &missing)?],
+        StageKind::BoundaryChange(b) => vec![crate::change::build_boundary_change(b, &frames)?],
+        StageKind::IndexChange(c) => crate::change::build_change(c, &frames)?,
         StageKind::Load(_) => unreachable!("load stages are run by load_dataset"),
     };
     let work = tempfile::tempdir_in(cache.tmp_dir()).map_err(|e| Error::io(cache.tmp_dir(), e))?;
-    let file_name = format!("{}.parquet", built.name);
-    let parquet = work.path().join(&file_name);
-    release::write_parquet(&mut frame, &parquet)?;
-    let rel = format!("tables/{file_name}");
-    let entry = TableEntry {
-        path: rel.clone(),
-        rows: frame.height(),
-        stage: stage.to_string(),
-        description: built.description,
-        inputs: input_refs,
-        derived,
-        missing_columns: built.missing,
-        computed_columns: built.computed,
-        notes: built.notes,
-        file: Some(release::FileEntry {
+    let mut meta = DerivedMeta { tables: Vec::new() };
+    for (mut frame, built) in outputs {
+        let file_name = format!("{}.parquet", built.name);
+        let parquet = work.path().join(&file_name);
+        release::write_parquet(&mut frame, &parquet)?;
+        let rel = format!("tables/{file_name}");
+        let entry = TableEntry {
             path: rel.clone(),
-            bytes: std::fs::metadata(&parquet)
-                .map_err(|e| Error::io(&parquet, e))?
-                .len(),
-            sha256: sha256_file(&parquet)?,
-        }),
-    };
-    let meta = DerivedMeta {
-        tables: vec![(entry, built.verification)],
-    };
+            rows: frame.height(),
+            stage: stage.to_string(),
+            description: built.description,
+            inputs: input_refs.clone(),
+            derived,
+            missing_columns: built.missing,
+            computed_columns: built.computed,
+            notes: built.notes,
+            file: Some(release::FileEntry {
+                path: rel.clone(),
+                bytes: std::fs::metadata(&parquet)
+                    .map_err(|e| Error::io(&parquet, e))?
+                    .len(),
+                sha256: sha256_file(&parquet)?,
+            }),
+        };
+        let dest = staging.join(&rel);
+        std::fs::copy(&parquet, &dest).map_err(|e| Error::io(&dest, e))?;
+        info!(stage, table = %file_name, rows = frame.height(), "Built.");
+        meta.tables.push((entry, built.verification));
+    }
     write_atomic(
         &work.path().join("meta.json"),
         &serde_json::to_vec_pretty(&meta).map_err(Error::table)?,
         work.path(),
     )?;
-    let dest = staging.join(&rel);
-    std::fs::copy(&parquet, &dest).map_err(|e| Error::io(&dest, e))?;
     let work = work.keep();
     if std::fs::rename(&work, &dir).is_err() {
         let _ = std::fs::remove_dir_all(&work);
     }
-    info!(stage, table = %file_name, rows = frame.height(), "Built.");
     Ok((meta.tables, true))
 }
 

@@ -92,6 +92,24 @@ impl Graph {
                     p.inputs = ix.inputs();
                     p.outputs = vec![ix.table.clone()];
                 }
+                StageKind::AreaSummary(a) => {
+                    p.inputs = a.inputs();
+                    p.outputs = vec![a.table.clone()];
+                }
+                StageKind::BoundaryChange(b) => {
+                    p.inputs = vec![b.lookup.table.clone()];
+                    p.outputs = vec![b.table.clone()];
+                }
+                StageKind::IndexChange(c) => {
+                    if !(0.0..=100.0).contains(&c.stable_within_points) {
+                        errors.push(format!("{what} field `stable_within_points` must be between 0 and 100, got {}", c.stable_within_points));
+                    }
+                    if !(0.0..=1.0).contains(&c.min_comparable_share) {
+                        errors.push(format!("{what} field `min_comparable_share` must be between 0 and 1, got {}", c.min_comparable_share));
+                    }
+                    p.inputs = c.inputs();
+                    p.outputs = c.outputs();
+                }
                 StageKind::StackIndices(st) => {
                     if st.indices.is_empty() {
                         errors.push(format!("{what} field `indices` lists no table"));

@@ -9,6 +9,7 @@
 pub mod build;
 pub mod cache;
 pub mod catalog;
+pub mod change;
 pub mod error;
 pub mod fetch;
 pub mod graph;
@@ -17,6 +18,7 @@ pub mod read;
 pub mod release;
 pub mod schema;
 pub mod stage;
+pub mod summary;
 pub mod values;
 pub mod verify;
 

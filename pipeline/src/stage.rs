@@ -22,6 +22,12 @@ pub enum StageKind {
     DeprivationIndex(Box<crate::index::IndexStage>),
     /// Stacks the current edition of every nation into one table.
     StackIndices(crate::index::StackStage),
+    /// Summarises an index for larger areas by MHCLG's method.
+    AreaSummary(Box<crate::summary::AreaSummaryStage>),
+    /// The LSOA 2011 -> 2021 boundary changes, spelled out.
+    BoundaryChange(crate::change::BoundaryChangeStage),
+    /// Compares two editions across the boundary change.
+    IndexChange(Box<crate::change::ChangeStage>),
 }
 
 /// Parameters of a `load` stage.
@@ -58,6 +64,9 @@ impl StageSpec {
             StageKind::Load(_) => "load",
             StageKind::DeprivationIndex(_) => "deprivation_index",
             StageKind::StackIndices(_) => "stack_indices",
+            StageKind::AreaSummary(_) => "area_summary",
+            StageKind::BoundaryChange(_) => "boundary_change",
+            StageKind::IndexChange(_) => "index_change",
         }
     }
 }
@@ -106,7 +115,7 @@ pub fn load_stages(dir: &Path, errors: &mut Vec<String>) -> Vec<StageSpec> {
         };
         if !table.contains_key("kind") {
             errors.push(format!(
-                "{what} has no `kind` (one of: load, deprivation_index, stack_indices)"
+                "{what} has no `kind` (one of: load, deprivation_index, stack_indices, area_summary, boundary_change, index_change)"
             ));
             continue;
         }

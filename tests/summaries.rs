@@ -1,0 +1,294 @@
+//! Local authority and ward summaries (MHCLG method) and the change between
+//! IMD 2019 and 2025.
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::util::*;
+
+fn verification(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("verification.json")).unwrap()).unwrap()
+}
+
+fn checks<'a>(v: &'a serde_json::Value, table: &str) -> Vec<&'a serde_json::Value> {
+    v["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == table)
+        .unwrap_or_else(|| panic!("no report for {table}"))["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect()
+}
+
+fn row(out: &Path, table: &str, key: &str, code: &str) -> DataFrame {
+    read_table(out, table)
+        .lazy()
+        .filter(col(key).eq(lit(code)))
+        .collect()
+        .unwrap()
+}
+
+fn f(df: &DataFrame, c: &str) -> f64 {
+    df.column(c).unwrap().f64().unwrap().get(0).unwrap()
+}
+
+#[test]
+fn lad_summaries_reproduce_iod2019_file_10() {
+    let b = shared_build();
+    // Hartlepool and Middlesbrough, exactly as published (docs/domain.md).
+    for (code, avg_rank, avg_score, prop, extent, lc) in [
+        ("E06000001", 22581.98, 35.037, 0.3621, 0.4973, 32560.44),
+        ("E06000002", 23729.10, 40.460, 0.4884, 0.5710, 32726.13),
+    ] {
+        let r = row(&b.out, "imd_england_2019_lad19", "lad19_code", code);
+        assert_eq!(
+            (f(&r, "imd_average_rank") * 100.0).round() / 100.0,
+            avg_rank,
+            "{code}"
+        );
+        assert_eq!(
+            (f(&r, "imd_average_score") * 1000.0).round() / 1000.0,
+            avg_score,
+            "{code}"
+        );
+        assert_eq!(
+            (f(&r, "imd_proportion_most_deprived_10pc") * 1e4).round() / 1e4,
+            prop,
+            "{code}"
+        );
+        assert_eq!((f(&r, "imd_extent") * 1e4).round() / 1e4, extent, "{code}");
+        assert_eq!(
+            (f(&r, "imd_local_concentration") * 100.0).round() / 100.0,
+            lc,
+            "{code}"
+        );
+    }
+    let t = read_table(&b.out, "imd_england_2019_lad19");
+    assert_eq!(t.height(), 317);
+    // Every measure: equal to the published rounding, or within its declared
+    // tolerance with every difference listed and explained; never a failure.
+    let v = verification(&b.out);
+    let cs = checks(&v, "imd_england_2019_lad19");
+    let compared: Vec<_> = cs
+        .iter()
+        .filter(|c| c["check"].as_str().unwrap().starts_with("reproduces_"))
+        .collect();
+    assert_eq!(compared.len(), 10);
+    for c in &compared {
+        assert_ne!(c["status"], "fail", "{c}");
+    }
+    // The unweighted measure reproduces File 10 for every district.
+    let prop = compared
+        .iter()
+        .find(|c| {
+            c["check"] == "reproduces_iod2019_lad_summaries_imd_proportion_most_deprived_10pc"
+        })
+        .unwrap();
+    assert_eq!(prop["status"], "pass", "{prop}");
+}
+
+#[test]
+fn lad_summaries_for_2025_are_flagged_approximate_and_compared_with_file_10() {
+    let b = shared_build();
+    let m: census_pipeline::release::Manifest =
+        serde_json::from_slice(&std::fs::read(b.out.join("manifest.json")).unwrap()).unwrap();
+    let e = &m.tables["imd_england_2025_lad24"];
+    assert_eq!(e.rows, 296);
+    assert!(e.computed_columns["imd_average_score"].starts_with("approximate"));
+    assert!(
+        !e.computed_columns
+            .contains_key("imd_proportion_most_deprived_10pc"),
+        "an unweighted count is not approximate"
+    );
+    let v = verification(&b.out);
+    let cs = checks(&v, "imd_england_2025_lad24");
+    let rank_of_prop = cs
+        .iter()
+        .find(|c| {
+            c["check"]
+                == "reproduces_iod2025_lad_summaries_rank_of_imd_proportion_most_deprived_10pc"
+        })
+        .unwrap();
+    assert_eq!(rank_of_prop["status"], "pass");
+    let avg = cs
+        .iter()
+        .find(|c| c["check"] == "reproduces_iod2025_lad_summaries_imd_average_score")
+        .unwrap();
+    assert_eq!(avg["status"], "warn");
+    assert!(
+        avg["detail"].as_str().unwrap().contains("Census 2021"),
+        "{avg}"
+    );
+}
+
+#[test]
+fn every_summary_table_is_written_and_its_populations_add_up() {
+    let b = shared_build();
+    let v = verification(&b.out);
+    for (table, rows) in [
+        ("imd_england_2019_lad19", 317),
+        ("imd_england_2025_lad24", 296),
+        ("imd_wales_2019_lad19", 22),
+        ("imd_wales_2025_lad24", 22),
+        ("imd_england_2019_ward19", 0),
+        ("imd_england_2025_ward24", 0),
+        ("imd_wales_2019_ward19", 0),
+        ("imd_wales_2025_ward24", 0),
+    ] {
+        let t = read_table(&b.out, table);
+        if rows > 0 {
+            assert_eq!(t.height(), rows, "{table}");
+        } else {
+            assert!(t.height() > 700, "{table}: {} wards", t.height());
+        }
+        let cs = checks(&v, table);
+        let pop = cs
+            .iter()
+            .find(|c| c["check"] == "population_adds_up")
+            .unwrap();
+        assert_eq!(pop["status"], "pass", "{table}");
+        let lsoas: i64 = t
+            .column("lsoa_count")
+            .unwrap()
+            .i64()
+            .unwrap()
+            .sum()
+            .unwrap();
+        let expected = if table.contains("england_2019") {
+            32844
+        } else if table.contains("england_2025") {
+            33755
+        } else if table.contains("wales_2019") {
+            1909
+        } else {
+            1917
+        };
+        assert_eq!(lsoas, expected, "{table}: every LSOA in exactly one area");
+    }
+}
+
+#[test]
+fn change_types_match_the_exact_lookup() {
+    let b = shared_build();
+    let t = read_table(&b.out, "lsoa11_lsoa21_change");
+    assert_eq!(t.height(), 35796);
+    let counts = t
+        .clone()
+        .lazy()
+        .group_by([col("change")])
+        .agg([len().alias("n")])
+        .sort(["change"], Default::default())
+        .collect()
+        .unwrap();
+    let changes: Vec<String> = counts
+        .column("change")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .map(String::from)
+        .collect();
+    assert_eq!(changes, ["M", "S", "U", "X"]);
+    // Compared with the loaded look-up itself.
+    let lk = read_table(&b.out, "lookup_lsoa11_lsoa21_exact");
+    for code in ["U", "S", "M", "X"] {
+        let n = |df: &DataFrame| {
+            df.column("change")
+                .unwrap()
+                .str()
+                .unwrap()
+                .iter()
+                .filter(|c| *c == Some(code))
+                .count()
+        };
+        assert_eq!(n(&t), n(&lk), "{code}");
+    }
+}
+
+#[test]
+fn every_lsoa21_appears_exactly_once_in_the_change_table_with_a_reason_when_not_comparable() {
+    let b = shared_build();
+    for (table, n) in [
+        ("imd_change_2019_2025_lsoa21", 33755),
+        ("wimd_change_2019_2025_lsoa21", 1917),
+    ] {
+        let t = read_table(&b.out, table);
+        assert_eq!(t.height(), n, "{table}");
+        let codes = t.column("lsoa21_code").unwrap().str().unwrap();
+        let unique: std::collections::HashSet<_> = codes.iter().collect();
+        assert_eq!(unique.len(), n, "{table}: each LSOA 2021 once");
+        let comparable = t.column("comparable").unwrap().bool().unwrap();
+        let reasons = t.column("not_comparable_reason").unwrap().str().unwrap();
+        for (c, r) in comparable.iter().zip(reasons.iter()) {
+            assert_eq!(
+                c == Some(false),
+                r.is_some(),
+                "{table}: a reason exactly when not comparable"
+            );
+        }
+    }
+    // England: 31,810 unchanged, and the 6 LSOAs touched by an irregular change are not compared.
+    let t = read_table(&b.out, "imd_change_2019_2025_lsoa21");
+    let change = t.column("change").unwrap().str().unwrap();
+    assert_eq!(change.iter().filter(|c| *c == Some("U")).count(), 31810);
+    let comparable = t.column("comparable").unwrap().bool().unwrap();
+    let x_not_compared = change
+        .iter()
+        .zip(comparable.iter())
+        .filter(|(c, k)| *c == Some("X") && *k == Some(false))
+        .count();
+    assert_eq!(
+        x_not_compared,
+        change.iter().filter(|c| *c == Some("X")).count()
+    );
+}
+
+#[test]
+fn comparisons_carry_the_caveat_and_never_compare_scores() {
+    let b = shared_build();
+    let m: census_pipeline::release::Manifest =
+        serde_json::from_slice(&std::fs::read(b.out.join("manifest.json")).unwrap()).unwrap();
+    for table in [
+        "imd_change_2019_2025_lsoa21",
+        "imd_change_2019_2025_ward24",
+        "wimd_change_2019_2025_lsoa21",
+        "wimd_change_2019_2025_ward24",
+    ] {
+        assert!(
+            m.tables[table]
+                .description
+                .contains("do not measure absolute change"),
+            "{table}"
+        );
+        let t = read_table(&b.out, table);
+        assert!(
+            t.get_column_names().iter().all(|c| !c.contains("score")),
+            "{table} compares no scores"
+        );
+    }
+    let w = read_table(&b.out, "imd_change_2019_2025_ward24");
+    let share = w
+        .column("comparable_population_share")
+        .unwrap()
+        .f64()
+        .unwrap();
+    assert!(share.iter().flatten().all(|s| (0.0..=1.0).contains(&s)));
+}
+
+#[test]
+fn imd_2025_on_lsoa_2011_codes_flags_every_row() {
+    let b = shared_build();
+    let t = read_table(&b.out, "imd_england_2025_lsoa11");
+    assert_eq!(t.height(), 32844, "every English LSOA 2011");
+    let method = t.column("method").unwrap().str().unwrap();
+    assert_eq!(method.null_count(), 0);
+    let change = t.column("change").unwrap().str().unwrap();
+    assert_eq!(change.null_count(), 0);
+    let w = read_table(&b.out, "imd_wales_2025_lsoa11");
+    assert_eq!(w.height(), 1909);
+}
