@@ -292,3 +292,48 @@ fn imd_2025_on_lsoa_2011_codes_flags_every_row() {
     let w = read_table(&b.out, "imd_wales_2025_lsoa11");
     assert_eq!(w.height(), 1909);
 }
+
+#[test]
+fn ward_assignments_record_vintage_method_and_boundary_checks() {
+    let b = shared_build();
+    let t = read_table(&b.out, "lsoa21_ward24");
+    assert_eq!(t.height(), 35672);
+    let vintage = t.column("ward_vintage").unwrap().str().unwrap();
+    assert!(vintage.iter().all(|v| v == Some("WD24")));
+    let check = t.column("boundary_check").unwrap().str().unwrap();
+    let ok = check.iter().filter(|c| *c == Some("ok")).count();
+    assert!(
+        ok > 25000,
+        "most LSOAs check out against the boundaries: {ok}"
+    );
+    assert!(
+        check
+            .iter()
+            .any(|c| c.is_some_and(|c| c.starts_with("not checked: ward"))),
+        "wards missing from the WD22 layer are flagged"
+    );
+    let inside = t.column("centroid_in_ward").unwrap().bool().unwrap();
+    let share = t.column("straddle_share").unwrap().f64().unwrap();
+    for ((c, i), s) in check.iter().zip(inside.iter()).zip(share.iter()) {
+        match c.unwrap() {
+            "ok" => assert!(i == Some(true) && s.is_some_and(|s| s <= 0.5)),
+            "centroid outside its ward" => assert_eq!(i, Some(false)),
+            other if other.starts_with("not checked") => assert_eq!(i, None),
+            _ => {}
+        }
+    }
+    let old = read_table(&b.out, "lsoa11_ward19");
+    assert_eq!(old.height(), 34753);
+    let reason = old
+        .column("boundary_check")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    assert!(
+        reason.starts_with("not checked: the catalog has no LSOA 2011"),
+        "{reason}"
+    );
+}

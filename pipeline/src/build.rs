@@ -355,6 +355,7 @@ fn derive_tables(
         StageKind::AreaSummary(a) => vec![crate::summary::build_summary(a, &frames, &missing)?],
         StageKind::BoundaryChange(b) => vec![crate::change::build_boundary_change(b, &frames)?],
         StageKind::IndexChange(c) => crate::change::build_change(c, &frames)?,
+        StageKind::WardAssignment(w) => vec![crate::wards::build_wards(w, &frames)?],
         StageKind::Load(_) => unreachable!("load stages are run by load_dataset"),
     };
     let work = tempfile::tempdir_in(cache.tmp_dir()).map_err(|e| Error::io(cache.tmp_dir(), e))?;

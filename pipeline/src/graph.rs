@@ -96,6 +96,11 @@ impl Graph {
                     p.inputs = a.inputs();
                     p.outputs = vec![a.table.clone()];
                 }
+                StageKind::WardAssignment(w) => {
+                    w.validate(&what, errors);
+                    p.inputs = w.inputs();
+                    p.outputs = vec![w.table.clone()];
+                }
                 StageKind::BoundaryChange(b) => {
                     p.inputs = vec![b.lookup.table.clone()];
                     p.outputs = vec![b.table.clone()];

@@ -21,5 +21,6 @@ pub mod stage;
 pub mod summary;
 pub mod values;
 pub mod verify;
+pub mod wards;
 
 pub use error::{Error, ErrorKind, Result};

@@ -28,6 +28,8 @@ pub enum StageKind {
     BoundaryChange(crate::change::BoundaryChangeStage),
     /// Compares two editions across the boundary change.
     IndexChange(Box<crate::change::ChangeStage>),
+    /// Publishes the small area -> ward assignment, checked on boundaries.
+    WardAssignment(Box<crate::wards::WardStage>),
 }
 
 /// Parameters of a `load` stage.
@@ -67,6 +69,7 @@ impl StageSpec {
             StageKind::AreaSummary(_) => "area_summary",
             StageKind::BoundaryChange(_) => "boundary_change",
             StageKind::IndexChange(_) => "index_change",
+            StageKind::WardAssignment(_) => "ward_assignment",
         }
     }
 }
@@ -115,7 +118,7 @@ pub fn load_stages(dir: &Path, errors: &mut Vec<String>) -> Vec<StageSpec> {
         };
         if !table.contains_key("kind") {
             errors.push(format!(
-                "{what} has no `kind` (one of: load, deprivation_index, stack_indices, area_summary, boundary_change, index_change)"
+                "{what} has no `kind` (one of: load, deprivation_index, stack_indices, area_summary, boundary_change, index_change, ward_assignment)"
             ));
             continue;
         }
