@@ -11,7 +11,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info, info_span, warn};
 use tracing_indicatif::span_ext::IndicatifSpanExt;
@@ -193,7 +192,7 @@ fn run_stages(
         })
         .collect();
     for wave in &graph.waves {
-        wave.par_iter().try_for_each(|name| -> Result<()> {
+        parallel(wave, |name| -> Result<()> {
             let stage = &graph.stages[name];
             if stage.outputs.is_empty() {
                 for (t, reason) in &stage.unavailable {
@@ -214,22 +213,33 @@ fn run_stages(
             };
             match &stage.spec.kind {
                 StageKind::Load(_) => {
-                    let results: Vec<Result<(String, TableEntry, Duration, bool)>> = stage
-                        .outputs
-                        .par_iter()
-                        .map(|id| {
+                    // Largest files first, so the long ones start early.
+                    let mut ids: Vec<&String> = stage.outputs.iter().collect();
+                    ids.sort_by_key(|id| {
+                        std::cmp::Reverse(
+                            inputs
+                                .get(*id)
+                                .and_then(|p| std::fs::metadata(p).ok())
+                                .map_or(0, |m| m.len()),
+                        )
+                    });
+                    let results: Vec<Result<(String, TableEntry, Duration, bool)>> =
+                        parallel_map(&ids, |id| {
+                            let id: &String = id;
                             let t0 = Instant::now();
                             let src = &catalog.sources[id];
                             let input = inputs.get(id).ok_or_else(|| {
-                                Error::new(ErrorKind::NotCached("the source's file was not fetched".into()))
-                                    .source_id(id)
+                                Error::new(ErrorKind::NotCached(
+                                    "the source's file was not fetched".into(),
+                                ))
+                                .source_id(id)
                             })?;
-                            let (entry, computed) = load_dataset(catalog, src, input, cache, staging)
-                                .map_err(|e| e.source_id(id).stage(name.clone()))?;
+                            let (entry, computed) =
+                                load_dataset(catalog, src, input, cache, staging)
+                                    .map_err(|e| e.source_id(id).stage(name.clone()))?;
                             span.pb_inc(1);
                             Ok((id.clone(), entry, t0.elapsed(), computed))
-                        })
-                        .collect();
+                        });
                     for r in results {
                         let (id, entry, took, computed) = r?;
                         report.record(&id, took, computed);
@@ -240,14 +250,28 @@ fn run_stages(
                     let t0 = Instant::now();
                     let input_entries: BTreeMap<String, TableEntry> = {
                         let t = tables.lock().expect("tables lock");
-                        stage.inputs.iter().filter_map(|i| t.get(i).map(|e| (i.clone(), e.clone()))).collect()
+                        stage
+                            .inputs
+                            .iter()
+                            .filter_map(|i| t.get(i).map(|e| (i.clone(), e.clone())))
+                            .collect()
                     };
-                    let (built, computed) =
-                        derive_tables(name, &stage.spec.kind, &input_entries, &index_specs, cache, staging)
-                            .map_err(|e| e.stage(name.clone()))?;
+                    let (built, computed) = derive_tables(
+                        name,
+                        &stage.spec.kind,
+                        &input_entries,
+                        &index_specs,
+                        cache,
+                        staging,
+                    )
+                    .map_err(|e| e.stage(name.clone()))?;
                     span.pb_inc(1);
                     for (entry, report_v) in built {
-                        let table = entry.path.trim_start_matches("tables/").trim_end_matches(".parquet").to_string();
+                        let table = entry
+                            .path
+                            .trim_start_matches("tables/")
+                            .trim_end_matches(".parquet")
+                            .to_string();
                         report.record(&table, t0.elapsed(), computed);
                         if let Some(v) = report_v {
                             verification.lock().expect("verification lock").push(v);
@@ -285,6 +309,44 @@ fn run_stages(
 
 /// A table a derived stage wrote, with its verification report if any.
 type VerifiedTable = (TableEntry, Option<TableReport>);
+
+/// Runs `f` on every item with at most one worker per core, and returns the
+/// results in order.
+///
+/// Plain scoped threads rather than rayon: a rayon worker that waits on
+/// polars' own thread pool steals more jobs meanwhile, so large tables would
+/// be loaded many at once and memory would grow with the catalog.
+fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let workers = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .min(items.len())
+        .max(1);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Mutex<Option<R>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    std::thread::scope(|s| {
+        for _ in 0..workers {
+            s.spawn(|| loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(item) = items.get(i) else { break };
+                let r = f(item);
+                *results[i].lock().expect("result slot") = Some(r);
+            });
+        }
+    });
+    results
+        .into_iter()
+        .map(|m| {
+            m.into_inner()
+                .expect("result slot")
+                .expect("every item ran")
+        })
+        .collect()
+}
+
+/// Runs `f` on every item as [`parallel_map`] does; the first error wins.
+fn parallel<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<()> + Sync) -> Result<()> {
+    parallel_map(items, f).into_iter().collect()
+}
 
 /// What a derived stage caches beside its Parquet files.
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -222,7 +222,7 @@ fn print_bench(full: &BuildReport, full_wall: Duration, noop: &BuildReport, noop
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!();
-    println!("full build (fresh stage cache, inputs in place)");
+    println!("full build (fresh stage cache, inputs in place; stages of one wave and units of one stage overlap)");
     for s in &full.stages {
         println!(
             "  stage {:<24} {:>9.3} s  ({} computed, {} cached)",
