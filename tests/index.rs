@@ -221,7 +221,8 @@ fn build_with_edited(file: &str, edit: impl Fn(String) -> String) -> String {
 fn read_text(path: &Path) -> String {
     let bytes = std::fs::read(path).unwrap();
     let mut s = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::GzDecoder::new(&bytes[..]), &mut s).unwrap();
+    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&bytes[..]), &mut s)
+        .unwrap();
     s
 }
 
@@ -334,4 +335,18 @@ fn a_duplicated_area_code_stops_the_build_naming_both_rows() {
         msg.contains("row 3") && msg.contains("first at row 2"),
         "{msg}"
     );
+}
+
+#[test]
+fn a_lookup_that_leaves_areas_unmatched_stops_the_build() {
+    // One English LSOA 2021 of the ward look-up replaced by an unknown code.
+    let msg = build_with_edited(
+        "lookups/lookup_lsoa21_ward24_ltla24.geographr.csv.gz",
+        |t| t.replacen(",E01000001,", ",E01999999,", 1),
+    );
+    assert!(
+        msg.contains("table `imd_england_2025`: 1 of 33755 areas have no row in input `lookup_lsoa21_ward24`"),
+        "{msg}"
+    );
+    assert!(msg.contains("E01000001"), "{msg}");
 }

@@ -7,6 +7,7 @@ mod util;
 mod build;
 mod check;
 mod cli;
+mod faults;
 mod fetch;
 mod http;
 mod index;
