@@ -190,16 +190,20 @@ fn the_uk_table_stacks_current_editions_and_says_they_do_not_compare() {
 
 /// A copy of the shared catalog over a data directory in which `file` is
 /// replaced by `edit(original text)`; returns the build error message.
-fn build_with_edited(file: &str, edit: impl Fn(String) -> String) -> String {
+pub(crate) fn build_with_edited(file: &str, edit: impl Fn(String) -> String) -> String {
     let dir = tempdir();
     let data = dir.path().join("data");
     mirror_data(&data);
     let original = read_text(&data_dir().join(file));
     let target = data.join(file);
     std::fs::remove_file(&target).unwrap();
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-    std::io::Write::write_all(&mut gz, edit(original).as_bytes()).unwrap();
-    std::fs::write(&target, gz.finish().unwrap()).unwrap();
+    if file.ends_with(".gz") {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, edit(original).as_bytes()).unwrap();
+        std::fs::write(&target, gz.finish().unwrap()).unwrap();
+    } else {
+        std::fs::write(&target, edit(original)).unwrap();
+    }
 
     let catalog = edited_catalog(dir.path(), &data, file);
     let (catalog, graph) = load_config(&catalog, &stages_dir()).unwrap();
@@ -220,6 +224,9 @@ fn build_with_edited(file: &str, edit: impl Fn(String) -> String) -> String {
 
 fn read_text(path: &Path) -> String {
     let bytes = std::fs::read(path).unwrap();
+    if !path.to_string_lossy().ends_with(".gz") {
+        return String::from_utf8(bytes).unwrap();
+    }
     let mut s = String::new();
     std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&bytes[..]), &mut s)
         .unwrap();

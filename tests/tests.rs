@@ -5,6 +5,7 @@
 mod util;
 
 mod build;
+mod census;
 mod check;
 mod cli;
 mod faults;

@@ -191,6 +191,28 @@ fn run_stages(
             _ => None,
         })
         .collect();
+    // Why each table that will not be built is missing, for stages that
+    // publish what they cannot compute as unavailable.
+    let unavailable_reasons: std::collections::HashMap<String, String> = graph
+        .stages
+        .values()
+        .flat_map(|p| p.unavailable.iter().cloned())
+        .chain(
+            catalog
+                .datasets
+                .keys()
+                .filter(|d| !catalog.sources.contains_key(*d))
+                .map(|d| {
+                    (
+                        d.clone(),
+                        format!(
+                            "catalog `{}` declares no source for dataset `{d}`",
+                            catalog.name
+                        ),
+                    )
+                }),
+        )
+        .collect();
     for wave in &graph.waves {
         parallel(wave, |name| -> Result<()> {
             let stage = &graph.stages[name];
@@ -253,6 +275,7 @@ fn run_stages(
                         stage
                             .inputs
                             .iter()
+                            .chain(&stage.optional_inputs)
                             .filter_map(|i| t.get(i).map(|e| (i.clone(), e.clone())))
                             .collect()
                     };
@@ -261,6 +284,7 @@ fn run_stages(
                         &stage.spec.kind,
                         &input_entries,
                         &index_specs,
+                        &unavailable_reasons,
                         cache,
                         staging,
                     )
@@ -360,6 +384,7 @@ fn derive_tables(
     kind: &StageKind,
     inputs: &BTreeMap<String, TableEntry>,
     index_specs: &[IndexStage],
+    unavailable: &std::collections::HashMap<String, String>,
     cache: &Cache,
     staging: &Path,
 ) -> Result<(Vec<VerifiedTable>, bool)> {
@@ -418,6 +443,10 @@ fn derive_tables(
         StageKind::BoundaryChange(b) => vec![crate::change::build_boundary_change(b, &frames)?],
         StageKind::IndexChange(c) => crate::change::build_change(c, &frames)?,
         StageKind::WardAssignment(w) => vec![crate::wards::build_wards(w, &frames)?],
+        StageKind::CensusIndicators(c) => {
+            vec![crate::census::build_census(c, &frames, unavailable)?]
+        }
+        StageKind::PlacesScores(p) => crate::places::build_places(p, &frames)?,
         StageKind::Load(_) => unreachable!("load stages are run by load_dataset"),
     };
     let work = tempfile::tempdir_in(cache.tmp_dir()).map_err(|e| Error::io(cache.tmp_dir(), e))?;

@@ -235,6 +235,34 @@ impl Catalog {
                 return None;
             }
         };
+        Self::parse_collecting(
+            &text,
+            path,
+            &|p: &Path| std::fs::read_to_string(p).map_err(|e| e.to_string()),
+            errors,
+        )
+    }
+
+    /// Validates a catalog and a datasets file given as text, touching no
+    /// file: every problem is returned. Used by the fuzz targets.
+    pub fn validate_text(catalog: &str, datasets: &str) -> Vec<String> {
+        let mut errors = Vec::new();
+        let datasets = datasets.to_string();
+        Self::parse_collecting(
+            catalog,
+            Path::new("catalog.toml"),
+            &move |_| Ok(datasets.clone()),
+            &mut errors,
+        );
+        errors
+    }
+
+    fn parse_collecting(
+        text: &str,
+        path: &Path,
+        read: &dyn Fn(&Path) -> std::result::Result<String, String>,
+        errors: &mut Vec<String>,
+    ) -> Option<Catalog> {
         let where_ = path.display().to_string();
         let mut doc: toml::Table = match text.parse() {
             Ok(t) => t,
@@ -262,7 +290,7 @@ impl Catalog {
         let header = header?;
 
         let datasets_path = base.join(&header.datasets);
-        let (datasets, datasets_text) = load_datasets(&datasets_path, errors);
+        let (datasets, datasets_text) = load_datasets(&datasets_path, read, errors);
 
         let from_env = header
             .data_dir_env
@@ -315,9 +343,13 @@ impl Catalog {
     }
 }
 
-fn load_datasets(path: &Path, errors: &mut Vec<String>) -> (IndexMap<String, DatasetSpec>, String) {
+fn load_datasets(
+    path: &Path,
+    read: &dyn Fn(&Path) -> std::result::Result<String, String>,
+    errors: &mut Vec<String>,
+) -> (IndexMap<String, DatasetSpec>, String) {
     let mut out = IndexMap::new();
-    let text = match std::fs::read_to_string(path) {
+    let text = match read(path) {
         Ok(t) => t,
         Err(e) => {
             errors.push(format!("cannot read datasets file {}: {e}", path.display()));

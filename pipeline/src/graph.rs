@@ -28,6 +28,9 @@ pub struct PlannedStage {
     pub spec: StageSpec,
     /// Tables read (produced by other stages).
     pub inputs: Vec<String>,
+    /// Tables read if the catalog in use provides them; without one, the
+    /// stage publishes what depends on it as unavailable.
+    pub optional_inputs: Vec<String>,
     /// Tables written.
     pub outputs: Vec<String>,
     /// Datasets this stage would load but the catalog in use does not
@@ -49,6 +52,7 @@ impl Graph {
             let mut p = PlannedStage {
                 spec: spec.clone(),
                 inputs: Vec::new(),
+                optional_inputs: Vec::new(),
                 outputs: Vec::new(),
                 unavailable: Vec::new(),
             };
@@ -95,6 +99,16 @@ impl Graph {
                 StageKind::AreaSummary(a) => {
                     p.inputs = a.inputs();
                     p.outputs = vec![a.table.clone()];
+                }
+                StageKind::CensusIndicators(c) => {
+                    c.validate(&what, errors);
+                    p.inputs = c.required_inputs();
+                    p.optional_inputs = c.inputs().into_iter().filter(|t| !p.inputs.contains(t)).collect();
+                    p.outputs = vec![c.table.clone()];
+                }
+                StageKind::PlacesScores(ps) => {
+                    p.inputs = ps.inputs();
+                    p.outputs = ps.outputs();
                 }
                 StageKind::WardAssignment(w) => {
                     w.validate(&what, errors);
@@ -151,6 +165,38 @@ impl Graph {
                 }
             }
         }
+        for (name, p) in &planned {
+            for t in &p.optional_inputs {
+                if !producer.contains_key(t.as_str()) && !catalog.datasets.contains_key(t) {
+                    errors.push(format!(
+                        "Stage `{name}` reads table `{t}`, which is neither a dataset nor produced by a stage"
+                    ));
+                }
+            }
+        }
+        // Places Scores name Census indicators: they must exist.
+        for (name, p) in &planned {
+            if let StageKind::PlacesScores(ps) = &p.spec.kind {
+                let known: BTreeSet<String> = planned
+                    .values()
+                    .filter_map(|q| match &q.spec.kind {
+                        StageKind::CensusIndicators(c) if c.table == ps.indicators_table => {
+                            Some(c.indicator_ids())
+                        }
+                        _ => None,
+                    })
+                    .flatten()
+                    .collect();
+                for id in ps.indicator_ids() {
+                    if !known.contains(&id) {
+                        errors.push(format!(
+                            "Stage `{name}`: taxonomy indicator `{id}` is not an indicator of `{}`",
+                            ps.indicators_table
+                        ));
+                    }
+                }
+            }
+        }
         if errors.len() > before {
             return None;
         }
@@ -181,6 +227,7 @@ impl Graph {
                 let d = p
                     .inputs
                     .iter()
+                    .chain(&p.optional_inputs)
                     .filter_map(|t| producer.get(t.as_str()).map(|s| s.to_string()))
                     .filter(|s| s != name)
                     .collect();

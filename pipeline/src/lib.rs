@@ -9,11 +9,13 @@
 pub mod build;
 pub mod cache;
 pub mod catalog;
+pub mod census;
 pub mod change;
 pub mod error;
 pub mod fetch;
 pub mod graph;
 pub mod index;
+pub mod places;
 pub mod read;
 pub mod release;
 pub mod schema;

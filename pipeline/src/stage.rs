@@ -30,6 +30,10 @@ pub enum StageKind {
     IndexChange(Box<crate::change::ChangeStage>),
     /// Publishes the small area -> ward assignment, checked on boundaries.
     WardAssignment(Box<crate::wards::WardStage>),
+    /// Census 2021 indicators by LSOA, ward and local authority.
+    CensusIndicators(Box<crate::census::CensusStage>),
+    /// Places Scores from a taxonomy of themes and indicators.
+    PlacesScores(Box<crate::places::PlacesStage>),
 }
 
 /// Parameters of a `load` stage.
@@ -70,6 +74,8 @@ impl StageSpec {
             StageKind::BoundaryChange(_) => "boundary_change",
             StageKind::IndexChange(_) => "index_change",
             StageKind::WardAssignment(_) => "ward_assignment",
+            StageKind::CensusIndicators(_) => "census_indicators",
+            StageKind::PlacesScores(_) => "places_scores",
         }
     }
 }
@@ -118,7 +124,7 @@ pub fn load_stages(dir: &Path, errors: &mut Vec<String>) -> Vec<StageSpec> {
         };
         if !table.contains_key("kind") {
             errors.push(format!(
-                "{what} has no `kind` (one of: load, deprivation_index, stack_indices, area_summary, boundary_change, index_change, ward_assignment)"
+                "{what} has no `kind` (one of: load, deprivation_index, stack_indices, area_summary, boundary_change, index_change, ward_assignment, census_indicators, places_scores)"
             ));
             continue;
         }

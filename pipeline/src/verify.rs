@@ -500,7 +500,7 @@ pub fn verify_index(
 }
 
 /// Names compare equal ignoring case, white space and `&`/`and`.
-fn same_name(a: &str, b: &str) -> bool {
+pub(crate) fn same_name(a: &str, b: &str) -> bool {
     let norm = |s: &str| {
         s.to_lowercase()
             .replace('&', " and ")

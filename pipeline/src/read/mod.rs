@@ -17,7 +17,7 @@ mod sheet;
 use std::io::Read;
 use std::path::Path;
 
-use crate::catalog::{Format, Source};
+use crate::catalog::{Format, RawSource, Source};
 use crate::error::{Error, ErrorKind, Result};
 
 pub use conform::{conform, Conformed};
@@ -75,26 +75,32 @@ impl RawTable {
 /// Reads a source's file into a raw table. `path` is where the bytes are
 /// (the cache blob or the local file); the source says how to read them.
 pub fn read_raw(source: &Source, path: &Path) -> Result<RawTable> {
-    let raw = &source.raw;
     let ctx = |e: Error| e.source_id(&source.id).file(path);
-    let table = match raw.format {
-        Format::Csv => csv::read_csv(&read_bytes(path)?, raw).map_err(ctx)?,
-        Format::CsvGz => {
-            csv::read_csv(&gunzip(&read_bytes(path)?).map_err(ctx)?, raw).map_err(ctx)?
-        }
+    if source.raw.format == Format::Shapefile {
+        return geo::read_shapefile(path).map_err(ctx);
+    }
+    read_raw_bytes(&source.raw, &read_bytes(path)?).map_err(ctx)
+}
+
+/// Reads a file's bytes as the source's format says (every format but
+/// shapefiles, which are several files). Bad input gives an error, never a
+/// panic: this is the entry point the fuzz targets drive.
+pub fn read_raw_bytes(raw: &RawSource, bytes: &[u8]) -> Result<RawTable> {
+    match raw.format {
+        Format::Csv => csv::read_csv(bytes, raw),
+        Format::CsvGz => csv::read_csv(&gunzip(bytes)?, raw),
         Format::Zip => {
             let member = raw.member.as_deref().unwrap_or_default();
-            let bytes = unzip_member(&read_bytes(path)?, member).map_err(ctx)?;
-            csv::read_csv(&bytes, raw).map_err(|e| ctx(e.sheet(format!("zip member {member}"))))?
+            let inner = unzip_member(bytes, member)?;
+            csv::read_csv(&inner, raw).map_err(|e| e.sheet(format!("zip member {member}")))
         }
-        Format::Xlsx | Format::Xls | Format::Ods => sheet::read_sheet(path, raw).map_err(ctx)?,
-        Format::Shapefile => geo::read_shapefile(path).map_err(ctx)?,
-        Format::Geojson => geo::read_geojson(&read_bytes(path)?).map_err(ctx)?,
-        Format::GeojsonGz => {
-            geo::read_geojson(&gunzip(&read_bytes(path)?).map_err(ctx)?).map_err(ctx)?
-        }
-    };
-    Ok(table)
+        Format::Xlsx | Format::Xls | Format::Ods => sheet::read_sheet(bytes, raw),
+        Format::Geojson => geo::read_geojson(bytes),
+        Format::GeojsonGz => geo::read_geojson(&gunzip(bytes)?),
+        Format::Shapefile => Err(Error::schema(
+            "a shapefile is read from its path, not from bytes",
+        )),
+    }
 }
 
 fn read_bytes(path: &Path) -> Result<Vec<u8>> {

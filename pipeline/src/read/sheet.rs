@@ -1,7 +1,5 @@
 //! Workbooks (xlsx, xls, ods) through calamine: one sheet, by name.
 
-use std::path::Path;
-
 use calamine::{Data, Reader};
 
 use crate::catalog::{Format, RawSource};
@@ -9,13 +7,12 @@ use crate::error::{Error, Result};
 
 use super::{csv::with_groups, Cell, RawTable};
 
-pub fn read_sheet(path: &Path, raw: &RawSource) -> Result<RawTable> {
+pub fn read_sheet(bytes: &[u8], raw: &RawSource) -> Result<RawTable> {
     let sheet = raw.sheet.as_deref().unwrap_or_default();
-    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     if bytes.is_empty() {
         return Err(Error::schema("the file is empty"));
     }
-    let cursor = std::io::Cursor::new(bytes);
+    let cursor = std::io::Cursor::new(bytes.to_vec());
     let open_err = |e: &dyn std::fmt::Display| {
         Error::schema(format!("cannot open as {:?} workbook: {e}", raw.format))
     };

@@ -1,0 +1,16 @@
+//! Workbook reading (xlsx, xls, ods through calamine) must never panic.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+mod common;
+
+fuzz_target!(|data: &[u8]| {
+    let Some((&selector, bytes)) = data.split_first() else { return };
+    let format = match selector >> 6 {
+        0 | 1 => "xlsx",
+        2 => "xls",
+        _ => "ods",
+    };
+    let _ = census_pipeline::read::read_raw_bytes(&common::source(format, selector), bytes);
+});
