@@ -302,6 +302,7 @@ fn a_build_from_a_url_catalog_fetches_then_loads() {
         &catalog,
         &graph,
         &BuildOptions {
+            previous: None,
             out: out.clone(),
             cache_dir: dir.path().join("cache"),
             fetch: opts(),

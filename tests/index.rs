@@ -212,6 +212,7 @@ pub(crate) fn build_with_edited(file: &str, edit: impl Fn(String) -> String) -> 
         &catalog,
         &graph,
         &BuildOptions {
+            previous: None,
             out: out.clone(),
             cache_dir: shared_build().cache.clone(),
             fetch: FetchOptions::default(),

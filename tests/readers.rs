@@ -45,6 +45,7 @@ format = "{format}"
         &catalog,
         &graph,
         &BuildOptions {
+            previous: None,
             out: out.clone(),
             cache_dir: dir.path().join("cache"),
             fetch: FetchOptions::default(),
@@ -84,6 +85,7 @@ fn a_good_tiny_csv_builds() {
         &catalog,
         &graph,
         &BuildOptions {
+            previous: None,
             out: out.clone(),
             cache_dir: dir.path().join("cache"),
             fetch: FetchOptions::default(),

@@ -12,5 +12,6 @@ mod faults;
 mod fetch;
 mod http;
 mod index;
+mod publish;
 mod readers;
 mod summaries;

@@ -73,6 +73,7 @@ pub fn build_shared(out: &Path, cache: &Path) -> BuildReport {
         &catalog,
         &graph,
         &BuildOptions {
+            previous: None,
             out: out.to_path_buf(),
             cache_dir: cache.to_path_buf(),
             fetch: FetchOptions::default(),

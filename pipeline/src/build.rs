@@ -31,6 +31,8 @@ use crate::verify::TableReport;
 #[derive(Debug, Clone)]
 pub struct BuildOptions {
     pub out: PathBuf,
+    /// The previous release, to derive the version from the change.
+    pub previous: Option<PathBuf>,
     pub cache_dir: PathBuf,
     pub fetch: FetchOptions,
 }
@@ -123,7 +125,13 @@ pub fn build(catalog: &Catalog, graph: &Graph, opts: &BuildOptions) -> Result<Bu
     let result = run_stages(catalog, graph, &cache, &inputs, &staging);
     let outputs = match result.and_then(|o| {
         release::write_verification(&staging, &o.verification)?;
-        Ok(o)
+        let (version, why) = crate::package::write_datapackage(
+            &staging,
+            catalog,
+            &o.tables,
+            opts.previous.as_deref(),
+        )?;
+        Ok((o, version, why))
     }) {
         Ok(r) => r,
         Err(e) => {
@@ -131,17 +139,24 @@ pub fn build(catalog: &Catalog, graph: &Graph, opts: &BuildOptions) -> Result<Bu
             return Err(e);
         }
     };
+    let (outputs, version, why) = outputs;
     let stages = outputs.reports;
+    info!(version = %version, reasons = %why.join("; "), "Release version.");
 
     // 3. Manifest, then the swap.
-    let manifest =
-        match release::write_manifest(&staging, catalog, outputs.tables, outputs.unavailable) {
-            Ok(m) => m,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&staging);
-                return Err(e);
-            }
-        };
+    let manifest = match release::write_manifest(
+        &staging,
+        catalog,
+        outputs.tables,
+        outputs.unavailable,
+        &version,
+    ) {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
     if let Err(e) = release::swap_into_place(&staging, &opts.out) {
         let _ = std::fs::remove_dir_all(&staging);
         return Err(e);
@@ -454,7 +469,19 @@ fn derive_tables(
     for (mut frame, built) in outputs {
         let file_name = format!("{}.parquet", built.name);
         let parquet = work.path().join(&file_name);
-        release::write_parquet(&mut frame, &parquet)?;
+        let provenance = input_refs
+            .iter()
+            .map(|i| format!("{}:{}", i.name, i.sha256))
+            .collect::<Vec<_>>()
+            .join(",");
+        release::write_parquet(
+            &mut frame,
+            &parquet,
+            vec![
+                ("census_pipeline.stage".into(), stage.to_string()),
+                ("census_pipeline.inputs".into(), provenance),
+            ],
+        )?;
         let rel = format!("tables/{file_name}");
         let entry = TableEntry {
             path: rel.clone(),
@@ -555,7 +582,16 @@ fn load_dataset(
     // the key: a crash leaves no half-written entry under a valid key.
     let work = tempfile::tempdir_in(cache.tmp_dir()).map_err(|e| Error::io(cache.tmp_dir(), e))?;
     let parquet = work.path().join("table.parquet");
-    release::write_parquet(&mut frame, &parquet)?;
+    release::write_parquet(
+        &mut frame,
+        &parquet,
+        vec![
+            ("census_pipeline.source".into(), src.id.clone()),
+            ("census_pipeline.source_file".into(), src.file_name()),
+            ("census_pipeline.source_sha256".into(), input_sha.clone()),
+            ("census_pipeline.licence".into(), src.raw.licence.clone()),
+        ],
+    )?;
     let meta = LoadMeta {
         dataset: src.id.clone(),
         rows: frame.height(),

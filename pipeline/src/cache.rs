@@ -45,7 +45,15 @@ struct Stamp {
     bytes: u64,
     mtime_ns: u128,
     sha256: String,
+    /// When the digest was taken. A file modified shortly before then may be
+    /// modified again within the file system's timestamp granularity without
+    /// its mtime changing ("racy git"), so such a stamp is not trusted.
+    #[serde(default)]
+    recorded_ns: u128,
 }
+
+/// How long after a file's modification its stamp can be trusted.
+const RACY_NS: u128 = 2_000_000_000;
 
 /// A cache directory.
 #[derive(Debug)]
@@ -107,10 +115,14 @@ impl Cache {
             .to_string_lossy()
             .into_owned();
         if let Some(s) = self.stamps.lock().expect("stamps lock").get(&key) {
-            if s.bytes == meta.len() && s.mtime_ns == mtime_ns {
+            if s.bytes == meta.len() && s.mtime_ns == mtime_ns && s.recorded_ns > mtime_ns + RACY_NS
+            {
                 return Ok(s.sha256.clone());
             }
         }
+        let recorded_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
         let sha256 = sha256_file(path)?;
         self.stamps.lock().expect("stamps lock").insert(
             key,
@@ -118,6 +130,7 @@ impl Cache {
                 bytes: meta.len(),
                 mtime_ns,
                 sha256: sha256.clone(),
+                recorded_ns,
             },
         );
         *self.dirty.lock().expect("dirty lock") = true;

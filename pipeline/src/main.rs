@@ -59,6 +59,21 @@ enum Command {
         /// The release directory to write (replaced atomically).
         #[arg(long, default_value = "output")]
         out: PathBuf,
+        /// The previous release directory: the version is derived from the change.
+        #[arg(long)]
+        previous: Option<PathBuf>,
+    },
+    /// Publish a release directory to a bucket: write-once versions, `latest.json` switched last.
+    Publish {
+        /// The release directory (as written by `build`).
+        #[arg(long, default_value = "output")]
+        from: PathBuf,
+        /// Destination: s3://bucket/prefix (AWS_* environment variables configure it), file:///path, ...
+        #[arg(long)]
+        to: String,
+        /// Uploads at once.
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
     },
     /// Time a full build (fresh stage cache, inputs in place) and a no-op rebuild.
     Bench {
@@ -164,19 +179,45 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 cache.dir.display()
             );
         }
-        Command::Build { config, fetch, out } => {
+        Command::Publish {
+            from,
+            to,
+            concurrency,
+        } => {
+            let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+            let r = rt.block_on(census_pipeline::publish::publish(&from, &to, concurrency))?;
+            println!(
+                "published version {} to {to}: {} uploaded, {} already there; latest.json {}",
+                r.version,
+                r.uploaded,
+                r.skipped,
+                if r.latest_switched {
+                    "switched"
+                } else {
+                    "unchanged"
+                }
+            );
+        }
+        Command::Build {
+            config,
+            fetch,
+            out,
+            previous,
+        } => {
             let (catalog, graph) = load_config(&config.sources, &config.stages)?;
             let report = build(
                 &catalog,
                 &graph,
                 &BuildOptions {
                     out: out.clone(),
+                    previous,
                     cache_dir: fetch.cache_dir(),
                     fetch: fetch.options(),
                 },
             )?;
             println!(
-                "built {} tables into {} in {:.2} s ({} computed, {} from cache; {} unavailable)",
+                "built version {}: {} tables into {} in {:.2} s ({} computed, {} from cache; {} unavailable)",
+                report.manifest.version,
                 report.manifest.tables.len(),
                 out.display(),
                 report.total.as_secs_f64(),
@@ -198,6 +239,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             }
             let opts = BuildOptions {
                 out: scratch.path().join("release"),
+                previous: None,
                 cache_dir,
                 fetch: FetchOptions {
                     offline: !catalog.sources.values().all(|s| s.local_path.is_some()),

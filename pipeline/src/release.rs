@@ -24,6 +24,10 @@ use crate::error::{Error, Result};
 /// `manifest.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
 pub struct Manifest {
+    /// The release's version (semver), derived from the change against the
+    /// previous release.
+    #[serde(default)]
+    pub version: String,
     pub pipeline_version: String,
     pub catalog: String,
     /// Every file of the release except the manifest itself, by path.
@@ -104,15 +108,39 @@ impl TableEntry {
     }
 }
 
-/// Writes a table as zstd-compressed Parquet.
-pub fn write_parquet(frame: &mut DataFrame, path: &Path) -> Result<()> {
+/// Writes a table as zstd-compressed Parquet, with key-value metadata
+/// (its inputs and their sha256, the pipeline version, the build time).
+pub fn write_parquet(
+    frame: &mut DataFrame,
+    path: &Path,
+    metadata: Vec<(String, String)>,
+) -> Result<()> {
     let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+    let mut kv = vec![
+        ("census_pipeline.version".to_string(), engine_version()),
+        ("census_pipeline.built_at".to_string(), build_time()),
+    ];
+    kv.extend(metadata);
     ParquetWriter::new(file)
         .with_compression(ParquetCompression::Zstd(None))
         .with_statistics(StatisticsOptions::full())
+        .with_key_value_metadata(Some(KeyValueMetadata::from_static(kv)))
         .finish(frame)
         .map_err(|e| Error::table(e).file(path))?;
     Ok(())
+}
+
+/// The build time recorded in tables: `SOURCE_DATE_EPOCH` when set (for
+/// reproducible builds), else now. A table's time is that of the run that
+/// computed it: a cached table keeps its time, so a rebuild from the same
+/// cache is byte-identical.
+pub fn build_time() -> String {
+    let t = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.parse::<i64>().ok())
+        .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+        .unwrap_or_else(chrono::Utc::now);
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
 }
 
 /// Writes `manifest.json` into the staging directory. File digests come from
@@ -122,6 +150,7 @@ pub fn write_manifest(
     catalog: &Catalog,
     mut tables: BTreeMap<String, TableEntry>,
     unavailable: Vec<(String, String)>,
+    version: &str,
 ) -> Result<Manifest> {
     let mut known: BTreeMap<String, FileEntry> = tables
         .values()
@@ -159,6 +188,7 @@ pub fn write_manifest(
         .collect();
     unavailable.sort_by(|a, b| a.dataset.cmp(&b.dataset));
     let manifest = Manifest {
+        version: version.to_string(),
         pipeline_version: engine_version(),
         catalog: catalog.name.clone(),
         files,

@@ -1,0 +1,374 @@
+//! `datapackage.json` (a Frictionless Data Package) and the release version.
+//!
+//! Every table is described for people and for software: each field's type,
+//! description (with the direction convention: rank 1 = most deprived) and
+//! constraints, the primary key, rows, `sha256:` hash, licence and sources.
+//! The version is derived from the change against the previous release, as
+//! mySociety's data packages do: major when a table or field is removed or a
+//! type changes; minor when a table or field is added or row counts change;
+//! patch when only values or metadata change; none when nothing changed.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::catalog::Catalog;
+use crate::error::{Error, Result};
+use crate::release::TableEntry;
+
+/// A field as the version comparison sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FieldSig {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+}
+
+/// Frictionless type of a polars dtype.
+fn frictionless_type(dt: &ArrowDataType) -> &'static str {
+    match dt {
+        ArrowDataType::Boolean => "boolean",
+        ArrowDataType::Int8
+        | ArrowDataType::Int16
+        | ArrowDataType::Int32
+        | ArrowDataType::Int64
+        | ArrowDataType::UInt32
+        | ArrowDataType::UInt64 => "integer",
+        ArrowDataType::Float32 | ArrowDataType::Float64 => "number",
+        _ => "string",
+    }
+}
+
+/// What a column means, from its name, for columns without a declared
+/// description. Every rank, decile and quantile states its direction.
+pub fn describe_field(name: &str) -> String {
+    if let Some(q) = name.strip_prefix("imd_quantile_") {
+        return format!("IMD {q}-quantile within the nation and edition: ceil(imd_rank * {q} / N); 1 = most deprived.");
+    }
+    if name.starts_with("rank_of_") || name.ends_with("_rank") && name.starts_with("theme_") {
+        return "Rank across the areas of this table; 1 = the highest value of the measure (most deprived for deprivation measures, most favourable for Places Scores).".into();
+    }
+    if name.ends_with("_rank") {
+        return "Rank within the nation and edition; 1 = most deprived. Compare only within one nation and edition.".into();
+    }
+    if name.ends_with("_decile") || name.contains("_decile_") {
+        return "Decile within the nation and edition; 1 = most deprived 10% of areas.".into();
+    }
+    if name.ends_with("_score") && !name.starts_with("theme_") && name != "overall_score" {
+        return "Score as published; in England a higher score = more deprived (income, employment, IDACI and IDAOPI scores are rates). Never compare scores across editions or nations.".into();
+    }
+    if name.contains("rank_percentile") {
+        return "100 * rank / N within the nation and edition; near 0 = most deprived.".into();
+    }
+    if let Some(id) = name.strip_prefix("z_") {
+        return format!("Census 2021 indicator `{id}` standardised across areas; higher = more favourable unless descriptive.");
+    }
+    match name {
+        "comparable" => "Whether the row may be compared between editions; when false, `not_comparable_reason` says why.".into(),
+        "direction" => "improved, declined or broadly stable, by the stage's threshold on rank percentile. Relative position only: not absolute change.".into(),
+        "status" => "ok, approximate (see reason) or unavailable (see reason).".into(),
+        _ => format!("`{name}`: see the table description."),
+    }
+}
+
+/// Describes every table of the release.
+pub fn datapackage(
+    out: &Path,
+    catalog: &Catalog,
+    tables: &BTreeMap<String, TableEntry>,
+    version: &str,
+) -> Result<Value> {
+    let mut resources = Vec::new();
+    for (name, t) in tables {
+        resources.push(resource(out, catalog, name, t)?);
+    }
+    Ok(json!({
+        "profile": "data-package",
+        "name": "uk-deprivation-and-census",
+        "title": "UK deprivation indices and Census 2021 indicators",
+        "description": "The official deprivation indices of the four UK nations (rank 1 = most deprived; decile 1 = most deprived 10% of areas; \
+    comparable only within one nation and edition), their summaries for local authorities and wards, the change between editions (relative positions only), \
+    and Census 2021 indicators. Each table says where every column came from; columns with no source are empty with the reason.",
+        "version": version,
+        "licenses": [{"name": "OGL-UK-3.0", "path": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/", "title": "Open Government Licence v3.0"}],
+        "contributors": [{"title": "census-pipeline", "role": "author"}],
+        "resources": resources,
+    }))
+}
+
+fn resource(out: &Path, catalog: &Catalog, name: &str, t: &TableEntry) -> Result<Value> {
+    let path = out.join(&t.path);
+    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
+    let schema = ParquetReader::new(file)
+        .schema()
+        .map_err(|e| Error::table(e).file(&path))?;
+    let spec = catalog.datasets.get(name);
+    let key: Vec<String> = spec.map(|d| d.key.clone()).unwrap_or_default();
+    let mut fields = Vec::new();
+    for (fname, field) in schema.iter() {
+        let fname = fname.to_string();
+        let declared = spec
+            .and_then(|d| d.columns.get(&fname))
+            .and_then(|c| c.description.clone());
+        let mut description = declared.unwrap_or_else(|| describe_field(&fname));
+        if let Some(reason) = t.missing_columns.get(&fname) {
+            description.push_str(&format!(" EMPTY in this release: {reason}."));
+        }
+        if let Some(how) = t.computed_columns.get(&fname) {
+            description.push_str(&format!(" Computed: {how}."));
+        }
+        let mut f = json!({"name": fname, "type": frictionless_type(field.dtype()), "description": description});
+        if key.contains(&fname) {
+            f["constraints"] = json!({"required": true, "unique": key.len() == 1});
+        }
+        fields.push(f);
+    }
+    let sources: Vec<Value> = t
+        .inputs
+        .iter()
+        .map(|i| {
+            let src = catalog.sources.get(&i.name);
+            json!({
+                "title": src.map(|s| s.raw.title.clone()).unwrap_or_else(|| format!("table {}", i.name)),
+                "path": src.and_then(|s| s.raw.url.clone()).unwrap_or_else(|| format!("tables/{}.parquet", i.name)),
+                "sha256": i.sha256,
+            })
+        })
+        .collect();
+    let licence = catalog
+        .sources
+        .get(name)
+        .map(|s| s.raw.licence.clone())
+        .unwrap_or_else(|| "OGL-UK-3.0".into());
+    let mut r = json!({
+        "name": name,
+        "path": t.path,
+        "profile": "data-resource",
+        "format": "parquet",
+        "mediatype": "application/vnd.apache.parquet",
+        "encoding": "utf-8",
+        "description": t.description,
+        "bytes": t.file.as_ref().map(|f| f.bytes).unwrap_or_else(|| std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)),
+        "hash": format!("sha256:{}", t.file.as_ref().map(|f| f.sha256.clone()).unwrap_or_default()),
+        "rows": t.rows,
+        "licenses": [{"name": licence}],
+        "sources": sources,
+        "schema": {"fields": fields},
+    });
+    if !key.is_empty() {
+        r["schema"]["primaryKey"] = json!(key);
+    }
+    Ok(r)
+}
+
+/// The kind of change between two releases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Bump {
+    None,
+    Patch,
+    Minor,
+    Major,
+}
+
+/// Compares two data packages and says which bump the change needs, with
+/// the reasons.
+pub fn classify(old: &Value, new: &Value) -> (Bump, Vec<String>) {
+    let tables = |p: &Value| -> BTreeMap<String, Value> {
+        p["resources"]
+            .as_array()
+            .map(|rs| {
+                rs.iter()
+                    .map(|r| {
+                        (
+                            r["name"].as_str().unwrap_or_default().to_string(),
+                            r.clone(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (old_t, new_t) = (tables(old), tables(new));
+    let mut bump = Bump::None;
+    let mut why = Vec::new();
+    let mut raise = |b: Bump, w: String, bump: &mut Bump| {
+        *bump = (*bump).max(b);
+        why.push(w);
+    };
+    for name in old_t.keys().filter(|n| !new_t.contains_key(*n)) {
+        raise(Bump::Major, format!("table `{name}` removed"), &mut bump);
+    }
+    for name in new_t.keys().filter(|n| !old_t.contains_key(*n)) {
+        raise(Bump::Minor, format!("table `{name}` added"), &mut bump);
+    }
+    for (name, n) in &new_t {
+        let Some(o) = old_t.get(name) else { continue };
+        let fields = |r: &Value| -> Vec<FieldSig> {
+            serde_json::from_value(r["schema"]["fields"].clone()).unwrap_or_default()
+        };
+        let (of, nf) = (fields(o), fields(n));
+        for f in &of {
+            match nf.iter().find(|x| x.name == f.name) {
+                None => raise(
+                    Bump::Major,
+                    format!("`{name}.{}` removed", f.name),
+                    &mut bump,
+                ),
+                Some(x) if x.ty != f.ty => raise(
+                    Bump::Major,
+                    format!("`{name}.{}` changed type {} -> {}", f.name, f.ty, x.ty),
+                    &mut bump,
+                ),
+                _ => {}
+            }
+        }
+        for f in nf.iter().filter(|x| !of.iter().any(|y| y.name == x.name)) {
+            raise(Bump::Minor, format!("`{name}.{}` added", f.name), &mut bump);
+        }
+        if o["rows"] != n["rows"] {
+            raise(
+                Bump::Minor,
+                format!("`{name}` rows {} -> {}", o["rows"], n["rows"]),
+                &mut bump,
+            );
+        } else if o["hash"] != n["hash"] {
+            raise(Bump::Patch, format!("`{name}` values changed"), &mut bump);
+        } else if o != n {
+            raise(Bump::Patch, format!("`{name}` metadata changed"), &mut bump);
+        }
+        if o["licenses"] != n["licenses"] {
+            raise(Bump::Major, format!("`{name}` licence changed"), &mut bump);
+        }
+    }
+    (bump, why)
+}
+
+/// Writes `datapackage.json` into `out` with the version derived from the
+/// previous release's data package, if any. Returns the version and why.
+pub fn write_datapackage(
+    out: &Path,
+    catalog: &Catalog,
+    tables: &BTreeMap<String, TableEntry>,
+    previous: Option<&Path>,
+) -> Result<(String, Vec<String>)> {
+    let mut pkg = datapackage(out, catalog, tables, "")?;
+    let (version, why) = match previous
+        .map(|p| p.join("datapackage.json"))
+        .filter(|p| p.is_file())
+    {
+        Some(p) => {
+            let old: Value =
+                serde_json::from_slice(&std::fs::read(&p).map_err(|e| Error::io(&p, e))?)
+                    .map_err(|e| Error::schema(format!("{}: {e}", p.display())))?;
+            let (bump, why) = classify(&old, &pkg);
+            (
+                next_version(old["version"].as_str().unwrap_or("1.0.0"), bump),
+                why,
+            )
+        }
+        None => (
+            "1.0.0".to_string(),
+            vec!["first release (no --previous)".to_string()],
+        ),
+    };
+    pkg["version"] = json!(version);
+    let path = out.join("datapackage.json");
+    std::fs::write(
+        &path,
+        serde_json::to_vec_pretty(&pkg).map_err(Error::table)?,
+    )
+    .map_err(|e| Error::io(&path, e))?;
+    Ok((version, why))
+}
+
+/// The next version after `previous` for a change of kind `bump`.
+pub fn next_version(previous: &str, bump: Bump) -> String {
+    let parts: Vec<u64> = previous
+        .split('.')
+        .map(|p| p.parse().unwrap_or(0))
+        .collect();
+    let (ma, mi, pa) = (
+        parts.first().copied().unwrap_or(1),
+        parts.get(1).copied().unwrap_or(0),
+        parts.get(2).copied().unwrap_or(0),
+    );
+    match bump {
+        Bump::None => format!("{ma}.{mi}.{pa}"),
+        Bump::Patch => format!("{ma}.{mi}.{}", pa + 1),
+        Bump::Minor => format!("{ma}.{}.0", mi + 1),
+        Bump::Major => format!("{}.0.0", ma + 1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(fields: &[(&str, &str)], rows: u64, hash: &str) -> Value {
+        let f: Vec<Value> = fields
+            .iter()
+            .map(|(n, t)| json!({"name": n, "type": t}))
+            .collect();
+        json!({"resources": [{"name": "t", "rows": rows, "hash": hash, "licenses": [{"name": "OGL"}], "schema": {"fields": f}}]})
+    }
+
+    #[test]
+    fn bumps_follow_the_data_package_rules() {
+        let base = pkg(&[("a", "string"), ("b", "integer")], 10, "sha256:1");
+        assert_eq!(classify(&base, &base).0, Bump::None);
+        assert_eq!(
+            classify(
+                &base,
+                &pkg(&[("a", "string"), ("b", "integer")], 10, "sha256:2")
+            )
+            .0,
+            Bump::Patch
+        );
+        assert_eq!(
+            classify(
+                &base,
+                &pkg(&[("a", "string"), ("b", "integer")], 11, "sha256:2")
+            )
+            .0,
+            Bump::Minor
+        );
+        assert_eq!(
+            classify(
+                &base,
+                &pkg(
+                    &[("a", "string"), ("b", "integer"), ("c", "number")],
+                    10,
+                    "sha256:2"
+                )
+            )
+            .0,
+            Bump::Minor
+        );
+        assert_eq!(
+            classify(&base, &pkg(&[("a", "string")], 10, "sha256:2")).0,
+            Bump::Major
+        );
+        assert_eq!(
+            classify(
+                &base,
+                &pkg(&[("a", "string"), ("b", "number")], 10, "sha256:1")
+            )
+            .0,
+            Bump::Major
+        );
+        assert_eq!(next_version("1.4.2", Bump::Patch), "1.4.3");
+        assert_eq!(next_version("1.4.2", Bump::Minor), "1.5.0");
+        assert_eq!(next_version("1.4.2", Bump::Major), "2.0.0");
+        assert_eq!(next_version("1.4.2", Bump::None), "1.4.2");
+    }
+
+    #[test]
+    fn every_rank_and_decile_states_its_direction() {
+        assert!(describe_field("imd_rank").contains("1 = most deprived"));
+        assert!(describe_field("income_decile").contains("1 = most deprived 10%"));
+        assert!(describe_field("imd_quantile_20").contains("ceil(imd_rank * 20 / N)"));
+    }
+}

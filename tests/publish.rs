@@ -1,0 +1,268 @@
+//! Publishing to a folder and to a real S3-compatible server on 127.0.0.1
+//! (s3s-fs, which `.ci/run` installs), including the server dying mid-way.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::util::*;
+
+fn cli() -> Command {
+    Command::new(assert_cmd::cargo::cargo_bin("census-pipeline"))
+}
+
+/// Builds the tiny release (one table) into `dir/release`.
+fn tiny_release(dir: &Path) -> PathBuf {
+    tiny_release_of(dir, "Area code,Value\nA1,1\nA2,2\n")
+}
+
+fn tiny_release_of(dir: &Path, csv: &str) -> PathBuf {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("t.csv"), csv).unwrap();
+    let catalog = write_tiny_catalog(
+        dir,
+        Some(&data),
+        "[sources.tiny]\ntitle = \"t\"\npublisher = \"p\"\nlicence = \"l\"\nedition = \"e\"\ngeography = \"g\"\npath = \"t.csv\"\nunpinned = \"fixture\"\nformat = \"csv\"\nrows = 2\n",
+    );
+    let stages = load_all_stages(dir);
+    let out = dir.join("release");
+    let o = cli()
+        .arg("build")
+        .arg("--sources")
+        .arg(&catalog)
+        .arg("--stages")
+        .arg(&stages)
+        .arg("--cache")
+        .arg(dir.join("cache"))
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
+fn publish(from: &Path, to: &str, env: &[(&str, String)]) -> std::process::Output {
+    let mut c = cli();
+    c.args(["publish", "--from"]).arg(from).args(["--to", to]);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().unwrap()
+}
+
+#[test]
+fn publishing_to_a_folder_is_write_once_resumable_and_switches_latest_last() {
+    let dir = tempdir();
+    let release = tiny_release(dir.path());
+    let bucket = dir.path().join("bucket");
+    let to = format!("file://{}", bucket.display());
+    let first = publish(&release, &to, &[]);
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let out = String::from_utf8_lossy(&first.stdout).to_string();
+    assert!(out.contains("published version 1.0.0"), "{out}");
+    assert!(bucket.join("releases/1.0.0/manifest.json").is_file());
+    assert!(bucket.join("releases/1.0.0/tables/tiny.parquet").is_file());
+    assert!(bucket.join("releases/1.0.0/datapackage.json").is_file());
+    let latest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bucket.join("latest.json")).unwrap()).unwrap();
+    assert_eq!(latest["version"], "1.0.0");
+
+    // Again: nothing to upload, latest.json untouched.
+    let again = publish(&release, &to, &[]);
+    assert!(again.status.success());
+    let out = String::from_utf8_lossy(&again.stdout).to_string();
+    assert!(
+        out.contains("0 uploaded") && out.contains("latest.json unchanged"),
+        "{out}"
+    );
+
+    // A different release under the same version is refused.
+    let changed = tiny_release_of(dir.path(), "Area code,Value\nA1,1\nA2,3\n");
+    let refused = publish(&changed, &to, &[]);
+    assert_eq!(
+        refused.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&refused.stdout)
+    );
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("a published version never changes"));
+}
+
+#[test]
+fn a_modified_release_directory_is_not_published() {
+    let dir = tempdir();
+    let release = tiny_release(dir.path());
+    std::fs::write(release.join("tables/tiny.parquet"), b"tampered").unwrap();
+    let o = publish(
+        &release,
+        &format!("file://{}", dir.path().join("bucket").display()),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not match its sha256"));
+    assert!(!dir.path().join("bucket/latest.json").exists());
+}
+
+/// An s3s-fs server over `root` on a free port.
+struct S3 {
+    child: Child,
+    port: u16,
+    root: PathBuf,
+}
+
+impl S3 {
+    fn start(root: &Path, port: Option<u16>) -> S3 {
+        let port = port.unwrap_or_else(|| {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        });
+        let bin = std::env::var("S3S_FS").unwrap_or_else(|_| "s3s-fs".into());
+        let child = Command::new(&bin)
+            .args([
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+                "--access-key",
+                "K",
+                "--secret-key",
+                "S",
+            ])
+            .arg(root)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {bin} (installed by .ci/run): {e}"));
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "s3s-fs did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        S3 {
+            child,
+            port,
+            root: root.to_path_buf(),
+        }
+    }
+    fn env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("AWS_ENDPOINT", format!("http://127.0.0.1:{}", self.port)),
+            ("AWS_ALLOW_HTTP", "true".into()),
+            ("AWS_ACCESS_KEY_ID", "K".into()),
+            ("AWS_SECRET_ACCESS_KEY", "S".into()),
+            ("AWS_REGION", "us-east-1".into()),
+        ]
+    }
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for S3 {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+fn latest_version(root: &Path) -> Option<String> {
+    let text = std::fs::read(root.join("bucket/site/latest.json")).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+    v["version"].as_str().map(str::to_string)
+}
+
+#[test]
+fn publishing_to_s3_survives_the_server_dying_mid_publish() {
+    let dir = tempdir();
+    let root = dir.path().join("s3");
+    std::fs::create_dir_all(root.join("bucket")).unwrap();
+    let mut s3 = S3::start(&root, None);
+    let to = "s3://bucket/site";
+
+    // Version 1.0.0: the tiny release.
+    let tiny = tiny_release(&dir.path().join("tiny"));
+    let o = publish(&tiny, to, &s3.env());
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(latest_version(&root).as_deref(), Some("1.0.0"));
+
+    // Version 2.0.0: the full shared release, derived against 1.0.0.
+    let b = shared_build();
+    let big = dir.path().join("big");
+    let built = cli()
+        .current_dir(repo())
+        .args(["build", "--sources", "tests/shared.sources.toml", "--out"])
+        .arg(&big)
+        .arg("--cache")
+        .arg(&b.cache)
+        .arg("--previous")
+        .arg(&tiny)
+        .output()
+        .unwrap();
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    assert!(String::from_utf8_lossy(&built.stdout).contains("built version 2.0.0"));
+
+    // Kill the server once some of 2.0.0 has arrived.
+    let mut c = cli();
+    c.args(["publish", "--concurrency", "1", "--from"])
+        .arg(&big)
+        .args(["--to", to])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    for (k, v) in s3.env() {
+        c.env(k, v);
+    }
+    let child = c.spawn().unwrap();
+    let tables = root.join("bucket/site/releases/2.0.0/tables");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while std::fs::read_dir(&tables).map(|d| d.count()).unwrap_or(0) < 3 {
+        assert!(Instant::now() < deadline, "the publish made no progress");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let port = s3.port;
+    s3.kill();
+    let failed = child.wait_with_output().unwrap();
+    assert!(
+        !failed.status.success(),
+        "the publish must fail when its bucket dies"
+    );
+    assert_eq!(
+        latest_version(&root).as_deref(),
+        Some("1.0.0"),
+        "latest.json is unchanged"
+    );
+    assert!(
+        !root
+            .join("bucket/site/releases/2.0.0/manifest.json")
+            .exists(),
+        "an incomplete version has no manifest"
+    );
+
+    // Back up: the rerun resumes and completes.
+    let s3 = S3::start(&s3.root.clone(), Some(port));
+    let rerun = publish(&big, to, &s3.env());
+    assert!(
+        rerun.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rerun.stderr)
+    );
+    let out = String::from_utf8_lossy(&rerun.stdout).to_string();
+    assert!(out.contains("already there"), "{out}");
+    assert!(
+        !out.contains(" 0 already there"),
+        "the rerun skipped what had arrived: {out}"
+    );
+    assert_eq!(latest_version(&root).as_deref(), Some("2.0.0"));
+}
