@@ -14,4 +14,5 @@ mod http;
 mod index;
 mod publish;
 mod readers;
+mod report;
 mod summaries;

@@ -131,6 +131,15 @@ pub fn build(catalog: &Catalog, graph: &Graph, opts: &BuildOptions) -> Result<Bu
             &o.tables,
             opts.previous.as_deref(),
         )?;
+        // The diff report against the previous release, for review.
+        if let Some(prev) = opts
+            .previous
+            .as_deref()
+            .filter(|p| p.join("datapackage.json").is_file())
+        {
+            let r = crate::report::diff(prev, &staging)?;
+            crate::report::write(&staging, &r)?;
+        }
         Ok((o, version, why))
     }) {
         Ok(r) => r,

@@ -20,6 +20,7 @@ pub mod places;
 pub mod publish;
 pub mod read;
 pub mod release;
+pub mod report;
 pub mod schema;
 pub mod stage;
 pub mod summary;

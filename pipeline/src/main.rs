@@ -63,6 +63,14 @@ enum Command {
         #[arg(long)]
         previous: Option<PathBuf>,
     },
+    /// Compare two release directories: Markdown on stdout, and with --out a report/ folder (Markdown + HTML with SVG charts).
+    Diff {
+        old: PathBuf,
+        new: PathBuf,
+        /// Write report/diff.md and report/diff.html here.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Publish a release directory to a bucket: write-once versions, `latest.json` switched last.
     Publish {
         /// The release directory (as written by `build`).
@@ -178,6 +186,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 fetched.len(),
                 cache.dir.display()
             );
+        }
+        Command::Diff { old, new, out } => {
+            let r = census_pipeline::report::diff(&old, &new)?;
+            print!("{}", census_pipeline::report::markdown(&r));
+            if let Some(dir) = out {
+                census_pipeline::report::write(&dir, &r)?;
+            }
         }
         Command::Publish {
             from,

@@ -1,0 +1,487 @@
+//! The diff report between two releases, for maintainers to review.
+//!
+//! Per table: rows added, removed and changed (by primary key), schema
+//! changes, numeric values that moved beyond a tolerance, decile transitions
+//! and the distribution of rank changes; indicators that became unavailable;
+//! and the verification summary. Written as Markdown (for a pull request
+//! body) and as HTML with SVG charts.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::error::{Error, Result};
+use crate::values::{read_parquet, Values};
+
+/// Relative tolerance below which a numeric change is not reported.
+pub const TOLERANCE: f64 = 1e-9;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct TableDiff {
+    pub table: String,
+    pub status: String,
+    pub rows_old: usize,
+    pub rows_new: usize,
+    pub added: usize,
+    pub removed: usize,
+    pub changed: usize,
+    pub schema: Vec<String>,
+    /// Column -> number of rows whose value changed beyond the tolerance.
+    pub columns_changed: BTreeMap<String, usize>,
+    /// A few changed rows, as `key: column old -> new`.
+    pub examples: Vec<String>,
+    /// old decile -> new decile -> areas (tables with `imd_decile`).
+    pub decile_transitions: Vec<Vec<usize>>,
+    /// Rank change histogram: (bucket label, count).
+    pub rank_changes: Vec<(String, usize)>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct DiffReport {
+    pub old_version: String,
+    pub new_version: String,
+    pub tables: Vec<TableDiff>,
+    pub newly_unavailable: Vec<String>,
+    pub verification: Vec<(String, String, String)>,
+}
+
+impl DiffReport {
+    pub fn is_empty(&self) -> bool {
+        self.tables.iter().all(|t| t.status == "unchanged") && self.newly_unavailable.is_empty()
+    }
+}
+
+fn read_json(p: &Path) -> Result<Value> {
+    let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| Error::schema(format!("{}: {e}", p.display())))
+}
+
+fn resources(pkg: &Value) -> BTreeMap<String, Value> {
+    pkg["resources"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .map(|r| {
+                    (
+                        r["name"].as_str().unwrap_or_default().to_string(),
+                        r.clone(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Compares two release directories.
+pub fn diff(old: &Path, new: &Path) -> Result<DiffReport> {
+    let (op, np) = (
+        read_json(&old.join("datapackage.json"))?,
+        read_json(&new.join("datapackage.json"))?,
+    );
+    let (or, nr) = (resources(&op), resources(&np));
+    let mut report = DiffReport {
+        old_version: op["version"].as_str().unwrap_or_default().into(),
+        new_version: np["version"].as_str().unwrap_or_default().into(),
+        ..Default::default()
+    };
+    let names: BTreeSet<&String> = or.keys().chain(nr.keys()).collect();
+    for name in names {
+        let mut d = TableDiff {
+            table: name.clone(),
+            ..Default::default()
+        };
+        match (or.get(name), nr.get(name)) {
+            (Some(o), None) => {
+                d.status = "removed".into();
+                d.rows_old = o["rows"].as_u64().unwrap_or(0) as usize;
+            }
+            (None, Some(n)) => {
+                d.status = "added".into();
+                d.rows_new = n["rows"].as_u64().unwrap_or(0) as usize;
+            }
+            (Some(o), Some(n)) => {
+                d.rows_old = o["rows"].as_u64().unwrap_or(0) as usize;
+                d.rows_new = n["rows"].as_u64().unwrap_or(0) as usize;
+                if o["hash"] == n["hash"] {
+                    d.status = "unchanged".into();
+                } else {
+                    d.status = "changed".into();
+                    compare_table(old, new, o, n, &mut d)?;
+                }
+            }
+            (None, None) => unreachable!(),
+        }
+        report.tables.push(d);
+    }
+    report.newly_unavailable = newly_unavailable(old, new)?;
+    if let Ok(v) = read_json(&new.join("verification.json")) {
+        for t in v["tables"].as_array().into_iter().flatten() {
+            let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+            for c in t["checks"].as_array().into_iter().flatten() {
+                *counts
+                    .entry(c["status"].as_str().unwrap_or("?").to_string())
+                    .or_default() += 1;
+            }
+            let summary = counts
+                .iter()
+                .map(|(k, v)| format!("{v} {k}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let fails = counts.get("fail").copied().unwrap_or(0);
+            report.verification.push((
+                t["table"].as_str().unwrap_or_default().into(),
+                summary,
+                if fails > 0 {
+                    "FAIL".into()
+                } else {
+                    "ok".into()
+                },
+            ));
+        }
+    }
+    Ok(report)
+}
+
+fn compare_table(old: &Path, new: &Path, o: &Value, n: &Value, d: &mut TableDiff) -> Result<()> {
+    let fields = |r: &Value| -> Vec<(String, String)> {
+        r["schema"]["fields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|f| {
+                (
+                    f["name"].as_str().unwrap_or_default().to_string(),
+                    f["type"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    };
+    let (of, nf) = (fields(o), fields(n));
+    for (name, ty) in &of {
+        match nf.iter().find(|(n, _)| n == name) {
+            None => d.schema.push(format!("field `{name}` removed")),
+            Some((_, t)) if t != ty => d.schema.push(format!("field `{name}` type {ty} -> {t}")),
+            _ => {}
+        }
+    }
+    for (name, _) in nf.iter().filter(|(n, _)| !of.iter().any(|(o, _)| o == n)) {
+        d.schema.push(format!("field `{name}` added"));
+    }
+    let key: Vec<String> = n["schema"]["primaryKey"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k.as_str().map(String::from))
+        .collect();
+    let key = if key.is_empty() {
+        // Without a declared key, use the first column if it is unique.
+        vec![nf.first().map(|f| f.0.clone()).unwrap_or_default()]
+    } else {
+        key
+    };
+    let (ot, nt) = (
+        read_parquet(&old.join(o["path"].as_str().unwrap_or_default()))?,
+        read_parquet(&new.join(n["path"].as_str().unwrap_or_default()))?,
+    );
+    let keys_of = |t: &polars::prelude::DataFrame| -> Result<Vec<String>> {
+        let cols: Vec<Values> = key
+            .iter()
+            .map(|k| Values::from_frame(t, k))
+            .collect::<Result<_>>()?;
+        Ok((0..t.height())
+            .map(|i| {
+                cols.iter()
+                    .map(|c| c.text(i).unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect())
+    };
+    let (ok, nk) = (keys_of(&ot)?, keys_of(&nt)?);
+    let opos: BTreeMap<&String, usize> = ok.iter().enumerate().map(|(i, k)| (k, i)).collect();
+    let npos: BTreeMap<&String, usize> = nk.iter().enumerate().map(|(i, k)| (k, i)).collect();
+    d.added = nk.iter().filter(|k| !opos.contains_key(k)).count();
+    d.removed = ok.iter().filter(|k| !npos.contains_key(k)).count();
+    let common: Vec<String> = of
+        .iter()
+        .filter(|(n, _)| nf.iter().any(|(m, _)| m == n))
+        .map(|(n, _)| n.clone())
+        .collect();
+    let mut changed_rows: BTreeSet<&String> = BTreeSet::new();
+    for c in &common {
+        let (ov, nv) = (Values::from_frame(&ot, c)?, Values::from_frame(&nt, c)?);
+        let mut count = 0;
+        for (k, &ni) in &npos {
+            let Some(&oi) = opos.get(k) else { continue };
+            let differs = match (ov.number(oi), nv.number(ni)) {
+                (Some(a), Some(b)) if !matches!(ov, Values::Str(_)) => {
+                    (a - b).abs() > TOLERANCE * a.abs().max(b.abs()).max(1.0)
+                }
+                _ => ov.text(oi) != nv.text(ni),
+            };
+            if differs {
+                count += 1;
+                changed_rows.insert(k);
+                if d.examples.len() < 10 {
+                    d.examples.push(format!(
+                        "{k}: {c} {} -> {}",
+                        ov.text(oi).unwrap_or_else(|| "null".into()),
+                        nv.text(ni).unwrap_or_else(|| "null".into())
+                    ));
+                }
+            }
+        }
+        if count > 0 {
+            d.columns_changed.insert(c.clone(), count);
+        }
+    }
+    d.changed = changed_rows.len();
+    if common.iter().any(|c| c == "imd_decile") {
+        let (ov, nv) = (
+            Values::from_frame(&ot, "imd_decile")?,
+            Values::from_frame(&nt, "imd_decile")?,
+        );
+        let mut m = vec![vec![0usize; 10]; 10];
+        for (k, &ni) in &npos {
+            let Some(&oi) = opos.get(k) else { continue };
+            if let (Some(a), Some(b)) = (ov.number(oi), nv.number(ni)) {
+                let (a, b) = (a as usize, b as usize);
+                if (1..=10).contains(&a) && (1..=10).contains(&b) {
+                    m[a - 1][b - 1] += 1;
+                }
+            }
+        }
+        d.decile_transitions = m;
+    }
+    if common.iter().any(|c| c == "imd_rank") {
+        let (ov, nv) = (
+            Values::from_frame(&ot, "imd_rank")?,
+            Values::from_frame(&nt, "imd_rank")?,
+        );
+        let buckets = [
+            (-f64::INFINITY, -1000.0, "< -1000"),
+            (-1000.0, -100.0, "-1000..-100"),
+            (-100.0, -0.5, "-100..-1"),
+            (-0.5, 0.5, "0"),
+            (0.5, 100.0, "1..100"),
+            (100.0, 1000.0, "100..1000"),
+            (1000.0, f64::INFINITY, "> 1000"),
+        ];
+        let mut counts = vec![0usize; buckets.len()];
+        for (k, &ni) in &npos {
+            let Some(&oi) = opos.get(k) else { continue };
+            if let (Some(a), Some(b)) = (ov.number(oi), nv.number(ni)) {
+                let delta = b - a;
+                if let Some(i) = buckets
+                    .iter()
+                    .position(|(lo, hi, _)| delta >= *lo && delta < *hi)
+                {
+                    counts[i] += 1;
+                }
+            }
+        }
+        d.rank_changes = buckets
+            .iter()
+            .zip(counts)
+            .map(|((_, _, l), c)| (l.to_string(), c))
+            .collect();
+    }
+    Ok(())
+}
+
+/// Indicator ids unavailable in `new` at some geography but not in `old`.
+fn newly_unavailable(old: &Path, new: &Path) -> Result<Vec<String>> {
+    let read = |dir: &Path| -> Result<BTreeSet<String>> {
+        let p = dir.join("tables/census2021_indicators.parquet");
+        if !p.is_file() {
+            return Ok(BTreeSet::new());
+        }
+        let t = read_parquet(&p)?;
+        let (ind, geo, st) = (
+            Values::from_frame(&t, "indicator_id")?,
+            Values::from_frame(&t, "geography_type")?,
+            Values::from_frame(&t, "status")?,
+        );
+        Ok((0..t.height())
+            .filter(|&i| st.text(i).as_deref() == Some("unavailable"))
+            .map(|i| {
+                format!(
+                    "{} ({})",
+                    ind.text(i).unwrap_or_default(),
+                    geo.text(i).unwrap_or_default()
+                )
+            })
+            .collect())
+    };
+    let (o, n) = (read(old)?, read(new)?);
+    Ok(n.difference(&o).cloned().collect())
+}
+
+/// The report as Markdown, fit for a pull request body.
+pub fn markdown(r: &DiffReport) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "# Release {} -> {}\n", r.old_version, r.new_version);
+    let changed: Vec<&TableDiff> = r
+        .tables
+        .iter()
+        .filter(|t| t.status != "unchanged")
+        .collect();
+    if changed.is_empty() && r.newly_unavailable.is_empty() {
+        let _ = writeln!(s, "No table changed.\n");
+    } else {
+        let _ = writeln!(s, "| table | status | rows | added | removed | changed | columns changed |\n|---|---|---|---|---|---|---|");
+        for t in &changed {
+            let cols = t
+                .columns_changed
+                .iter()
+                .map(|(c, n)| format!("{c} ({n})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let _ = writeln!(
+                s,
+                "| `{}` | {} | {} -> {} | {} | {} | {} | {} |",
+                t.table, t.status, t.rows_old, t.rows_new, t.added, t.removed, t.changed, cols
+            );
+        }
+        for t in &changed {
+            if !t.schema.is_empty() || !t.examples.is_empty() {
+                let _ = writeln!(s, "\n## `{}`\n", t.table);
+                for x in &t.schema {
+                    let _ = writeln!(s, "- schema: {x}");
+                }
+                for x in &t.examples {
+                    let _ = writeln!(s, "- {x}");
+                }
+            }
+        }
+    }
+    if !r.newly_unavailable.is_empty() {
+        let _ = writeln!(s, "\n## Indicators that became unavailable\n");
+        for x in &r.newly_unavailable {
+            let _ = writeln!(s, "- {x}");
+        }
+    }
+    let _ = writeln!(
+        s,
+        "\n## Verification\n\n| table | checks | |\n|---|---|---|"
+    );
+    for (t, summary, flag) in &r.verification {
+        let _ = writeln!(s, "| `{t}` | {summary} | {flag} |");
+    }
+    let _ = writeln!(
+        s,
+        "\nThe indices rank areas relative to each other at one point in time: changes in rank or decile are relative moves, not absolute change."
+    );
+    s
+}
+
+/// An SVG heat map of a decile transition matrix.
+pub fn transition_svg(m: &[Vec<usize>]) -> String {
+    let max = m.iter().flatten().copied().max().unwrap_or(1).max(1) as f64;
+    let cell = 28;
+    let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"{}\" role=\"img\" aria-label=\"Decile transitions\">", 60 + cell * 10, 60 + cell * 10);
+    for (i, row) in m.iter().enumerate() {
+        for (j, &v) in row.iter().enumerate() {
+            let shade = (255.0 - 200.0 * (v as f64 / max)) as u8;
+            let _ = write!(
+                s,
+                "<rect x=\"{}\" y=\"{}\" width=\"{cell}\" height=\"{cell}\" fill=\"rgb({shade},{shade},255)\" stroke=\"#ccc\"><title>decile {} -> {}: {v}</title></rect>",
+                50 + j * cell,
+                30 + i * cell,
+                i + 1,
+                j + 1
+            );
+        }
+        let _ = write!(
+            s,
+            "<text x=\"40\" y=\"{}\" font-size=\"11\" text-anchor=\"end\">{}</text>",
+            48 + i * cell,
+            i + 1
+        );
+        let _ = write!(
+            s,
+            "<text x=\"{}\" y=\"24\" font-size=\"11\" text-anchor=\"middle\">{}</text>",
+            64 + i * cell,
+            i + 1
+        );
+    }
+    s.push_str("<text x=\"4\" y=\"14\" font-size=\"11\">old decile (rows) -> new decile (columns)</text></svg>");
+    s
+}
+
+/// An SVG bar chart of rank changes.
+pub fn histogram_svg(bars: &[(String, usize)]) -> String {
+    let max = bars.iter().map(|b| b.1).max().unwrap_or(1).max(1) as f64;
+    let mut s = format!("<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{}\" height=\"200\" role=\"img\" aria-label=\"Rank changes\">", 40 + bars.len() * 90);
+    for (i, (label, v)) in bars.iter().enumerate() {
+        let h = (140.0 * *v as f64 / max) as usize;
+        let x = 20 + i * 90;
+        let _ = write!(s, "<rect x=\"{x}\" y=\"{}\" width=\"70\" height=\"{h}\" fill=\"#4a6fa5\"><title>{label}: {v}</title></rect>", 160 - h);
+        let _ = write!(
+            s,
+            "<text x=\"{}\" y=\"178\" font-size=\"11\" text-anchor=\"middle\">{label}</text>",
+            x + 35
+        );
+        let _ = write!(
+            s,
+            "<text x=\"{}\" y=\"{}\" font-size=\"11\" text-anchor=\"middle\">{v}</text>",
+            x + 35,
+            155 - h
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+const TEMPLATE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Release {{ r.old_version }} -> {{ r.new_version }}</title>
+<style>body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}th{background:#eef}</style></head>
+<body>
+<h1>Release {{ r.old_version }} &rarr; {{ r.new_version }}</h1>
+<p>The indices rank areas relative to each other at one point in time: changes in rank or decile are relative moves, not absolute change.</p>
+<table><tr><th>table</th><th>status</th><th>rows</th><th>added</th><th>removed</th><th>changed</th></tr>
+{% for t in r.tables %}{% if t.status != "unchanged" %}<tr><td>{{ t.table }}</td><td>{{ t.status }}</td><td>{{ t.rows_old }} &rarr; {{ t.rows_new }}</td><td>{{ t.added }}</td><td>{{ t.removed }}</td><td>{{ t.changed }}</td></tr>{% endif %}{% endfor %}
+</table>
+{% for t in charts %}<h2>{{ t.table }}</h2>
+{% if t.transitions %}<h3>Decile transitions</h3>{{ t.transitions | safe }}{% endif %}
+{% if t.ranks %}<h3>Rank changes</h3>{{ t.ranks | safe }}{% endif %}
+{% endfor %}
+{% if r.newly_unavailable %}<h2>Indicators that became unavailable</h2><ul>{% for x in r.newly_unavailable %}<li>{{ x }}</li>{% endfor %}</ul>{% endif %}
+<h2>Verification</h2><table><tr><th>table</th><th>checks</th><th></th></tr>
+{% for v in r.verification %}<tr><td>{{ v[0] }}</td><td>{{ v[1] }}</td><td>{{ v[2] }}</td></tr>{% endfor %}</table>
+</body></html>
+"#;
+
+/// The report as HTML with SVG charts.
+pub fn html(r: &DiffReport) -> Result<String> {
+    let mut env = minijinja::Environment::new();
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    env.add_template("diff", TEMPLATE).map_err(Error::table)?;
+    let charts: Vec<Value> = r
+        .tables
+        .iter()
+        .filter(|t| !t.decile_transitions.is_empty() || !t.rank_changes.is_empty())
+        .map(|t| {
+            serde_json::json!({
+                "table": t.table,
+                "transitions": if t.decile_transitions.is_empty() { String::new() } else { transition_svg(&t.decile_transitions) },
+                "ranks": if t.rank_changes.is_empty() { String::new() } else { histogram_svg(&t.rank_changes) },
+            })
+        })
+        .collect();
+    env.get_template("diff")
+        .and_then(|t| t.render(minijinja::context! { r => minijinja::value::Serde(r), charts => minijinja::value::Serde(&charts) }))
+        .map_err(Error::table)
+}
+
+/// Writes `report/diff.md` and `report/diff.html` into `dir`.
+pub fn write(dir: &Path, r: &DiffReport) -> Result<()> {
+    let out = dir.join("report");
+    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    std::fs::write(out.join("diff.md"), markdown(r)).map_err(|e| Error::io(&out, e))?;
+    std::fs::write(out.join("diff.html"), html(r)?).map_err(|e| Error::io(&out, e))?;
+    Ok(())
+}
