@@ -60,14 +60,96 @@ fn every_dataset_becomes_a_table_with_the_row_count_of_manifest_md() {
 fn manifest_lists_every_file_with_its_true_size_and_sha256() {
     let b = shared_build();
     let m = manifest(&b.out);
-    // Every table, plus verification.json.
-    assert_eq!(m.files.len(), m.tables.len() + 1);
+    // Every table, plus verification.json and datapackage.json.
+    assert_eq!(m.files.len(), m.tables.len() + 2);
     assert!(m.files.iter().any(|f| f.path == "verification.json"));
+    assert!(m.files.iter().any(|f| f.path == "datapackage.json"));
     for f in &m.files {
         let bytes = std::fs::read(b.out.join(&f.path)).unwrap();
         assert_eq!(bytes.len() as u64, f.bytes, "{}", f.path);
         assert_eq!(sha256_hex(&bytes), f.sha256, "{}", f.path);
     }
+}
+
+#[test]
+fn the_data_package_describes_every_table_with_hashes_and_directions() {
+    let b = shared_build();
+    let m = manifest(&b.out);
+    let pkg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.out.join("datapackage.json")).unwrap()).unwrap();
+    assert_eq!(pkg["version"], "1.0.0");
+    assert_eq!(pkg["version"].as_str(), Some(m.version.as_str()));
+    let resources = pkg["resources"].as_array().unwrap();
+    assert_eq!(resources.len(), m.tables.len());
+    for r in resources {
+        let name = r["name"].as_str().unwrap();
+        let file = m.files.iter().find(|f| f.path == r["path"]).unwrap();
+        assert_eq!(r["hash"], format!("sha256:{}", file.sha256), "{name}");
+        assert_eq!(r["bytes"], file.bytes, "{name}");
+        assert_eq!(r["rows"], m.tables[name].rows, "{name}");
+        let fields = r["schema"]["fields"].as_array().unwrap();
+        assert!(!fields.is_empty());
+        for f in fields {
+            assert!(
+                matches!(
+                    f["type"].as_str(),
+                    Some("string" | "integer" | "number" | "boolean")
+                ),
+                "{name}: {f}"
+            );
+            let d = f["description"].as_str().unwrap();
+            if f["name"].as_str().unwrap().ends_with("_rank")
+                && name.starts_with("imd_")
+                && !name.contains("change")
+            {
+                assert!(d.contains("1 = most deprived"), "{name}.{}: {d}", f["name"]);
+            }
+        }
+    }
+    let imd = resources
+        .iter()
+        .find(|r| r["name"] == "imd_england_2019")
+        .unwrap();
+    let missing = imd["schema"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "crime_score")
+        .unwrap();
+    assert!(missing["description"]
+        .as_str()
+        .unwrap()
+        .contains("EMPTY in this release"));
+    let loaded = resources
+        .iter()
+        .find(|r| r["name"] == "iod2019_imd")
+        .unwrap();
+    assert_eq!(
+        loaded["schema"]["primaryKey"],
+        serde_json::json!(["lsoa11_code"])
+    );
+}
+
+#[test]
+fn tables_carry_their_provenance_in_parquet_metadata() {
+    let b = shared_build();
+    let f = std::fs::File::open(b.out.join("tables/imd_england_2019.parquet")).unwrap();
+    use polars::prelude::SerReader;
+    let mut reader = polars::prelude::ParquetReader::new(f);
+    let meta = reader.get_metadata().unwrap().clone();
+    let kv: std::collections::BTreeMap<String, String> = meta
+        .key_value_metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|kv| Some((kv.key, kv.value?)))
+        .collect();
+    assert!(
+        kv["census_pipeline.inputs"].contains("iod2019_domains:"),
+        "{kv:?}"
+    );
+    assert!(kv.contains_key("census_pipeline.built_at"));
+    assert!(kv["census_pipeline.version"].starts_with(env!("CARGO_PKG_VERSION")));
 }
 
 #[test]

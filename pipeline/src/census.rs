@@ -492,13 +492,6 @@ pub fn build_census(
     // 2. Indicators.
     let mut rows = Rows::default();
     let mut lsoa_population: HashMap<String, f64> = HashMap::new();
-    let merged: BTreeMap<&String, Vec<&String>> = lad24_of_lad22
-        .iter()
-        .filter(|(a, b)| a != b)
-        .fold(BTreeMap::new(), |mut m, (a, b)| {
-            m.entry(b).or_default().push(a);
-            m
-        });
     for ind in &spec.indicators {
         // LSOA and ward, from the LSOA table.
         match &ind.lsoa {
@@ -704,7 +697,6 @@ pub fn build_census(
             _ => {}
         }
     }
-    let _ = merged;
 
     // 3. Population density, from LSOA areas (approximate: generalised boundaries).
     if let Some(a) = &spec.areas {

@@ -647,7 +647,6 @@ pub fn build_change(
         notes: [spec.after.population.note.clone()].into_iter().flatten().collect(),
         ..Default::default()
     };
-    let _ = after_codes;
     Ok(vec![
         (lsoa21_frame, lsoa21_built),
         (ward_frame, ward_built),

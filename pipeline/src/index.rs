@@ -224,9 +224,6 @@ impl IndexStage {
                 }
             }
         }
-        if !self.from[0].columns.contains_key(&self.key) && self.from[0].key.is_none() {
-            // The key comes from the first table's key column; fine either way.
-        }
         let provided: Vec<&String> = self.from.iter().flat_map(|f| f.columns.keys()).collect();
         for m in &self.measures {
             for p in PARTS {

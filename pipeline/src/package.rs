@@ -48,8 +48,12 @@ pub fn describe_field(name: &str) -> String {
     if let Some(q) = name.strip_prefix("imd_quantile_") {
         return format!("IMD {q}-quantile within the nation and edition: ceil(imd_rank * {q} / N); 1 = most deprived.");
     }
-    if name.starts_with("rank_of_") || name.ends_with("_rank") && name.starts_with("theme_") {
-        return "Rank across the areas of this table; 1 = the highest value of the measure (most deprived for deprivation measures, most favourable for Places Scores).".into();
+    if name.starts_with("rank_of_") {
+        return "Rank across the areas of this table; 1 = most deprived (the highest value of the measure; ties share the lowest rank).".into();
+    }
+    if name == "overall_rank" || (name.starts_with("theme_") && name.ends_with("_rank")) {
+        return "Rank across the areas of this table; 1 = the highest score (most favourable)."
+            .into();
     }
     if name.ends_with("_rank") {
         return "Rank within the nation and edition; 1 = most deprived. Compare only within one nation and edition.".into();
