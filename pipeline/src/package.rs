@@ -177,25 +177,27 @@ pub enum Bump {
     Major,
 }
 
+/// A data package's resources by table name.
+pub fn resources(pkg: &Value) -> BTreeMap<String, Value> {
+    pkg["resources"]
+        .as_array()
+        .map(|rs| {
+            rs.iter()
+                .map(|r| {
+                    (
+                        r["name"].as_str().unwrap_or_default().to_string(),
+                        r.clone(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Compares two data packages and says which bump the change needs, with
 /// the reasons.
 pub fn classify(old: &Value, new: &Value) -> (Bump, Vec<String>) {
-    let tables = |p: &Value| -> BTreeMap<String, Value> {
-        p["resources"]
-            .as_array()
-            .map(|rs| {
-                rs.iter()
-                    .map(|r| {
-                        (
-                            r["name"].as_str().unwrap_or_default().to_string(),
-                            r.clone(),
-                        )
-                    })
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let (old_t, new_t) = (tables(old), tables(new));
+    let (old_t, new_t) = (resources(old), resources(new));
     let mut bump = Bump::None;
     let mut why = Vec::new();
     let mut raise = |b: Bump, w: String, bump: &mut Bump| {

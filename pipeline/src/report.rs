@@ -14,6 +14,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::package::resources;
 use crate::values::{read_parquet, Values};
 
 /// Relative tolerance below which a numeric change is not reported.
@@ -57,22 +58,6 @@ impl DiffReport {
 fn read_json(p: &Path) -> Result<Value> {
     let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
     serde_json::from_slice(&bytes).map_err(|e| Error::schema(format!("{}: {e}", p.display())))
-}
-
-fn resources(pkg: &Value) -> BTreeMap<String, Value> {
-    pkg["resources"]
-        .as_array()
-        .map(|rs| {
-            rs.iter()
-                .map(|r| {
-                    (
-                        r["name"].as_str().unwrap_or_default().to_string(),
-                        r.clone(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 /// Compares two release directories.
