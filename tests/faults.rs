@@ -12,15 +12,7 @@ use crate::util::*;
 
 /// A tiny catalog over a local CSV, with stages, in `dir`.
 fn tiny(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(data.join("t.csv"), "Area code,Value\nA1,1\nA2,2\n").unwrap();
-    let catalog = write_tiny_catalog(
-        dir,
-        Some(&data),
-        "[sources.tiny]\ntitle = \"t\"\npublisher = \"p\"\nlicence = \"l\"\nedition = \"e\"\ngeography = \"g\"\npath = \"t.csv\"\nunpinned = \"fixture\"\nformat = \"csv\"\nrows = 2\n",
-    );
-    (catalog, load_all_stages(dir))
+    tiny_fixture(dir, "Area code,Value\nA1,1\nA2,2\n", Some(2))
 }
 
 fn build_cmd(catalog: &Path, stages: &Path, cache: &Path, out: &Path) -> Command {

@@ -24,20 +24,9 @@ fn int(df: &DataFrame, c: &str) -> Option<i64> {
     df.column(c).unwrap().i64().unwrap().get(0)
 }
 
-fn verification(out: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(out.join("verification.json")).unwrap()).unwrap()
-}
-
 fn check<'a>(v: &'a serde_json::Value, table: &str, check: &str) -> &'a serde_json::Value {
-    v["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == table)
-        .unwrap_or_else(|| panic!("no report for {table}"))["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
+    table_checks(v, table)
+        .into_iter()
         .find(|c| c["check"] == check)
         .unwrap_or_else(|| panic!("no check {check} for {table}"))
 }

@@ -17,15 +17,7 @@ fn tiny_release(dir: &Path) -> PathBuf {
 }
 
 fn tiny_release_of(dir: &Path, csv: &str) -> PathBuf {
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(data.join("t.csv"), csv).unwrap();
-    let catalog = write_tiny_catalog(
-        dir,
-        Some(&data),
-        "[sources.tiny]\ntitle = \"t\"\npublisher = \"p\"\nlicence = \"l\"\nedition = \"e\"\ngeography = \"g\"\npath = \"t.csv\"\nunpinned = \"fixture\"\nformat = \"csv\"\nrows = 2\n",
-    );
-    let stages = load_all_stages(dir);
+    let (catalog, stages) = tiny_fixture(dir, csv, Some(2));
     let out = dir.join("release");
     let o = cli()
         .arg("build")

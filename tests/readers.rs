@@ -70,15 +70,8 @@ fn assert_no_partial(dir: &Path) {
 #[test]
 fn a_good_tiny_csv_builds() {
     let dir = tempdir();
-    let data = dir.path().join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(data.join("t.csv"), "\u{feff}Area code,Value\nA1,1\nA2,2\n").unwrap();
-    let catalog = write_tiny_catalog(
-        dir.path(),
-        Some(&data),
-        "[sources.tiny]\ntitle = \"t\"\npublisher = \"p\"\nlicence = \"l\"\nedition = \"e\"\ngeography = \"g\"\npath = \"t.csv\"\nunpinned = \"fixture\"\nformat = \"csv\"\nrows = 2\n",
-    );
-    let stages = load_all_stages(dir.path());
+    let (catalog, stages) =
+        tiny_fixture(dir.path(), "\u{feff}Area code,Value\nA1,1\nA2,2\n", Some(2));
     let (catalog, graph) = load_config(&catalog, &stages).unwrap();
     let out = dir.path().join("release");
     let report = build(

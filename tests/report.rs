@@ -11,16 +11,7 @@ fn cli() -> Command {
 }
 
 fn build_tiny(dir: &Path, csv: &str, out: &Path, previous: Option<&Path>) -> String {
-    let data = dir.join("data");
-    std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(data.join("t.csv"), csv).unwrap();
-    // A fresh digest stamp: the file was just rewritten.
-    let catalog = write_tiny_catalog(
-        dir,
-        Some(&data),
-        "[sources.tiny]\ntitle = \"t\"\npublisher = \"p\"\nlicence = \"l\"\nedition = \"e\"\ngeography = \"g\"\npath = \"t.csv\"\nunpinned = \"fixture\"\nformat = \"csv\"\n",
-    );
-    let stages = load_all_stages(dir);
+    let (catalog, stages) = tiny_fixture(dir, csv, None);
     let mut c = cli();
     c.arg("build")
         .arg("--sources")

@@ -7,23 +7,6 @@ use polars::prelude::*;
 
 use crate::util::*;
 
-fn verification(out: &Path) -> serde_json::Value {
-    serde_json::from_slice(&std::fs::read(out.join("verification.json")).unwrap()).unwrap()
-}
-
-fn checks<'a>(v: &'a serde_json::Value, table: &str) -> Vec<&'a serde_json::Value> {
-    v["tables"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|t| t["table"] == table)
-        .unwrap_or_else(|| panic!("no report for {table}"))["checks"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .collect()
-}
-
 fn row(out: &Path, table: &str, key: &str, code: &str) -> DataFrame {
     read_table(out, table)
         .lazy()
@@ -72,7 +55,7 @@ fn lad_summaries_reproduce_iod2019_file_10() {
     // Every measure: equal to the published rounding, or within its declared
     // tolerance with every difference listed and explained; never a failure.
     let v = verification(&b.out);
-    let cs = checks(&v, "imd_england_2019_lad19");
+    let cs = table_checks(&v, "imd_england_2019_lad19");
     let compared: Vec<_> = cs
         .iter()
         .filter(|c| c["check"].as_str().unwrap().starts_with("reproduces_"))
@@ -105,7 +88,7 @@ fn lad_summaries_for_2025_are_flagged_approximate_and_compared_with_file_10() {
         "an unweighted count is not approximate"
     );
     let v = verification(&b.out);
-    let cs = checks(&v, "imd_england_2025_lad24");
+    let cs = table_checks(&v, "imd_england_2025_lad24");
     let rank_of_prop = cs
         .iter()
         .find(|c| {
@@ -145,7 +128,7 @@ fn every_summary_table_is_written_and_its_populations_add_up() {
         } else {
             assert!(t.height() > 700, "{table}: {} wards", t.height());
         }
-        let cs = checks(&v, table);
+        let cs = table_checks(&v, table);
         let pop = cs
             .iter()
             .find(|c| c["check"] == "population_adds_up")

@@ -160,3 +160,40 @@ pub fn load_all_stages(dir: &Path) -> PathBuf {
 pub fn sha256_hex(bytes: &[u8]) -> String {
     census_pipeline::cache::sha256_bytes(bytes)
 }
+
+/// A local tiny catalog in `dir` over `data/t.csv` holding `csv`, with a
+/// `load` stage over it; `rows` is the declared row count, if any.
+/// Returns the catalog and the stages directory.
+pub fn tiny_fixture(dir: &Path, csv: &str, rows: Option<usize>) -> (PathBuf, PathBuf) {
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(data.join("t.csv"), csv).unwrap();
+    let rows = rows.map(|n| format!("rows = {n}\n")).unwrap_or_default();
+    let catalog = write_tiny_catalog(
+        dir,
+        Some(&data),
+        &format!(
+            "[sources.tiny]\ntitle = \"t\"\npublisher = \"p\"\nlicence = \"l\"\nedition = \"e\"\ngeography = \"g\"\npath = \"t.csv\"\nunpinned = \"fixture\"\nformat = \"csv\"\n{rows}"
+        ),
+    );
+    (catalog, load_all_stages(dir))
+}
+
+/// A release's verification.json.
+pub fn verification(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("verification.json")).unwrap()).unwrap()
+}
+
+/// The checks of one table in a verification report.
+pub fn table_checks<'a>(v: &'a serde_json::Value, table: &str) -> Vec<&'a serde_json::Value> {
+    v["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == table)
+        .unwrap_or_else(|| panic!("no report for {table}"))["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect()
+}

@@ -256,6 +256,23 @@ struct Rows {
 }
 
 impl Rows {
+    /// One flag row per geography type: the indicator is unavailable there.
+    fn unavailable(&mut self, ind: &Indicator, geographies: &[(&str, &str)], reason: &str) {
+        for (geo, vintage) in geographies {
+            self.push(
+                None,
+                geo,
+                ind,
+                None,
+                None,
+                None,
+                vintage,
+                "unavailable",
+                Some(reason.to_string()),
+            );
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
@@ -568,59 +585,19 @@ pub fn build_census(
                     }
                 }
             }
-            Some(t) => {
-                let r = format!("LSOA table unavailable: {}", missing_reason(t));
-                rows.push(
-                    None,
-                    "lsoa21",
-                    ind,
-                    None,
-                    None,
-                    None,
-                    "LSOA 2021",
-                    "unavailable",
-                    Some(r.clone()),
-                );
-                rows.push(
-                    None,
-                    "ward24",
-                    ind,
-                    None,
-                    None,
-                    None,
-                    "WD24",
-                    "unavailable",
-                    Some(r),
-                );
-            }
-            None => {
-                let r = format!(
+            Some(t) => rows.unavailable(
+                ind,
+                &[("lsoa21", "LSOA 2021"), ("ward24", "WD24")],
+                &format!("LSOA table unavailable: {}", missing_reason(t)),
+            ),
+            None => rows.unavailable(
+                ind,
+                &[("lsoa21", "LSOA 2021"), ("ward24", "WD24")],
+                &format!(
                     "{} is not published at LSOA level in the catalog",
                     ind.source
-                );
-                rows.push(
-                    None,
-                    "lsoa21",
-                    ind,
-                    None,
-                    None,
-                    None,
-                    "LSOA 2021",
-                    "unavailable",
-                    Some(r.clone()),
-                );
-                rows.push(
-                    None,
-                    "ward24",
-                    ind,
-                    None,
-                    None,
-                    None,
-                    "WD24",
-                    "unavailable",
-                    Some(r),
-                );
-            }
+                ),
+            ),
         }
         // LAD 2024, from the census local authority table (LAD 2021/22).
         match &ind.ltla {
@@ -662,38 +639,17 @@ pub fn build_census(
                     );
                 }
             }
-            Some(t) if ind.lsoa.as_ref().is_none_or(|l| !inputs.contains_key(l)) => {
-                rows.push(
-                    None,
-                    "lad24",
+            Some(t) if ind.lsoa.as_ref().is_none_or(|l| !inputs.contains_key(l)) => rows
+                .unavailable(
                     ind,
-                    None,
-                    None,
-                    None,
-                    "LAD 2024",
-                    "unavailable",
-                    Some(format!(
-                        "local authority table unavailable: {}",
-                        missing_reason(t)
-                    )),
-                );
-            }
-            None if ind.lsoa.as_ref().is_none_or(|l| !inputs.contains_key(l)) => {
-                rows.push(
-                    None,
-                    "lad24",
-                    ind,
-                    None,
-                    None,
-                    None,
-                    "LAD 2024",
-                    "unavailable",
-                    Some(format!(
-                        "{} is not in the catalog at any geography",
-                        ind.source
-                    )),
-                );
-            }
+                    &[("lad24", "LAD 2024")],
+                    &format!("local authority table unavailable: {}", missing_reason(t)),
+                ),
+            None if ind.lsoa.as_ref().is_none_or(|l| !inputs.contains_key(l)) => rows.unavailable(
+                ind,
+                &[("lad24", "LAD 2024")],
+                &format!("{} is not in the catalog at any geography", ind.source),
+            ),
             _ => {}
         }
     }
@@ -780,20 +736,11 @@ pub fn build_census(
                 }
             }
             _ => {
-                let r = format!("no LSOA areas or population: {}", missing_reason(&a.table));
-                for g in ["lsoa21", "ward24", "lad24"] {
-                    rows.push(
-                        None,
-                        g,
-                        &density,
-                        None,
-                        None,
-                        None,
-                        "",
-                        "unavailable",
-                        Some(r.clone()),
-                    );
-                }
+                rows.unavailable(
+                    &density,
+                    &[("lsoa21", ""), ("ward24", ""), ("lad24", "")],
+                    &format!("no LSOA areas or population: {}", missing_reason(&a.table)),
+                );
             }
         }
     }
@@ -859,17 +806,7 @@ pub fn build_census(
                     examples: unmatched,
                 });
             }
-            None => rows.push(
-                None,
-                "lad24",
-                &ind,
-                None,
-                None,
-                None,
-                "LAD 2024",
-                "unavailable",
-                Some(missing_reason(&gs.table)),
-            ),
+            None => rows.unavailable(&ind, &[("lad24", "LAD 2024")], &missing_reason(&gs.table)),
         }
     }
 
