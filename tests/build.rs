@@ -60,11 +60,17 @@ fn every_dataset_becomes_a_table_with_the_row_count_of_manifest_md() {
 fn manifest_lists_every_file_with_its_true_size_and_sha256() {
     let b = shared_build();
     let m = manifest(&b.out);
-    // Every table, plus verification.json and datapackage.json.
-    assert_eq!(m.files.len(), m.tables.len() + 2);
-    assert!(m.files.iter().any(|f| f.path == "verification.json"));
-    assert!(m.files.iter().any(|f| f.path == "datapackage.json"));
-    for f in &m.files {
+    // Every table, verification.json, datapackage.json, openapi.json, and
+    // the API's files (checked in tests/api.rs).
+    let (api, other): (Vec<_>, Vec<_>) = m.files.iter().partition(|f| f.path.starts_with("api/"));
+    assert_eq!(other.len(), m.tables.len() + 3);
+    for name in ["verification.json", "datapackage.json", "openapi.json"] {
+        assert!(m.files.iter().any(|f| f.path == name), "{name}");
+    }
+    let on_disk = walkdir(&b.out).len() - 1; // less manifest.json itself
+    assert_eq!(on_disk, m.files.len(), "every file is listed");
+    assert!(api.len() > 60_000);
+    for f in other {
         let bytes = std::fs::read(b.out.join(&f.path)).unwrap();
         assert_eq!(bytes.len() as u64, f.bytes, "{}", f.path);
         assert_eq!(sha256_hex(&bytes), f.sha256, "{}", f.path);
@@ -85,7 +91,6 @@ fn the_data_package_describes_every_table_with_hashes_and_directions() {
         let name = r["name"].as_str().unwrap();
         let file = m.files.iter().find(|f| f.path == r["path"]).unwrap();
         assert_eq!(r["hash"], format!("sha256:{}", file.sha256), "{name}");
-        assert_eq!(r["bytes"], file.bytes, "{name}");
         assert_eq!(r["rows"], m.tables[name].rows, "{name}");
         let fields = r["schema"]["fields"].as_array().unwrap();
         assert!(!fields.is_empty());
@@ -128,6 +133,46 @@ fn the_data_package_describes_every_table_with_hashes_and_directions() {
         loaded["schema"]["primaryKey"],
         serde_json::json!(["lsoa11_code"])
     );
+}
+
+/// The Frictionless Data validator, as `.ci/run` installs it.
+#[test]
+fn the_data_package_passes_frictionless_validate() {
+    let b = shared_build();
+    // frictionless checks the descriptor, every table's schema against its
+    // Parquet file, row types and hashes; on rows it manages ~1,500 a
+    // second, so it reads the first 1,000 of each table (the Rust tests
+    // check every row count and hash).
+    let o = std::process::Command::new("frictionless")
+        .args([
+            "validate",
+            "--json",
+            "--limit-rows",
+            "1000",
+            "datapackage.json",
+        ])
+        .current_dir(&b.out)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!(
+                "frictionless is needed (.ci/run installs frictionless[parquet] into a venv): {e}"
+            )
+        });
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {
+        panic!(
+            "frictionless printed no JSON report ({e}): {}",
+            String::from_utf8_lossy(&o.stderr)
+        )
+    });
+    let tasks = report["tasks"].as_array().unwrap();
+    assert_eq!(tasks.len(), b.report.manifest.tables.len());
+    let invalid: Vec<String> = tasks
+        .iter()
+        .filter(|t| t["valid"] != true)
+        .map(|t| format!("{}: {}", t["name"], t["errors"][0]["message"]))
+        .collect();
+    assert!(invalid.is_empty(), "{invalid:#?}");
+    assert_eq!(report["valid"], true);
 }
 
 #[test]
@@ -279,4 +324,21 @@ fn boundary_layers_keep_their_geometry() {
     );
     let lsoa = read_table(&b.out, "lsoa21_boundaries");
     assert_eq!(lsoa.height(), 35672);
+}
+
+/// Every file under `dir`.
+fn walkdir(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
 }

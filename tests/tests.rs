@@ -4,6 +4,7 @@
 
 mod util;
 
+mod api;
 mod build;
 mod census;
 mod check;

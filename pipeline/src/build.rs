@@ -157,6 +157,7 @@ pub fn build(catalog: &Catalog, graph: &Graph, opts: &BuildOptions) -> Result<Bu
         &staging,
         catalog,
         outputs.tables,
+        outputs.api_files,
         outputs.unavailable,
         &version,
     ) {
@@ -194,6 +195,8 @@ struct StageOutputs {
     tables: BTreeMap<String, TableEntry>,
     unavailable: Vec<(String, String)>,
     verification: Vec<TableReport>,
+    /// Files of the static API, with their digests (known, not re-hashed).
+    api_files: Vec<release::FileEntry>,
 }
 
 fn run_stages(
@@ -206,6 +209,7 @@ fn run_stages(
     let reports = Mutex::new(Vec::new());
     let tables: Mutex<BTreeMap<String, TableEntry>> = Mutex::new(BTreeMap::new());
     let verification = Mutex::new(Vec::new());
+    let api_files = Mutex::new(Vec::new());
     let mut unavailable = Vec::new();
     let index_specs: Vec<IndexStage> = graph
         .stages
@@ -240,7 +244,7 @@ fn run_stages(
     for wave in &graph.waves {
         parallel(wave, |name| -> Result<()> {
             let stage = &graph.stages[name];
-            if stage.outputs.is_empty() {
+            if stage.outputs.is_empty() && !matches!(stage.spec.kind, StageKind::StaticApi(_)) {
                 for (t, reason) in &stage.unavailable {
                     warn!(stage = %name, table = %t, %reason, "Table unavailable; published as such.");
                 }
@@ -291,6 +295,30 @@ fn run_stages(
                         report.record(&id, took, computed);
                         tables.lock().expect("tables lock").insert(id, entry);
                     }
+                }
+                StageKind::StaticApi(api) => {
+                    let t0 = Instant::now();
+                    let input_entries: BTreeMap<String, TableEntry> = {
+                        let t = tables.lock().expect("tables lock");
+                        stage
+                            .optional_inputs
+                            .iter()
+                            .filter_map(|i| t.get(i).map(|e| (i.clone(), e.clone())))
+                            .collect()
+                    };
+                    let (out, computed) = build_api(
+                        name,
+                        api,
+                        &input_entries,
+                        &unavailable_reasons,
+                        cache,
+                        staging,
+                    )
+                    .map_err(|e| e.stage(name.clone()))?;
+                    span.pb_inc(1);
+                    report.record("api", t0.elapsed(), computed);
+                    info!(stage = %name, areas = out.areas, postcodes = out.postcodes, outcodes = out.outcodes, files = out.files.len(), "API written.");
+                    api_files.lock().expect("api lock").extend(out.files);
                 }
                 _ => {
                     let t0 = Instant::now();
@@ -352,6 +380,7 @@ fn run_stages(
         tables: tables.into_inner().expect("tables lock"),
         unavailable,
         verification,
+        api_files: api_files.into_inner().expect("api lock"),
     })
 }
 
@@ -364,7 +393,7 @@ type VerifiedTable = (TableEntry, Option<TableReport>);
 /// Plain scoped threads rather than rayon: a rayon worker that waits on
 /// polars' own thread pool steals more jobs meanwhile, so large tables would
 /// be loaded many at once and memory would grow with the catalog.
-fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub(crate) fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
     let workers = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .min(items.len())
@@ -471,7 +500,9 @@ fn derive_tables(
             vec![crate::census::build_census(c, &frames, unavailable)?]
         }
         StageKind::PlacesScores(p) => crate::places::build_places(p, &frames)?,
-        StageKind::Load(_) => unreachable!("load stages are run by load_dataset"),
+        StageKind::Load(_) | StageKind::StaticApi(_) => {
+            unreachable!("load and API stages have their own runners")
+        }
     };
     let work = tempfile::tempdir_in(cache.tmp_dir()).map_err(|e| Error::io(cache.tmp_dir(), e))?;
     let mut meta = DerivedMeta { tables: Vec::new() };
@@ -525,6 +556,112 @@ fn derive_tables(
         let _ = std::fs::remove_dir_all(&work);
     }
     Ok((meta.tables, true))
+}
+
+/// What the API stage caches beside its files.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ApiMeta {
+    output: crate::api::ApiOutput,
+}
+
+/// Writes the static API into `staging`, through the cache: a cached API is
+/// hard-linked into place (copied where links are impossible), so an
+/// unchanged rebuild neither regenerates nor re-hashes its ~100k files.
+fn build_api(
+    stage: &str,
+    spec: &crate::api::ApiStage,
+    inputs: &BTreeMap<String, TableEntry>,
+    unavailable: &std::collections::HashMap<String, String>,
+    cache: &Cache,
+    staging: &Path,
+) -> Result<(crate::api::ApiOutput, bool)> {
+    let input_refs: Vec<InputRef> = inputs
+        .iter()
+        .map(|(name, e)| InputRef {
+            kind: "table".into(),
+            name: name.clone(),
+            sha256: e
+                .file
+                .as_ref()
+                .map(|f| f.sha256.clone())
+                .unwrap_or_default(),
+        })
+        .collect();
+    let missing_reasons: BTreeMap<&String, &String> = unavailable
+        .iter()
+        .filter(|(t, _)| spec.inputs().contains(t))
+        .collect();
+    let key = sha256_bytes(
+        serde_json::json!({
+            "engine": engine_version(),
+            "stage": stage,
+            "spec": spec,
+            "inputs": input_refs,
+            "unavailable": missing_reasons,
+        })
+        .to_string()
+        .as_bytes(),
+    );
+    let dir = cache.stage_dir(&key);
+    let link_all = |from_root: &Path, out: &crate::api::ApiOutput| -> Result<()> {
+        let mut made = std::collections::HashSet::new();
+        for f in &out.files {
+            let to = staging.join(&f.path);
+            if let Some(parent) = to.parent() {
+                if made.insert(parent.to_path_buf()) {
+                    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+                }
+            }
+            let from = from_root.join(&f.path);
+            if std::fs::hard_link(&from, &to).is_err() {
+                std::fs::copy(&from, &to).map_err(|e| Error::io(&from, e))?;
+            }
+        }
+        Ok(())
+    };
+    if let Some(meta) = std::fs::read(dir.join("meta.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<ApiMeta>(&b).ok())
+    {
+        link_all(&dir.join("files"), &meta.output)?;
+        debug!(stage, "API taken from the stage cache.");
+        return Ok((meta.output, false));
+    }
+    let mut frames = std::collections::HashMap::new();
+    for name in inputs.keys() {
+        frames.insert(
+            name.clone(),
+            crate::values::read_parquet_columns(
+                &staging.join(format!("tables/{name}.parquet")),
+                spec.columns_of(name),
+            )?,
+        );
+    }
+    let missing: std::collections::HashMap<String, indexmap::IndexMap<String, String>> = inputs
+        .iter()
+        .map(|(n, e)| (n.clone(), e.missing_columns.clone()))
+        .collect();
+    let work = tempfile::tempdir_in(cache.tmp_dir()).map_err(|e| Error::io(cache.tmp_dir(), e))?;
+    let files = work.path().join("files");
+    let output = crate::api::generate(spec, &frames, &missing, unavailable, &files)?;
+    drop(frames);
+    let meta = ApiMeta { output };
+    write_atomic(
+        &work.path().join("meta.json"),
+        &serde_json::to_vec(&meta).map_err(Error::table)?,
+        work.path(),
+    )?;
+    let work = work.keep();
+    let root = if std::fs::rename(&work, &dir).is_ok() {
+        dir.join("files")
+    } else {
+        work.join("files")
+    };
+    link_all(&root, &meta.output)?;
+    if root.starts_with(&work) {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    Ok((meta.output, true))
 }
 
 /// Loads one dataset, from the stage cache when its key matches.

@@ -129,6 +129,12 @@ impl Graph {
                     p.inputs = c.inputs();
                     p.outputs = c.outputs();
                 }
+                StageKind::StaticApi(api) => {
+                    api.validate(&what, errors);
+                    // All optional: a missing table makes its sections
+                    // unavailable, with the reason, in every file.
+                    p.optional_inputs = api.inputs();
+                }
                 StageKind::StackIndices(st) => {
                     if st.indices.is_empty() {
                         errors.push(format!("{what} field `indices` lists no table"));

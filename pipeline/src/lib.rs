@@ -6,6 +6,7 @@
 //! which order) -> `build` (run it, cached) -> `release` (the directory that
 //! is published). `error` is the one error type; `cache` the on-disk cache.
 
+pub mod api;
 pub mod build;
 pub mod cache;
 pub mod catalog;
@@ -15,6 +16,7 @@ pub mod error;
 pub mod fetch;
 pub mod graph;
 pub mod index;
+pub mod map;
 pub mod package;
 pub mod places;
 pub mod publish;

@@ -149,12 +149,14 @@ pub fn write_manifest(
     staging: &Path,
     catalog: &Catalog,
     mut tables: BTreeMap<String, TableEntry>,
+    other_files: Vec<FileEntry>,
     unavailable: Vec<(String, String)>,
     version: &str,
 ) -> Result<Manifest> {
     let mut known: BTreeMap<String, FileEntry> = tables
         .values()
         .filter_map(|t| t.file.clone().map(|f| (f.path.clone(), f)))
+        .chain(other_files.into_iter().map(|f| (f.path.clone(), f)))
         .collect();
     let mut files = Vec::new();
     for entry in walk(staging)? {

@@ -34,6 +34,8 @@ pub enum StageKind {
     CensusIndicators(Box<crate::census::CensusStage>),
     /// Places Scores from a taxonomy of themes and indicators.
     PlacesScores(Box<crate::places::PlacesStage>),
+    /// The static JSON API: a file per area code and per postcode outcode.
+    StaticApi(Box<crate::api::ApiStage>),
 }
 
 /// Parameters of a `load` stage.
@@ -76,6 +78,7 @@ impl StageSpec {
             StageKind::WardAssignment(_) => "ward_assignment",
             StageKind::CensusIndicators(_) => "census_indicators",
             StageKind::PlacesScores(_) => "places_scores",
+            StageKind::StaticApi(_) => "static_api",
         }
     }
 }
@@ -124,7 +127,7 @@ pub fn load_stages(dir: &Path, errors: &mut Vec<String>) -> Vec<StageSpec> {
         };
         if !table.contains_key("kind") {
             errors.push(format!(
-                "{what} has no `kind` (one of: load, deprivation_index, stack_indices, area_summary, boundary_change, index_change, ward_assignment, census_indicators, places_scores)"
+                "{what} has no `kind` (one of: load, deprivation_index, stack_indices, area_summary, boundary_change, index_change, ward_assignment, census_indicators, places_scores, static_api)"
             ));
             continue;
         }

@@ -108,3 +108,15 @@ pub fn read_parquet(path: &std::path::Path) -> Result<DataFrame> {
         .finish()
         .map_err(|e| Error::table(e).file(path))
 }
+
+/// Reads only `columns` of a Parquet table (all of them when `None`).
+pub fn read_parquet_columns(
+    path: &std::path::Path,
+    columns: Option<Vec<String>>,
+) -> Result<DataFrame> {
+    let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    ParquetReader::new(f)
+        .with_columns(columns)
+        .finish()
+        .map_err(|e| Error::table(e).file(path))
+}

@@ -1,0 +1,346 @@
+//! The static JSON API, on the shared release: a file for every area code
+//! the tables mention, the right values in it, postcodes by outcode, and an
+//! OpenAPI description that covers what the files hold.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use polars::prelude::*;
+use regex::Regex;
+use serde_json::Value;
+
+use crate::util::*;
+
+fn json(path: &Path) -> Value {
+    let bytes =
+        std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap()
+}
+
+fn area(code: &str) -> Value {
+    json(&shared_build().out.join(format!("api/v1/areas/{code}.json")))
+}
+
+/// Every value of every `*_code` column of every table.
+fn codes_in_tables(out: &Path) -> BTreeSet<String> {
+    let mut codes = BTreeSet::new();
+    for entry in std::fs::read_dir(out.join("tables")).unwrap() {
+        let path = entry.unwrap().path();
+        let f = std::fs::File::open(&path).unwrap();
+        let frame = ParquetReader::new(f).finish().unwrap();
+        for col in frame.columns() {
+            if col.name().ends_with("_code") && col.dtype() == &DataType::String {
+                codes.extend(col.str().unwrap().iter().flatten().map(str::to_string));
+            }
+        }
+    }
+    codes
+}
+
+#[test]
+fn every_small_area_ward_and_local_authority_code_in_the_tables_has_its_file() {
+    let b = shared_build();
+    // LSOA 2011/2021, data zones (Scotland 2011, NI 2021), NI SOA, wards
+    // (E/W, NI, Scotland) and local authorities (districts, counties,
+    // council areas, NI districts).
+    let wanted = Regex::new(
+        r"^([EW]01\d{6}|S01\d{6}|N20\d{6}|95[A-Z]{2}\d{2}([A-Z]\d{1,2})?|([EW]05|N08|S13)\d{6}|(E0[6-9]|E10|W06|S12|N09)\d{6})$",
+    )
+    .unwrap();
+    let codes: Vec<String> = codes_in_tables(&b.out)
+        .into_iter()
+        .filter(|c| wanted.is_match(c))
+        .collect();
+    assert!(codes.len() > 60_000, "{} codes", codes.len());
+    let missing: Vec<&String> = codes
+        .iter()
+        .filter(|c| !b.out.join(format!("api/v1/areas/{c}.json")).is_file())
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} codes have no file, e.g. {:?}",
+        missing.len(),
+        &missing[..missing.len().min(10)]
+    );
+    // The index lists exactly the files.
+    let index = json(&b.out.join("api/v1/areas/index.json"));
+    let listed: BTreeSet<&str> = index["areas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["code"].as_str().unwrap())
+        .collect();
+    let files = std::fs::read_dir(b.out.join("api/v1/areas"))
+        .unwrap()
+        .count()
+        - 1;
+    assert_eq!(listed.len(), files);
+    assert_eq!(index["count"], files);
+    for c in &codes {
+        assert!(listed.contains(c.as_str()), "{c} is not in index.json");
+    }
+}
+
+#[test]
+fn an_lsoa_file_holds_both_vintages_parents_editions_change_and_census() {
+    let a = area("E01004736");
+    assert_eq!(a["name"], "Westminster 018C");
+    assert_eq!(a["types"], serde_json::json!(["lsoa11", "lsoa21"]));
+    assert_eq!(a["parents"]["ward24"]["name"], "St James's");
+    assert_eq!(a["parents"]["lad24"]["code"], "E09000033");
+    assert_eq!(a["parents"]["lad24"]["name"], "Westminster");
+    assert_eq!(a["parents"]["ward19"]["code"], "E05000644");
+
+    // IMD 2019 as published (File 1), with the platform's field names.
+    let d19 = &a["deprivation"]["imd_england_2019"];
+    assert_eq!(d19["imd_rank"], 24862);
+    assert_eq!(d19["imd_decile"], 8);
+    assert_eq!(d19["table"], "imd_england_2019");
+    assert!(d19["income_score"].is_number());
+    // A field the source lacks is null, and the file says why.
+    assert!(d19["crime_score"].is_null());
+    assert!(d19["missing"]["crime_score"]
+        .as_str()
+        .unwrap()
+        .contains("not among"));
+
+    let d25 = &a["deprivation"]["imd_england_2025"];
+    assert!(d25["imd_rank"].as_i64().unwrap() > 0);
+    assert!(d25["imd_quantile_5"].is_number());
+    assert_eq!(
+        a["deprivation"]["imd_england_2025_on_lsoa11"]["imd_rank_2025"]
+            .as_f64()
+            .unwrap(),
+        d25["imd_rank"].as_f64().unwrap(),
+        "an unchanged LSOA has its own 2025 rank"
+    );
+    assert_eq!(a["change"]["imd_england_2019_2025"]["comparable"], true);
+    assert!(a["change"]["imd_england_2019_2025"]["direction"].is_string());
+    assert_eq!(
+        a["boundary_change"]["lsoa11_to_lsoa21"]["rows"][0]["change"],
+        "U"
+    );
+    let census = &a["census"]["census2021_lsoa21"]["values"];
+    assert!(census["population"]["value"].as_f64().unwrap() > 100.0);
+    assert_eq!(census["population"]["status"], "ok");
+    let caveats = a["caveats"].to_string();
+    assert!(caveats.contains("within England"), "{caveats}");
+    assert!(caveats.contains("never scores"), "{caveats}");
+    assert_eq!(a["unavailable"], serde_json::json!([]));
+}
+
+#[test]
+fn area_files_agree_with_the_tables() {
+    let b = shared_build();
+    let t = read_table(&b.out, "imd_england_2025");
+    let codes = t.column("lsoa21_code").unwrap().str().unwrap().clone();
+    let ranks = t.column("imd_rank").unwrap().i64().unwrap().clone();
+    let deciles = t.column("imd_decile").unwrap().i64().unwrap().clone();
+    for i in (0..t.height()).step_by(97) {
+        let a = area(codes.get(i).unwrap());
+        let d = &a["deprivation"]["imd_england_2025"];
+        assert_eq!(d["imd_rank"].as_i64(), ranks.get(i), "row {i}");
+        assert_eq!(d["imd_decile"].as_i64(), deciles.get(i), "row {i}");
+    }
+    let w = read_table(&b.out, "imd_wales_2019");
+    let code = w
+        .column("lsoa11_code")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap();
+    let rank = w.column("imd_rank").unwrap().i64().unwrap().get(0);
+    let a = area(code);
+    assert_eq!(
+        a["deprivation"]["imd_wales_2019"]["imd_rank"].as_i64(),
+        rank
+    );
+    assert!(a["deprivation"].get("imd_england_2019").is_none());
+}
+
+#[test]
+fn ward_and_local_authority_files_hold_summaries_census_and_places_scores() {
+    let w = area("E05013806");
+    assert!(w["types"]
+        .as_array()
+        .unwrap()
+        .contains(&serde_json::json!("ward24")));
+    assert_eq!(w["parents"]["lad24"]["name"], "Westminster");
+    assert!(w["summaries"]["imd_england_2025_ward24"]["imd_average_score"].is_number());
+    assert!(w["places_scores"]["ward24"]["overall_rank"].is_number());
+    assert!(w["census"]["census2021_ward24"]["values"]["population"]["value"].is_number());
+    assert!(w["change"]["imd_england_2019_2025_ward24"]["comparable"].is_boolean());
+
+    let la = area("E09000033");
+    let types: Vec<&str> = la["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t.as_str().unwrap())
+        .collect();
+    for t in ["lad19", "lad22", "lad24"] {
+        assert!(types.contains(&t), "{types:?}");
+    }
+    assert!(la["summaries"]["imd_england_2019_lad19"]["rank_of_imd_average_score"].is_number());
+    assert!(la["summaries"]["imd_england_2025_lad24"]["rank_of_imd_average_score"].is_number());
+    assert!(la["places_scores"]["lad24"]["overall_score"].is_number());
+    assert!(la["census"]["census2021_lad24"]["values"]["population"]["value"].is_number());
+}
+
+#[test]
+fn scottish_and_northern_irish_areas_have_their_own_index_and_parents() {
+    let b = shared_build();
+    let t = read_table(&b.out, "imd_scotland_2020v2");
+    let dz = t
+        .column("data_zone_code")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    let rank = t.column("imd_rank").unwrap().i64().unwrap().get(0);
+    let a = area(&dz);
+    assert_eq!(a["types"], serde_json::json!(["data_zone11"]));
+    assert_eq!(
+        a["deprivation"]["imd_scotland_2020v2"]["imd_rank"].as_i64(),
+        rank
+    );
+    assert!(a["parents"]["council_area"]["name"].is_string());
+    assert!(a["caveats"].to_string().contains("within Scotland"));
+
+    let ni = read_table(&b.out, "imd_ni_2017");
+    let soa = ni
+        .column("soa_code")
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(0)
+        .unwrap()
+        .to_string();
+    let a = area(&soa);
+    assert_eq!(a["types"], serde_json::json!(["soa01"]));
+    assert!(a["deprivation"]["imd_ni_2017"]["imd_rank"].is_number());
+    // NIMDM names its district only; the code is found by that name.
+    let lgd = &a["parents"]["lgd14"];
+    assert!(lgd["code"].as_str().unwrap().starts_with("N09"), "{lgd}");
+}
+
+#[test]
+fn postcodes_are_normalised_grouped_by_outcode_and_say_what_is_unknown() {
+    let b = shared_build();
+    let index = json(&b.out.join("api/v1/postcodes/index.json"));
+    assert_eq!(index["postcodes"], 59_995);
+    assert_eq!(index["invalid"], serde_json::json!([]));
+    let outcodes = index["outcodes"].as_array().unwrap();
+    let sum: u64 = outcodes
+        .iter()
+        .map(|o| o["postcodes"].as_u64().unwrap())
+        .sum();
+    assert_eq!(sum, 59_995);
+
+    let bt1 = json(&b.out.join("api/v1/postcodes/BT1.json"));
+    let list = bt1["postcodes"].as_array().unwrap();
+    assert_eq!(bt1["count"], list.len());
+    let raw = read_table(&b.out, "postcodes");
+    let in_bt1 = raw
+        .column("postcode")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .filter(|p| {
+            let p = p.replace(' ', "");
+            p.len() > 3 && &p[..p.len() - 3] == "BT1"
+        })
+        .count();
+    assert_eq!(list.len(), in_bt1);
+    let first = &list[0];
+    assert_eq!(first["postcode"], "BT1 1AA", "upper case, one space");
+    assert_eq!(first["small_area"]["code"], "N20000855");
+    assert_eq!(first["small_area"]["name"], "Castle_Q3");
+    assert_eq!(first["local_authority"]["name"], "Belfast");
+    // The NI look-up records no terminations: status unknown, with why.
+    assert_eq!(first["status"], "unknown");
+    assert!(first["status_reason"]
+        .as_str()
+        .unwrap()
+        .contains("no termination date"));
+    // NIMDM 2017 is on SOA 2001, not on these data zones: no IMD, and why.
+    assert!(first["imd"].is_null());
+    assert!(first["imd_unavailable_reason"]
+        .as_str()
+        .unwrap()
+        .contains("Super Output Areas (2001)"));
+    let sorted: Vec<&str> = list
+        .iter()
+        .map(|p| p["postcode"].as_str().unwrap())
+        .collect();
+    let mut again = sorted.clone();
+    again.sort();
+    assert_eq!(sorted, again);
+}
+
+#[test]
+fn openapi_describes_every_path_and_every_field_group_the_files_use() {
+    let b = shared_build();
+    let api = json(&b.out.join("openapi.json"));
+    assert_eq!(api["openapi"], "3.1.0");
+    for p in [
+        "/api/v1/areas/{code}.json",
+        "/api/v1/areas/index.json",
+        "/api/v1/postcodes/{outcode}.json",
+        "/api/v1/postcodes/index.json",
+    ] {
+        assert!(api["paths"].get(p).is_some(), "{p}");
+    }
+    let props = &api["components"]["schemas"]["Area"]["properties"];
+    for code in [
+        "E01004736",
+        "W01000001",
+        "E05013806",
+        "E09000033",
+        "S12000033",
+    ] {
+        let a = area(code);
+        for (k, v) in a.as_object().unwrap() {
+            assert!(
+                props.get(k).is_some(),
+                "{code}: `{k}` is not in the Area schema"
+            );
+            if let Some(sections) = props[k].get("properties") {
+                for s in v.as_object().unwrap().keys() {
+                    assert!(
+                        sections.get(s).is_some(),
+                        "{code}: `{k}.{s}` is undocumented"
+                    );
+                }
+            }
+        }
+        for r in api["components"]["schemas"]["Area"]["required"]
+            .as_array()
+            .unwrap()
+        {
+            assert!(a.get(r.as_str().unwrap()).is_some(), "{code} lacks {r}");
+        }
+    }
+}
+
+#[test]
+fn the_api_is_in_the_manifest_with_true_digests() {
+    let b = shared_build();
+    let m = &b.report.manifest;
+    let api: Vec<_> = m
+        .files
+        .iter()
+        .filter(|f| f.path.starts_with("api/"))
+        .collect();
+    assert!(api.len() > 60_000);
+    for f in api.iter().step_by(251) {
+        let bytes = std::fs::read(b.out.join(&f.path)).unwrap();
+        assert_eq!(sha256_hex(&bytes), f.sha256, "{}", f.path);
+    }
+    assert!(m.files.iter().any(|f| f.path == "openapi.json"));
+}
