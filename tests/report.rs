@@ -83,8 +83,8 @@ fn identical_builds_report_no_change_and_keep_their_version() {
     );
 }
 
-#[test]
-fn the_html_report_renders_in_chromium() {
+/// Takes a headless Chromium screenshot of `url`; returns the PNG's size.
+fn screenshot(url: String, png: &Path, profile: &Path) -> u64 {
     let chromium = ["chromium", "chromium-browser", "/usr/bin/chromium"]
         .into_iter()
         .find(|c| {
@@ -94,47 +94,194 @@ fn the_html_report_renders_in_chromium() {
                 .is_ok_and(|o| o.status.success())
         })
         .expect("Chromium is needed to render the report (.ci/run installs Debian's chromium)");
+    let o = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            "--window-size=1000,1400",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(url)
+        .output()
+        .unwrap();
+    assert!(
+        png.is_file(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    std::fs::metadata(png).unwrap().len()
+}
+
+#[test]
+fn the_html_report_renders_in_chromium() {
     let dir = tempdir();
     let (a, b) = (dir.path().join("a"), dir.path().join("b"));
     // Index-like tables get charts: give the tiny table ranks and deciles.
     build_tiny(dir.path(), "Area code,Value\nA1,1\nA2,2\n", &a, None);
     build_tiny(dir.path(), "Area code,Value\nA1,1\nA2,9\n", &b, Some(&a));
-    let shot = |url: String, png: &Path| {
-        let o = Command::new(chromium)
-            .args([
-                "--headless",
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--hide-scrollbars",
-                "--window-size=1000,700",
-            ])
-            .arg(format!(
-                "--user-data-dir={}",
-                dir.path().join("profile").display()
-            ))
-            .arg(format!("--screenshot={}", png.display()))
-            .arg(url)
-            .output()
-            .unwrap();
-        assert!(
-            png.is_file(),
-            "no screenshot: {}",
-            String::from_utf8_lossy(&o.stderr)
-        );
-        std::fs::metadata(png).unwrap().len()
-    };
-    let report = shot(
+    let profile = dir.path().join("profile");
+    let report = screenshot(
         format!("file://{}", b.join("report/diff.html").display()),
         &dir.path().join("report.png"),
+        &profile,
     );
-    let blank = shot("about:blank".into(), &dir.path().join("blank.png"));
+    let blank = screenshot(
+        "about:blank".into(),
+        &dir.path().join("blank.png"),
+        &profile,
+    );
     assert!(
         report > blank * 3,
         "the report's screenshot ({report} bytes) is not blank ({blank} bytes for an empty page)"
+    );
+}
+
+#[test]
+fn the_report_maps_the_local_authorities_whose_deciles_changed() {
+    use polars::prelude::*;
+    let b = shared_build();
+    let dir = tempdir();
+    // The shared release, with three Westminster LSOAs moved one decile in
+    // the English IMD 2025 (and the package's hash of that table updated).
+    let new = dir.path().join("new");
+    std::fs::create_dir_all(new.join("tables")).unwrap();
+    for e in std::fs::read_dir(b.out.join("tables")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, new.join("tables").join(p.file_name().unwrap())).unwrap();
+    }
+    std::fs::copy(
+        b.out.join("verification.json"),
+        new.join("verification.json"),
+    )
+    .unwrap();
+    let mut t = read_table(&b.out, "imd_england_2025");
+    let las = t.column("lad24_code").unwrap().str().unwrap().clone();
+    let deciles = t.column("imd_decile").unwrap().i64().unwrap().clone();
+    let mut moved = 0;
+    let changed: Vec<Option<i64>> = (0..t.height())
+        .map(|i| {
+            let d = deciles.get(i);
+            if las.get(i) == Some("E09000033") && moved < 3 {
+                moved += 1;
+                d.map(|d| d % 10 + 1)
+            } else {
+                d
+            }
+        })
+        .collect();
+    t.replace(
+        "imd_decile",
+        Series::new("imd_decile".into(), changed).into(),
+    )
+    .unwrap();
+    let path = new.join("tables/imd_england_2025.parquet");
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .finish(&mut t)
+        .unwrap();
+    let mut pkg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.out.join("datapackage.json")).unwrap()).unwrap();
+    for r in pkg["resources"].as_array_mut().unwrap() {
+        if r["name"] == "imd_england_2025" {
+            r["hash"] = format!("sha256:{}", sha256_hex(&std::fs::read(&path).unwrap())).into();
+        }
+    }
+    // And one boolean flipped in a change table.
+    let mut c = read_table(&b.out, "imd_change_2019_2025_lsoa21");
+    let flags = c.column("comparable").unwrap().bool().unwrap().clone();
+    let flipped: Vec<Option<bool>> = (0..c.height())
+        .map(|i| {
+            if i == 0 {
+                flags.get(i).map(|f| !f)
+            } else {
+                flags.get(i)
+            }
+        })
+        .collect();
+    c.replace(
+        "comparable",
+        Series::new("comparable".into(), flipped).into(),
+    )
+    .unwrap();
+    let cpath = new.join("tables/imd_change_2019_2025_lsoa21.parquet");
+    ParquetWriter::new(std::fs::File::create(&cpath).unwrap())
+        .finish(&mut c)
+        .unwrap();
+    for r in pkg["resources"].as_array_mut().unwrap() {
+        if r["name"] == "imd_change_2019_2025_lsoa21" {
+            r["hash"] = format!("sha256:{}", sha256_hex(&std::fs::read(&cpath).unwrap())).into();
+        }
+    }
+    std::fs::write(new.join("datapackage.json"), pkg.to_string()).unwrap();
+
+    let r = census_pipeline::report::diff(&b.out, &new).unwrap();
+    let flipped = r
+        .tables
+        .iter()
+        .find(|t| t.table == "imd_change_2019_2025_lsoa21")
+        .unwrap();
+    assert_eq!(flipped.changed, 1);
+    assert_eq!(flipped.columns_changed.get("comparable"), Some(&1));
+    let westminster = r.la_changes["E09000033"];
+    assert_eq!(westminster.0, 3);
+    assert!(westminster.1 > 100, "{westminster:?}");
+    let elsewhere: Vec<_> = r
+        .la_changes
+        .iter()
+        .filter(|(c, n)| n.0 > 0 && c.as_str() != "E09000033")
+        .collect();
+    assert!(elsewhere.is_empty(), "{elsewhere:?}");
+    assert!(
+        r.la_changes.contains_key("S12000033"),
+        "Scotland is on the map"
+    );
+    let svg = r.map_svg.as_deref().expect("a map");
+    assert!(
+        svg.contains(&format!(
+            "<title>Westminster (E09000033): 3 of {} small areas changed IMD decile</title>",
+            westminster.1
+        )),
+        "{}",
+        &svg[..2000]
+    );
+    assert!(
+        svg.contains("fill=\"#fee0d2\""),
+        "Westminster's share is under 1%"
+    );
+    assert!(
+        svg.contains("(N09000003): no data"),
+        "NI has no small-area index here"
+    );
+    assert!(
+        svg.matches("<path").count() > 300,
+        "every LAD 2024 is drawn"
+    );
+
+    census_pipeline::report::write(&new, &r).unwrap();
+    let md = std::fs::read_to_string(new.join("report/diff.md")).unwrap();
+    assert!(md.contains("- E09000033: 3 of"), "{md}");
+    let html = std::fs::read_to_string(new.join("report/diff.html")).unwrap();
+    assert!(html.contains("Where deciles changed") && html.contains("<path"));
+    let profile = dir.path().join("profile");
+    let shot = screenshot(
+        format!("file://{}", new.join("report/diff.html").display()),
+        &dir.path().join("map.png"),
+        &profile,
+    );
+    let blank = screenshot(
+        "about:blank".into(),
+        &dir.path().join("blank.png"),
+        &profile,
+    );
+    assert!(
+        shot > blank * 3,
+        "the map page renders ({shot} vs {blank} bytes)"
     );
 }

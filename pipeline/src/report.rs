@@ -47,6 +47,12 @@ pub struct DiffReport {
     pub tables: Vec<TableDiff>,
     pub newly_unavailable: Vec<String>,
     pub verification: Vec<(String, String, String)>,
+    /// Per local authority (LAD 2024 / council area): small areas whose IMD
+    /// decile changed, were added or were removed, and the areas it has now.
+    pub la_changes: BTreeMap<String, (usize, usize)>,
+    /// The choropleth of `la_changes`, when the release has LA boundaries.
+    #[serde(skip)]
+    pub map_svg: Option<String>,
 }
 
 impl DiffReport {
@@ -102,6 +108,8 @@ pub fn diff(old: &Path, new: &Path) -> Result<DiffReport> {
         report.tables.push(d);
     }
     report.newly_unavailable = newly_unavailable(old, new)?;
+    report.la_changes = la_changes(old, new, &or, &nr)?;
+    report.map_svg = la_map(new, &report.la_changes)?;
     if let Ok(v) = read_json(&new.join("verification.json")) {
         for t in v["tables"].as_array().into_iter().flatten() {
             let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -128,6 +136,31 @@ pub fn diff(old: &Path, new: &Path) -> Result<DiffReport> {
         }
     }
     Ok(report)
+}
+
+/// Reads a table with every column as a string, an Int64 or a Float64 (a
+/// boolean as "true"/"false"), the types the comparison knows.
+fn read_comparable(path: &Path) -> Result<polars::prelude::DataFrame> {
+    use polars::prelude::*;
+    let frame = read_parquet(path)?;
+    let columns = frame
+        .columns()
+        .iter()
+        .map(|c| {
+            let to = match c.dtype() {
+                DataType::Boolean => Some(DataType::String),
+                DataType::Float32 => Some(DataType::Float64),
+                dt if dt.is_integer() && dt != &DataType::Int64 => Some(DataType::Int64),
+                _ => None,
+            };
+            match to {
+                Some(t) => c.cast(&t),
+                None => Ok(c.clone()),
+            }
+        })
+        .collect::<PolarsResult<Vec<Column>>>()
+        .map_err(|e| Error::table(e).file(path))?;
+    DataFrame::new(frame.height(), columns).map_err(|e| Error::table(e).file(path))
 }
 
 fn compare_table(old: &Path, new: &Path, o: &Value, n: &Value, d: &mut TableDiff) -> Result<()> {
@@ -168,8 +201,8 @@ fn compare_table(old: &Path, new: &Path, o: &Value, n: &Value, d: &mut TableDiff
         key
     };
     let (ot, nt) = (
-        read_parquet(&old.join(o["path"].as_str().unwrap_or_default()))?,
-        read_parquet(&new.join(n["path"].as_str().unwrap_or_default()))?,
+        read_comparable(&old.join(o["path"].as_str().unwrap_or_default()))?,
+        read_comparable(&new.join(n["path"].as_str().unwrap_or_default()))?,
     );
     let keys_of = |t: &polars::prelude::DataFrame| -> Result<Vec<String>> {
         let cols: Vec<Values> = key
@@ -305,6 +338,140 @@ fn newly_unavailable(old: &Path, new: &Path) -> Result<Vec<String>> {
     Ok(n.difference(&o).cloned().collect())
 }
 
+/// A small area's code, local authority and IMD decile.
+type AreaDecile = (Option<String>, Option<String>, Option<f64>);
+
+/// Local authority code columns a small-area index table may carry.
+const LA_COLUMNS: [&str; 2] = ["lad24_code", "council_area_code"];
+
+/// For every table with `imd_decile` and a LAD 2024 code: per local
+/// authority, the small areas whose decile changed (or which appeared or
+/// disappeared) between the releases, and how many it has now.
+fn la_changes(
+    old: &Path,
+    new: &Path,
+    or: &BTreeMap<String, Value>,
+    nr: &BTreeMap<String, Value>,
+) -> Result<BTreeMap<String, (usize, usize)>> {
+    let mut out: BTreeMap<String, (usize, usize)> = BTreeMap::new();
+    for (name, n) in nr {
+        let fields: Vec<&str> = n["schema"]["fields"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["name"].as_str())
+            .collect();
+        let Some(la) = LA_COLUMNS.iter().find(|c| fields.contains(c)) else {
+            continue;
+        };
+        let Some(key) = fields.iter().find(|f| f.ends_with("_code")) else {
+            continue;
+        };
+        if !fields.contains(&"imd_decile") {
+            continue;
+        }
+        let read = |dir: &Path| -> Result<Vec<AreaDecile>> {
+            let frame = read_parquet(&dir.join(format!("tables/{name}.parquet")))?;
+            let (k, l, d) = (
+                Values::from_frame(&frame, key)?,
+                Values::from_frame(&frame, la)?,
+                Values::from_frame(&frame, "imd_decile")?,
+            );
+            Ok((0..frame.height())
+                .map(|i| (k.text(i), l.text(i), d.number(i)))
+                .collect())
+        };
+        let now = read(new)?;
+        let before: BTreeMap<Option<String>, (Option<String>, Option<f64>)> = match or.get(name) {
+            Some(o) if o["hash"] == n["hash"] => {
+                // Unchanged: every area counts, none changed.
+                for (_, l, _) in &now {
+                    if let Some(l) = l {
+                        out.entry(l.clone()).or_default().1 += 1;
+                    }
+                }
+                continue;
+            }
+            Some(_) => read(old)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(k, l, d)| (k, (l, d)))
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        let mut seen = BTreeSet::new();
+        for (k, l, d) in &now {
+            let Some(l) = l else { continue };
+            let e = out.entry(l.clone()).or_default();
+            e.1 += 1;
+            if before.get(k).map(|b| b.1) != Some(*d) {
+                e.0 += 1;
+            }
+            seen.insert(k.clone());
+        }
+        for (k, (l, _)) in &before {
+            if let (false, Some(l)) = (seen.contains(k), l) {
+                out.entry(l.clone()).or_default().0 += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The choropleth of `changes` on the new release's LAD 2024 boundaries.
+fn la_map(new: &Path, changes: &BTreeMap<String, (usize, usize)>) -> Result<Option<String>> {
+    let path = new.join("tables/lad24_boundaries.parquet");
+    if !path.is_file() || changes.is_empty() {
+        return Ok(None);
+    }
+    let frame = read_parquet(&path)?;
+    let (codes, names, geoms) = (
+        Values::from_frame(&frame, "lad24_code")?,
+        Values::from_frame(&frame, "lad24_name")?,
+        Values::from_frame(&frame, "geometry")?,
+    );
+    let shapes: Vec<crate::map::Shape> = (0..frame.height())
+        .filter_map(|i| {
+            Some(crate::map::Shape {
+                code: codes.text(i)?,
+                name: names.text(i).unwrap_or_default(),
+                shape: crate::map::parse_geometry(&geoms.text(i)?)?,
+            })
+        })
+        .collect();
+    let values = changes
+        .iter()
+        .map(|(code, &(changed, total))| {
+            let share = changed as f64 / total.max(1) as f64;
+            (
+                code.clone(),
+                (
+                    share,
+                    format!("{changed} of {total} small areas changed IMD decile"),
+                ),
+            )
+        })
+        .collect();
+    let class = |upper: f64, label: &str, colour| crate::map::Class {
+        upper,
+        label: label.into(),
+        colour,
+    };
+    let classes = [
+        class(0.0, "no change", "#f7f7f7"),
+        class(0.01, "up to 1% of small areas", "#fee0d2"),
+        class(0.05, "1-5%", "#fc9272"),
+        class(0.2, "5-20%", "#de2d26"),
+        class(f64::MAX, "over 20%", "#a50f15"),
+    ];
+    Ok(Some(crate::map::choropleth(
+        "Small areas whose IMD decile changed, by local authority (2024)",
+        &shapes,
+        &values,
+        &classes,
+    )))
+}
+
 /// The report as Markdown, fit for a pull request body.
 pub fn markdown(r: &DiffReport) -> String {
     let mut s = String::new();
@@ -341,6 +508,19 @@ pub fn markdown(r: &DiffReport) -> String {
                     let _ = writeln!(s, "- {x}");
                 }
             }
+        }
+    }
+    let mut las: Vec<(&String, &(usize, usize))> =
+        r.la_changes.iter().filter(|(_, c)| c.0 > 0).collect();
+    if !las.is_empty() {
+        las.sort_by(|a, b| b.1 .0.cmp(&a.1 .0).then(a.0.cmp(b.0)));
+        let _ = writeln!(
+            s,
+            "\n## Where deciles changed\n\n{} local authorities have small areas whose IMD decile changed (map: report/la_changes.svg). Most:\n",
+            las.len()
+        );
+        for (code, (changed, total)) in las.iter().take(10) {
+            let _ = writeln!(s, "- {code}: {changed} of {total}");
         }
     }
     if !r.newly_unavailable.is_empty() {
@@ -430,6 +610,7 @@ const TEMPLATE: &str = r#"<!doctype html>
 <table><tr><th>table</th><th>status</th><th>rows</th><th>added</th><th>removed</th><th>changed</th></tr>
 {% for t in r.tables %}{% if t.status != "unchanged" %}<tr><td>{{ t.table }}</td><td>{{ t.status }}</td><td>{{ t.rows_old }} &rarr; {{ t.rows_new }}</td><td>{{ t.added }}</td><td>{{ t.removed }}</td><td>{{ t.changed }}</td></tr>{% endif %}{% endfor %}
 </table>
+{% if map %}<h2>Where deciles changed</h2>{{ map | safe }}{% endif %}
 {% for t in charts %}<h2>{{ t.table }}</h2>
 {% if t.transitions %}<h3>Decile transitions</h3>{{ t.transitions | safe }}{% endif %}
 {% if t.ranks %}<h3>Rank changes</h3>{{ t.ranks | safe }}{% endif %}
@@ -458,7 +639,7 @@ pub fn html(r: &DiffReport) -> Result<String> {
         })
         .collect();
     env.get_template("diff")
-        .and_then(|t| t.render(minijinja::context! { r => minijinja::value::Serde(r), charts => minijinja::value::Serde(&charts) }))
+        .and_then(|t| t.render(minijinja::context! { r => minijinja::value::Serde(r), charts => minijinja::value::Serde(&charts), map => r.map_svg.clone() }))
         .map_err(Error::table)
 }
 
@@ -468,5 +649,8 @@ pub fn write(dir: &Path, r: &DiffReport) -> Result<()> {
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     std::fs::write(out.join("diff.md"), markdown(r)).map_err(|e| Error::io(&out, e))?;
     std::fs::write(out.join("diff.html"), html(r)?).map_err(|e| Error::io(&out, e))?;
+    if let Some(svg) = &r.map_svg {
+        std::fs::write(out.join("la_changes.svg"), svg).map_err(|e| Error::io(&out, e))?;
+    }
     Ok(())
 }
