@@ -79,8 +79,8 @@ enum Command {
         /// Destination: s3://bucket/prefix (AWS_* environment variables configure it), file:///path, ...
         #[arg(long)]
         to: String,
-        /// Uploads at once.
-        #[arg(long, default_value_t = 8)]
+        /// Uploads at once (a release has ~60k small API files).
+        #[arg(long, default_value_t = 32)]
         concurrency: usize,
     },
     /// Time a full build (fresh stage cache, inputs in place) and a no-op rebuild.

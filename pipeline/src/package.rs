@@ -155,12 +155,15 @@ fn resource(out: &Path, catalog: &Catalog, name: &str, t: &TableEntry) -> Result
         "mediatype": "application/vnd.apache.parquet",
         "encoding": "utf-8",
         "description": t.description,
-        "bytes": t.file.as_ref().map(|f| f.bytes).unwrap_or_else(|| std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0)),
+        // No `bytes`: frictionless reads Parquet through pandas and cannot
+        // count them, so it would flag every resource; manifest.json has them.
         "hash": format!("sha256:{}", t.file.as_ref().map(|f| f.sha256.clone()).unwrap_or_default()),
         "rows": t.rows,
         "licenses": [{"name": licence}],
         "sources": sources,
-        "schema": {"fields": fields},
+        // Parquet nulls are missing values; readers that go through pandas
+        // see a null in an integer column as NaN, so that is one too.
+        "schema": {"fields": fields, "missingValues": ["", "NaN", "nan"]},
     });
     if !key.is_empty() {
         r["schema"]["primaryKey"] = json!(key);

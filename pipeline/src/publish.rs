@@ -15,7 +15,7 @@
 
 use std::path::Path;
 
-use futures_util::StreamExt;
+use futures_util::{StreamExt, TryStreamExt};
 use object_store::path::Path as ObjPath;
 use object_store::{
     Attribute, Attributes, ObjectStore, ObjectStoreExt, PutMode, PutOptions, PutPayload,
@@ -117,9 +117,26 @@ fn attributes(path: &str, immutable: bool) -> Attributes {
 
 /// Puts `bytes` at `loc` unless an identical object is there. Returns true
 /// if it uploaded. A different object at `loc` is an error (write-once).
-async fn put_once(store: &dyn ObjectStore, loc: &ObjPath, bytes: &[u8], rel: &str) -> Result<bool> {
+///
+/// `listed_absent` says a listing of the version made just before did not
+/// show `loc`, which saves a request per object on a first publish.
+async fn put_once(
+    store: &dyn ObjectStore,
+    loc: &ObjPath,
+    bytes: &[u8],
+    rel: &str,
+    listed_absent: bool,
+) -> Result<bool> {
     let same = |existing: &[u8]| sha256_bytes(existing) == sha256_bytes(bytes);
-    match store.head(loc).await {
+    let head = if listed_absent {
+        Err(object_store::Error::NotFound {
+            path: loc.to_string(),
+            source: "absent from the listing".into(),
+        })
+    } else {
+        store.head(loc).await
+    };
+    match head {
         Ok(meta) if meta.size == bytes.len() as u64 => {
             let existing = store.get(loc).await.map_err(|e| store_err(rel, e))?.bytes().await.map_err(|e| store_err(rel, e))?;
             if same(&existing) {
@@ -150,7 +167,7 @@ async fn put_once(store: &dyn ObjectStore, loc: &ObjPath, bytes: &[u8], rel: &st
         Err(object_store::Error::AlreadyExists { .. })
         | Err(object_store::Error::Precondition { .. }) => {
             // Written meanwhile by another publish: fine if identical.
-            Box::pin(put_once(store, loc, bytes, rel)).await
+            Box::pin(put_once(store, loc, bytes, rel, false)).await
         }
         Err(object_store::Error::NotImplemented { .. })
         | Err(object_store::Error::NotSupported { .. }) => {
@@ -196,36 +213,59 @@ pub async fn publish(from: &Path, to: &str, concurrency: usize) -> Result<Publis
     let span = tracing::info_span!("publish", version = %version);
     span.pb_set_length(manifest.files.len() as u64 + 1);
 
-    let results: Vec<Result<bool>> = futures_util::stream::iter(manifest.files.iter())
-        .map(|f| {
-            let loc =
-                ObjPath::parse(format!("{base}/{}", f.path)).expect("release paths are valid");
-            let path = from.join(&f.path);
-            let span = span.clone();
-            async move {
-                let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-                let r = put_once(store, &loc, &bytes, &f.path).await;
-                span.pb_inc(1);
-                r
-            }
-        })
-        .buffer_unordered(concurrency.max(1))
-        .collect()
-        .await;
+    let mloc = base.clone().join("manifest.json");
+    // The same manifest there means every file is there: it is put last.
+    let complete = match store.get(&mloc).await {
+        Ok(g) => g.bytes().await.map_err(|e| store_err("manifest.json", e))? == manifest_bytes,
+        Err(object_store::Error::NotFound { .. }) => false,
+        Err(e) => return Err(store_err("manifest.json", e)),
+    };
     let mut report = PublishReport {
         version: version.clone(),
         ..Default::default()
     };
-    for r in results {
-        if r? {
-            report.uploaded += 1;
-        } else {
-            report.skipped += 1;
+    if complete {
+        report.skipped = manifest.files.len();
+    } else {
+        // What is there already, in one listing rather than a request per
+        // file (a release has ~60k files).
+        let mut existing = std::collections::HashSet::new();
+        let mut listing = store.list(Some(&base));
+        while let Some(meta) = listing.next().await {
+            let meta = meta.map_err(|e| store_err("the version's listing", e))?;
+            existing.insert(meta.location.to_string());
+        }
+        drop(listing);
+        let existing = &existing;
+        // The first failure stops the publish (a dead bucket fails every
+        // file); a rerun resumes.
+        let results: Vec<bool> = futures_util::stream::iter(manifest.files.iter())
+            .map(|f| {
+                let loc =
+                    ObjPath::parse(format!("{base}/{}", f.path)).expect("release paths are valid");
+                let path = from.join(&f.path);
+                let span = span.clone();
+                async move {
+                    let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+                    let absent = !existing.contains(loc.as_ref());
+                    let r = put_once(store, &loc, &bytes, &f.path, absent).await;
+                    span.pb_inc(1);
+                    r
+                }
+            })
+            .buffer_unordered(concurrency.max(1))
+            .try_collect()
+            .await?;
+        for r in results {
+            if r {
+                report.uploaded += 1;
+            } else {
+                report.skipped += 1;
+            }
         }
     }
     // The manifest last: its presence means the version is complete.
-    let mloc = base.clone().join("manifest.json");
-    if put_once(store, &mloc, &manifest_bytes, "manifest.json").await? {
+    if put_once(store, &mloc, &manifest_bytes, "manifest.json", false).await? {
         report.uploaded += 1;
     } else {
         report.skipped += 1;
