@@ -140,7 +140,22 @@ impl FetchArgs {
     }
 }
 
+/// glibc gives each new thread its own heap arena, and memory freed in one
+/// arena is not reused by another. Stages run on fresh scoped threads wave
+/// after wave, so with the default (8 arenas per core) a full build's peak
+/// RSS grew to 1.67 GB; two arenas keep it at 1.33 GB, at no measurable cost
+/// in time. Must run before any thread starts.
+fn limit_malloc_arenas() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called first thing
+    // in main, before other threads exist.
+    unsafe {
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
+
 fn main() -> ExitCode {
+    limit_malloc_arenas();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
