@@ -105,7 +105,7 @@ pub fn choropleth(
         };
         let _ = write!(
             s,
-            "<path d=\"{d}\" fill=\"{fill}\" stroke=\"#fff\" stroke-width=\"0.4\" fill-rule=\"evenodd\"><title>{} ({}): {}</title></path>",
+            "<path d=\"{d}\" fill=\"{fill}\" stroke=\"#888\" stroke-width=\"0.3\" fill-rule=\"evenodd\"><title>{} ({}): {}</title></path>",
             escape(&shape.name),
             escape(&shape.code),
             escape(&tip)
@@ -179,8 +179,8 @@ mod tests {
             },
         ];
         let svg = choropleth("Test", &shapes, &values, &classes);
-        assert!(svg.contains("fill=\"#ff0000\" stroke=\"#fff\" stroke-width=\"0.4\" fill-rule=\"evenodd\"><title>Ay &amp; Bee (A): half</title>"), "{svg}");
-        assert!(svg.contains("fill=\"#d9d9d9\" stroke=\"#fff\" stroke-width=\"0.4\" fill-rule=\"evenodd\"><title>Bee (B): no data</title>"), "{svg}");
+        assert!(svg.contains("fill=\"#ff0000\" stroke=\"#888\" stroke-width=\"0.3\" fill-rule=\"evenodd\"><title>Ay &amp; Bee (A): half</title>"), "{svg}");
+        assert!(svg.contains("fill=\"#d9d9d9\" stroke=\"#888\" stroke-width=\"0.3\" fill-rule=\"evenodd\"><title>Bee (B): no data</title>"), "{svg}");
         assert_eq!(svg.matches("<path").count(), 2);
     }
 }

@@ -458,7 +458,7 @@ fn la_map(new: &Path, changes: &BTreeMap<String, (usize, usize)>) -> Result<Opti
         colour,
     };
     let classes = [
-        class(0.0, "no change", "#f7f7f7"),
+        class(0.0, "no change", "#e8eef5"),
         class(0.01, "up to 1% of small areas", "#fee0d2"),
         class(0.05, "1-5%", "#fc9272"),
         class(0.2, "5-20%", "#de2d26"),
