@@ -415,7 +415,6 @@ struct SectionData {
     columns: Vec<(String, Col)>,
     by: Option<Col>,
     rows: HashMap<String, Vec<usize>>,
-    applies: Option<Regex>,
     /// Shown columns the table declares missing, with the reason.
     missing: Map<String, Value>,
 }
@@ -531,6 +530,12 @@ pub fn generate(
     };
 
     // 2. Sections, indexed by code.
+    let applies_to: Vec<Option<Regex>> = spec
+        .sections
+        .iter()
+        .map(|s| s.applies_to.as_deref().map(Regex::new).transpose())
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|e| Error::schema(e.to_string()))?;
     let mut sections: Vec<Option<SectionData>> = Vec::new();
     for s in &spec.sections {
         let Some(frame) = frames.get(&s.table) else {
@@ -577,12 +582,6 @@ pub fn generate(
                 r.push(i);
             }
         }
-        let applies = s
-            .applies_to
-            .as_deref()
-            .map(Regex::new)
-            .transpose()
-            .map_err(|e| Error::schema(e.to_string()))?;
         let declared = missing_columns.get(&s.table);
         let missing: Map<String, Value> = columns
             .iter()
@@ -596,7 +595,6 @@ pub fn generate(
             columns,
             by,
             rows,
-            applies,
             missing,
         }));
     }
@@ -669,19 +667,15 @@ pub fn generate(
             for &si in &sections_of_type[t] {
                 let s = &spec.sections[si];
                 let id = format!("{}.{}", s.group, s.key);
+                let applies = applies_to[si].as_ref().is_none_or(|r| r.is_match(code));
                 let Some(data) = &sections[si] else {
-                    let applies = s
-                        .applies_to
-                        .as_deref()
-                        .and_then(|p| Regex::new(p).ok())
-                        .is_none_or(|r| r.is_match(code));
                     if applies {
                         gaps.push(json!({"section": id, "reason": format!("table `{}` is unavailable: {}", s.table, why_missing(&s.table))}));
                     }
                     continue;
                 };
                 let Some(rows) = data.rows.get(code) else {
-                    if data.applies.as_ref().is_none_or(|r| r.is_match(code)) {
+                    if applies {
                         gaps.push(json!({"section": id, "reason": format!("table `{}` has no row for {code}", s.table)}));
                     }
                     continue;
