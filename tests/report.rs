@@ -177,22 +177,15 @@ fn the_report_maps_the_local_authorities_whose_deciles_changed() {
             }
         })
         .collect();
-    t.replace(
-        "imd_decile",
-        Series::new("imd_decile".into(), changed).into(),
-    )
-    .unwrap();
-    let path = new.join("tables/imd_england_2025.parquet");
-    ParquetWriter::new(std::fs::File::create(&path).unwrap())
-        .finish(&mut t)
-        .unwrap();
     let mut pkg: serde_json::Value =
         serde_json::from_slice(&std::fs::read(b.out.join("datapackage.json")).unwrap()).unwrap();
-    for r in pkg["resources"].as_array_mut().unwrap() {
-        if r["name"] == "imd_england_2025" {
-            r["hash"] = format!("sha256:{}", sha256_hex(&std::fs::read(&path).unwrap())).into();
-        }
-    }
+    replace_column(
+        &new,
+        &mut pkg,
+        "imd_england_2025",
+        &mut t,
+        Series::new("imd_decile".into(), changed),
+    );
     // And one boolean flipped in a change table.
     let mut c = read_table(&b.out, "imd_change_2019_2025_lsoa21");
     let flags = c.column("comparable").unwrap().bool().unwrap().clone();
@@ -205,20 +198,13 @@ fn the_report_maps_the_local_authorities_whose_deciles_changed() {
             }
         })
         .collect();
-    c.replace(
-        "comparable",
-        Series::new("comparable".into(), flipped).into(),
-    )
-    .unwrap();
-    let cpath = new.join("tables/imd_change_2019_2025_lsoa21.parquet");
-    ParquetWriter::new(std::fs::File::create(&cpath).unwrap())
-        .finish(&mut c)
-        .unwrap();
-    for r in pkg["resources"].as_array_mut().unwrap() {
-        if r["name"] == "imd_change_2019_2025_lsoa21" {
-            r["hash"] = format!("sha256:{}", sha256_hex(&std::fs::read(&cpath).unwrap())).into();
-        }
-    }
+    replace_column(
+        &new,
+        &mut pkg,
+        "imd_change_2019_2025_lsoa21",
+        &mut c,
+        Series::new("comparable".into(), flipped),
+    );
     std::fs::write(new.join("datapackage.json"), pkg.to_string()).unwrap();
 
     let r = census_pipeline::report::diff(&b.out, &new).unwrap();
@@ -284,4 +270,28 @@ fn the_report_maps_the_local_authorities_whose_deciles_changed() {
         shot > blank * 3,
         "the map page renders ({shot} vs {blank} bytes)"
     );
+}
+
+/// Replaces a column of `table` in the release copy `dir`, rewrites its
+/// Parquet file and its hash in the data package `pkg`.
+fn replace_column(
+    dir: &Path,
+    pkg: &mut serde_json::Value,
+    table: &str,
+    frame: &mut polars::prelude::DataFrame,
+    column: polars::prelude::Series,
+) {
+    use polars::prelude::*;
+    frame
+        .replace(&column.name().to_string(), column.into())
+        .unwrap();
+    let path = dir.join(format!("tables/{table}.parquet"));
+    ParquetWriter::new(std::fs::File::create(&path).unwrap())
+        .finish(frame)
+        .unwrap();
+    for r in pkg["resources"].as_array_mut().unwrap() {
+        if r["name"] == table {
+            r["hash"] = format!("sha256:{}", sha256_hex(&std::fs::read(&path).unwrap())).into();
+        }
+    }
 }

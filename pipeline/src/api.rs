@@ -410,6 +410,13 @@ struct Area {
     parents: IndexMap<String, (Option<String>, Option<String>)>,
 }
 
+impl Area {
+    /// The name under the area's first type that has one.
+    fn name(&self) -> Option<String> {
+        self.names.values().find_map(|n| n.clone())
+    }
+}
+
 /// A section's table, indexed by area code.
 struct SectionData {
     columns: Vec<(String, Col)>,
@@ -631,8 +638,7 @@ pub fn generate(
     let area_file = |code: &str, area: &Area| -> Value {
         let mut o = Map::new();
         o.insert("code".into(), json!(code));
-        let first_name = area.names.values().find_map(|n| n.clone());
-        o.insert("name".into(), json!(first_name));
+        o.insert("name".into(), json!(area.name()));
         o.insert(
             "types".into(),
             json!(area
@@ -754,7 +760,7 @@ pub fn generate(
         "types": spec.area_types.iter().zip(&type_counts).map(|(a, n)| json!({"type": a.id, "label": a.label, "count": n, "pattern": a.pattern})).collect::<Vec<_>>(),
         "areas": areas.iter().map(|(code, a)| json!({
             "code": code,
-            "name": a.names.values().find_map(|n| n.clone()),
+            "name": a.name(),
             "types": a.types.iter().map(|&t| spec.area_types[t].id.clone()).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
     });
@@ -809,17 +815,13 @@ pub fn generate(
                                 .collect()
                         })
                         .unwrap_or_default();
-                    let area_name = area.as_deref().and_then(|c| {
-                        areas
-                            .get(c)
-                            .and_then(|a| a.names.values().find_map(|n| n.clone()))
-                    });
+                    let area_name = area
+                        .as_deref()
+                        .and_then(|c| areas.get(c).and_then(Area::name));
                     let la_code = la.text(i);
-                    let la_name = la_code.as_deref().and_then(|c| {
-                        areas
-                            .get(c)
-                            .and_then(|a| a.names.values().find_map(|n| n.clone()))
-                    });
+                    let la_name = la_code
+                        .as_deref()
+                        .and_then(|c| areas.get(c).and_then(Area::name));
                     let (status, terminated, status_reason) = match (&term_missing, term.text(i)) {
                         (Some(reason), _) => (
                             "unknown",
@@ -973,7 +975,6 @@ pub fn openapi(spec: &ApiStage) -> Value {
     let base = format!("/{}", spec.base);
     let groups: Vec<String> = {
         let mut g: Vec<String> = spec.sections.iter().map(|s| s.group.clone()).collect();
-        g.dedup();
         let mut seen = std::collections::HashSet::new();
         g.retain(|x| seen.insert(x.clone()));
         g

@@ -431,17 +431,10 @@ struct DerivedMeta {
     tables: Vec<VerifiedTable>,
 }
 
-/// Runs a stage that reads release tables (index, stack), through the cache.
-fn derive_tables(
-    stage: &str,
-    kind: &StageKind,
-    inputs: &BTreeMap<String, TableEntry>,
-    index_specs: &[IndexStage],
-    unavailable: &std::collections::HashMap<String, String>,
-    cache: &Cache,
-    staging: &Path,
-) -> Result<(Vec<VerifiedTable>, bool)> {
-    let input_refs: Vec<InputRef> = inputs
+/// The tables a stage reads, with their digests, for its cache key and
+/// provenance.
+fn table_refs(inputs: &BTreeMap<String, TableEntry>) -> Vec<InputRef> {
+    inputs
         .iter()
         .map(|(name, e)| InputRef {
             kind: "table".into(),
@@ -452,7 +445,20 @@ fn derive_tables(
                 .map(|f| f.sha256.clone())
                 .unwrap_or_default(),
         })
-        .collect();
+        .collect()
+}
+
+/// Runs a stage that reads release tables (index, stack), through the cache.
+fn derive_tables(
+    stage: &str,
+    kind: &StageKind,
+    inputs: &BTreeMap<String, TableEntry>,
+    index_specs: &[IndexStage],
+    unavailable: &std::collections::HashMap<String, String>,
+    cache: &Cache,
+    staging: &Path,
+) -> Result<(Vec<VerifiedTable>, bool)> {
+    let input_refs = table_refs(inputs);
     let key = sha256_bytes(
         serde_json::json!({
             "engine": engine_version(),
@@ -575,21 +581,11 @@ fn build_api(
     cache: &Cache,
     staging: &Path,
 ) -> Result<(crate::api::ApiOutput, bool)> {
-    let input_refs: Vec<InputRef> = inputs
-        .iter()
-        .map(|(name, e)| InputRef {
-            kind: "table".into(),
-            name: name.clone(),
-            sha256: e
-                .file
-                .as_ref()
-                .map(|f| f.sha256.clone())
-                .unwrap_or_default(),
-        })
-        .collect();
+    let input_refs = table_refs(inputs);
+    let reads = spec.inputs();
     let missing_reasons: BTreeMap<&String, &String> = unavailable
         .iter()
-        .filter(|(t, _)| spec.inputs().contains(t))
+        .filter(|(t, _)| reads.contains(t))
         .collect();
     let key = sha256_bytes(
         serde_json::json!({
