@@ -356,7 +356,9 @@ pub fn build_change(
             spec.lsoa21_table
         )));
     }
-    let lsoa21_lookup: HashMap<String, usize> = rows
+    // Ordered by code: the ward sums below add in this order, and a float
+    // sum in hash order differs between runs in its last digit.
+    let lsoa21_lookup: BTreeMap<String, usize> = rows
         .code
         .iter()
         .enumerate()
