@@ -199,7 +199,8 @@ fn a_taxonomy_naming_an_unknown_indicator_fails_check() {
         .arg(&stages)
         .assert()
         .code(2)
+        .stderr(predicates::str::contains("Stage `places` ("))
         .stderr(predicates::str::contains(
-            "Stage `places`: taxonomy indicator `happiness_index` is not an indicator of `census2021_indicators`",
+            "names `happiness_index`, which column `indicator_id` of table `census2021_indicators` never holds",
         ));
 }

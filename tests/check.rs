@@ -1,7 +1,8 @@
 //! `check`: the catalog and stage specs are validated in one pass and every
 //! problem is reported at once.
 
-use census_pipeline::graph::load_config;
+use census_pipeline::error::{ConfigError, ConfigProblem};
+use census_pipeline::plan::load_config;
 
 use crate::util::*;
 
@@ -16,7 +17,9 @@ fn errors_of(catalog_body: &str, stages: &[(&str, &str)]) -> Vec<String> {
     match load_config(&catalog, &sdir) {
         Ok(_) => Vec::new(),
         Err(e) => match e.kind {
-            census_pipeline::ErrorKind::Config(errs) => errs,
+            census_pipeline::ErrorKind::Config(errs) => {
+                errs.iter().map(ToString::to_string).collect()
+            }
             other => panic!("expected config errors, got {other}"),
         },
     }
@@ -89,7 +92,8 @@ fn a_source_for_an_unknown_dataset_and_a_stage_naming_one_are_reported() {
         "{all}"
     );
     assert!(
-        all.contains("Stage `load` field `datasets` refers to unknown dataset `imd_venus`"),
+        all.contains("Stage `load` (")
+            && all.contains(") field `datasets` refers to unknown dataset `imd_venus`"),
         "{all}"
     );
 }
@@ -154,5 +158,121 @@ fn a_missing_column_must_exist_and_must_not_be_the_key() {
     assert!(
         all.contains("names column `height`, which dataset `tiny` does not have"),
         "{all}"
+    );
+}
+
+/// The real stages with one file's text replaced; the config errors of the
+/// shared catalog against them.
+fn errors_with_edit(file: &str, from: &str, to: &str) -> (Vec<ConfigError>, std::path::PathBuf) {
+    let dir = tempdir();
+    let stages = dir.path().join("stages");
+    std::fs::create_dir_all(&stages).unwrap();
+    for e in std::fs::read_dir(stages_dir()).unwrap() {
+        let p = e.unwrap().path();
+        let mut text = std::fs::read_to_string(&p).unwrap();
+        if p.file_name().unwrap() == file {
+            assert!(text.contains(from), "{file} has no {from:?}");
+            text = text.replacen(from, to, 1);
+        }
+        std::fs::write(stages.join(p.file_name().unwrap()), text).unwrap();
+    }
+    let path = stages.join(file);
+    let errors = match load_config(&shared_catalog(), &stages) {
+        Ok(_) => Vec::new(),
+        Err(e) => match e.kind {
+            census_pipeline::ErrorKind::Config(errs) => errs,
+            other => panic!("expected config errors, got {other}"),
+        },
+    };
+    (errors, path)
+}
+
+/// The one error, which must name the file, the field, the bad name and
+/// the known names.
+fn the_one_error(
+    errors: &[ConfigError],
+    file: &std::path::Path,
+    field: &str,
+    bad: &str,
+    known: &str,
+) {
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let msg = errors[0].to_string();
+    for part in [&file.display().to_string(), field, bad, known] {
+        assert!(msg.contains(part), "{part:?} not in: {msg}");
+    }
+}
+
+#[test]
+fn check_finds_a_misspelt_column_in_the_api_spec() {
+    let (errors, file) = errors_with_edit(
+        "api.toml",
+        r#"columns = ["ward19_code", "ward_vintage""#,
+        r#"columns = ["ward19_code", "ward_vintage_typo""#,
+    );
+    match &errors[0].problem {
+        ConfigProblem::UnknownColumn {
+            table,
+            column,
+            known,
+            ..
+        } => {
+            assert_eq!(
+                (table.as_str(), column.as_str()),
+                ("lsoa11_ward19", "ward_vintage_typo")
+            );
+            assert!(known.contains(&"ward_vintage".to_string()));
+        }
+        other => panic!("expected an unknown column, got {other:?}"),
+    }
+    the_one_error(
+        &errors,
+        &file,
+        "sections.",
+        "`ward_vintage_typo`",
+        "ward_vintage",
+    );
+    assert!(errors[0]
+        .to_string()
+        .contains("did you mean `ward_vintage`?"));
+}
+
+#[test]
+fn check_finds_a_misspelt_column_in_a_stage_spec() {
+    let (errors, file) = errors_with_edit(
+        "imd_england_2019_lad19.toml",
+        r#"income_rate = "income_score""#,
+        r#"income_rate = "incme_score""#,
+    );
+    assert!(
+        matches!(&errors[0].problem, ConfigProblem::UnknownColumn { column, table, .. } if column == "incme_score" && table == "imd_england_2019"),
+        "{errors:#?}"
+    );
+    the_one_error(
+        &errors,
+        &file,
+        "field `income_rate`",
+        "`incme_score`",
+        "income_score",
+    );
+}
+
+#[test]
+fn check_finds_a_misspelt_indicator_in_the_places_taxonomy() {
+    let (errors, file) = errors_with_edit(
+        "places.toml",
+        r#"{ id = "median_age","#,
+        r#"{ id = "median_agee","#,
+    );
+    assert!(
+        matches!(&errors[0].problem, ConfigProblem::UnknownValue { value, column, .. } if value == "median_agee" && column == "indicator_id"),
+        "{errors:#?}"
+    );
+    the_one_error(
+        &errors,
+        &file,
+        "field `themes[0].indicators[2].id`",
+        "`median_agee`",
+        "median_age",
     );
 }

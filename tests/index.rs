@@ -7,8 +7,8 @@ use polars::prelude::*;
 
 use census_pipeline::build::{build, BuildOptions};
 use census_pipeline::fetch::FetchOptions;
-use census_pipeline::graph::load_config;
-use census_pipeline::index::quantile;
+use census_pipeline::plan::load_config;
+use census_pipeline::stages::index::quantile;
 
 use crate::util::*;
 
@@ -77,7 +77,7 @@ fn westminster_018c_has_its_published_imd_2019_rank_and_decile() {
 #[test]
 fn quantiles_run_from_1_to_q_with_the_least_deprived_area_in_band_q() {
     // The original platform put the least deprived area in band q + 1.
-    for q in census_pipeline::index::QUANTILES {
+    for q in census_pipeline::stages::index::QUANTILES {
         assert_eq!(quantile(1.0, q, 32844), 1);
         assert_eq!(quantile(32844.0, q, 32844), q as i64);
     }
@@ -342,7 +342,7 @@ fn a_lookup_that_leaves_areas_unmatched_stops_the_build() {
         |t| t.replacen(",E01000001,", ",E01999999,", 1),
     );
     assert!(
-        msg.contains("table `imd_england_2025`: 1 of 33755 areas have no row in input `lookup_lsoa21_ward24`"),
+        msg.contains("table `imd_england_2025`, check `inputs_cover_areas`: 1 of 33755 areas have no row in input `lookup_lsoa21_ward24`"),
         "{msg}"
     );
     assert!(msg.contains("E01000001"), "{msg}");

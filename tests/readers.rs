@@ -5,7 +5,7 @@ use std::path::Path;
 
 use census_pipeline::build::{build, BuildOptions};
 use census_pipeline::fetch::FetchOptions;
-use census_pipeline::graph::load_config;
+use census_pipeline::plan::load_config;
 
 use crate::util::*;
 

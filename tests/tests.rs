@@ -13,6 +13,7 @@ mod faults;
 mod fetch;
 mod http;
 mod index;
+mod layout;
 mod publish;
 mod readers;
 mod report;

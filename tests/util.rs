@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use census_pipeline::build::{build, BuildOptions, BuildReport};
 use census_pipeline::fetch::FetchOptions;
-use census_pipeline::graph::load_config;
+use census_pipeline::plan::load_config;
 
 /// The repository root.
 pub fn repo() -> PathBuf {

@@ -15,7 +15,7 @@ use indexmap::IndexMap;
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
-use crate::error::{Error, Result};
+use crate::error::{ConfigError, Error, Result};
 use crate::schema::{normalise_header, DatasetSpec};
 
 /// The `[catalog]` table.
@@ -227,11 +227,11 @@ impl Catalog {
 
     /// As [`Catalog::load`], but appends problems to `errors` so that `check`
     /// can report them together with the stage specs' problems.
-    pub fn load_collecting(path: &Path, errors: &mut Vec<String>) -> Option<Catalog> {
+    pub fn load_collecting(path: &Path, errors: &mut Vec<ConfigError>) -> Option<Catalog> {
         let text = match std::fs::read_to_string(path) {
             Ok(t) => t,
             Err(e) => {
-                errors.push(format!("cannot read catalog {}: {e}", path.display()));
+                errors.push(msg(format!("cannot read catalog {}: {e}", path.display())));
                 return None;
             }
         };
@@ -254,20 +254,20 @@ impl Catalog {
             &move |_| Ok(datasets.clone()),
             &mut errors,
         );
-        errors
+        errors.iter().map(ToString::to_string).collect()
     }
 
     fn parse_collecting(
         text: &str,
         path: &Path,
         read: &dyn Fn(&Path) -> std::result::Result<String, String>,
-        errors: &mut Vec<String>,
+        errors: &mut Vec<ConfigError>,
     ) -> Option<Catalog> {
         let where_ = path.display().to_string();
         let mut doc: toml::Table = match text.parse() {
             Ok(t) => t,
             Err(e) => {
-                errors.push(format!("{where_}: invalid TOML: {e}"));
+                errors.push(msg(format!("{where_}: invalid TOML: {e}")));
                 return None;
             }
         };
@@ -275,15 +275,15 @@ impl Catalog {
 
         for key in doc.keys() {
             if key != "catalog" && key != "sources" {
-                errors.push(format!(
+                errors.push(msg(format!(
                     "{where_}: unknown top-level table `{key}`, expected `catalog` or `sources`"
-                ));
+                )));
             }
         }
         let header: Option<RawCatalogHeader> = match doc.remove("catalog") {
             Some(toml::Value::Table(t)) => de_collect(t, "[catalog]", errors),
             _ => {
-                errors.push(format!("{where_}: missing `[catalog]` table"));
+                errors.push(msg(format!("{where_}: missing `[catalog]` table")));
                 None
             }
         };
@@ -305,19 +305,19 @@ impl Catalog {
         let raw_sources = match doc.remove("sources") {
             Some(toml::Value::Table(t)) => t,
             Some(_) => {
-                errors.push(format!("{where_}: `sources` must be a table"));
+                errors.push(msg(format!("{where_}: `sources` must be a table")));
                 toml::Table::new()
             }
             None => toml::Table::new(),
         };
         if raw_sources.is_empty() {
-            errors.push(format!("{where_}: declares no sources"));
+            errors.push(msg(format!("{where_}: declares no sources")));
         }
         let mut sources = IndexMap::new();
         for (id, value) in raw_sources {
             let what = format!("Source `{id}`");
             let toml::Value::Table(t) = value else {
-                errors.push(format!("{what} must be a table"));
+                errors.push(msg(format!("{what} must be a table")));
                 continue;
             };
             let Some(raw) = de_collect::<RawSource>(t, &what, errors) else {
@@ -346,71 +346,77 @@ impl Catalog {
 fn load_datasets(
     path: &Path,
     read: &dyn Fn(&Path) -> std::result::Result<String, String>,
-    errors: &mut Vec<String>,
+    errors: &mut Vec<ConfigError>,
 ) -> (IndexMap<String, DatasetSpec>, String) {
     let mut out = IndexMap::new();
     let text = match read(path) {
         Ok(t) => t,
         Err(e) => {
-            errors.push(format!("cannot read datasets file {}: {e}", path.display()));
+            errors.push(msg(format!(
+                "cannot read datasets file {}: {e}",
+                path.display()
+            )));
             return (out, String::new());
         }
     };
     let mut doc: toml::Table = match text.parse() {
         Ok(t) => t,
         Err(e) => {
-            errors.push(format!("{}: invalid TOML: {e}", path.display()));
+            errors.push(msg(format!("{}: invalid TOML: {e}", path.display())));
             return (out, text);
         }
     };
     let Some(toml::Value::Table(sets)) = doc.remove("datasets") else {
-        errors.push(format!("{}: missing `[datasets]` table", path.display()));
+        errors.push(msg(format!(
+            "{}: missing `[datasets]` table",
+            path.display()
+        )));
         return (out, text);
     };
     for (id, value) in sets {
         let what = format!("Dataset `{id}`");
         let toml::Value::Table(t) = value else {
-            errors.push(format!("{what} must be a table"));
+            errors.push(msg(format!("{what} must be a table")));
             continue;
         };
         let Some(spec) = de_collect::<DatasetSpec>(t, &what, errors) else {
             continue;
         };
         if !is_identifier(&id) {
-            errors.push(format!(
+            errors.push(msg(format!(
                 "{what}: name must be snake_case letters, digits and `_`"
-            ));
+            )));
         }
         if spec.columns.is_empty() && spec.groups.is_empty() {
-            errors.push(format!("{what} declares no columns"));
+            errors.push(msg(format!("{what} declares no columns")));
         }
         for k in &spec.key {
             if !spec.columns.contains_key(k) {
-                errors.push(format!(
+                errors.push(msg(format!(
                     "{what} field `key` names `{k}`, which is not one of its columns"
-                ));
+                )));
             }
         }
         for name in spec.columns.keys() {
             if !is_identifier(name) {
-                errors.push(format!(
+                errors.push(msg(format!(
                     "{what} column `{name}`: names must be snake_case letters, digits and `_`"
-                ));
+                )));
             }
         }
         for (i, g) in spec.groups.iter().enumerate() {
             match regex::Regex::new(&g.header) {
-                Ok(re) if re.captures_len() < 2 => errors.push(format!(
+                Ok(re) if re.captures_len() < 2 => errors.push(msg(format!(
                     "{what} group {} field `header` needs a capture group, got {:?}",
                     i + 1,
                     g.header
-                )),
+                ))),
                 Ok(_) => {}
-                Err(e) => errors.push(format!(
+                Err(e) => errors.push(msg(format!(
                     "{what} group {} field `header` is not a valid regex, got {:?}: {e}",
                     i + 1,
                     g.header
-                )),
+                ))),
             }
         }
         out.insert(id, spec);
@@ -423,131 +429,19 @@ fn validate_source(
     raw: RawSource,
     datasets: &IndexMap<String, DatasetSpec>,
     data_dir: Option<&Path>,
-    errors: &mut Vec<String>,
+    errors: &mut Vec<ConfigError>,
 ) -> Option<Source> {
     let what = format!("Source `{id}`");
     let before = errors.len();
     let Some(dataset) = datasets.get(id) else {
-        errors.push(format!(
+        errors.push(msg(format!(
             "{what} refers to unknown dataset `{id}` (declare it in the datasets file)"
-        ));
+        )));
         return None;
     };
-    if let Some(sha) = &raw.sha256 {
-        if sha.len() != 64
-            || !sha
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        {
-            errors.push(format!(
-                "{what} field `sha256` must be 64 lower-case hex digits, got {sha:?}"
-            ));
-        }
-    } else if raw.unpinned.is_none() && raw.unavailable.is_none() {
-        errors.push(format!(
-            "{what} has no `sha256`: pin it, or say why not in `unpinned`"
-        ));
-    }
-    match (&raw.url, &raw.unavailable, &raw.path) {
-        (None, None, None) => errors.push(format!(
-            "{what} has no `url`: give the official URL, or say why it is `unavailable`"
-        )),
-        (Some(u), _, _) if !(u.starts_with("https://") || u.starts_with("http://")) => errors.push(
-            format!("{what} field `url` must be an http(s) URL, got {u:?}"),
-        ),
-        _ => {}
-    }
-    if raw.path.is_some() && data_dir.is_none() {
-        errors.push(format!(
-            "{what} field `path` needs `data_dir` in the `[catalog]` table"
-        ));
-    }
-    if data_dir.is_some() && raw.path.is_none() && raw.unavailable.is_none() {
-        errors.push(format!(
-            "{what} has no `path` but the catalog reads local files from `data_dir`"
-        ));
-    }
-    if raw.format.is_spreadsheet() && raw.sheet.is_none() {
-        errors.push(format!(
-            "{what} is a {:?} workbook but names no `sheet`",
-            raw.format
-        ));
-    }
-    if !raw.format.is_spreadsheet() && raw.sheet.is_some() {
-        errors.push(format!("{what} field `sheet` applies only to workbooks"));
-    }
-    if (raw.format == Format::Zip) != raw.member.is_some() {
-        errors.push(format!(
-            "{what} field `member` is required for, and only for, format \"zip\""
-        ));
-    }
-    if raw.header_row == 0 {
-        errors.push(format!("{what} field `header_row` is 1-based, got 0"));
-    }
-    if let Some(g) = raw.group_row {
-        if g == 0 || g >= raw.header_row {
-            errors.push(format!(
-                "{what} field `group_row` must be above `header_row` ({}), got {g}",
-                raw.header_row
-            ));
-        }
-    }
-    if raw.encoding != crate::catalog::Encoding::Utf8 && !raw.format.is_csv() {
-        errors.push(format!("{what} field `encoding` applies only to CSV files"));
-    }
-    if raw.rows == Some(0) {
-        errors.push(format!("{what} field `rows` must be positive, got 0"));
-    }
-
-    let mut aliases: IndexMap<String, Vec<String>> = IndexMap::new();
-    for (col, spec) in &dataset.columns {
-        let mut names = vec![normalise_header(col)];
-        names.extend(spec.aliases.iter().map(|a| normalise_header(a)));
-        aliases.insert(col.clone(), names);
-    }
-    for (col, extra) in &raw.aliases {
-        match aliases.get_mut(col) {
-            Some(names) => names.extend(extra.to_vec().iter().map(|a| normalise_header(a))),
-            None => errors.push(format!(
-                "{what} field `aliases` names column `{col}`, which dataset `{id}` does not have"
-            )),
-        }
-    }
-    for (col, reason) in &raw.missing {
-        if !dataset.columns.contains_key(col) {
-            errors.push(format!(
-                "{what} field `missing` names column `{col}`, which dataset `{id}` does not have"
-            ));
-        } else if dataset.key.contains(col) {
-            errors.push(format!(
-                "{what} field `missing` names key column `{col}`: a table without its key cannot be loaded"
-            ));
-        }
-        if reason.trim().is_empty() {
-            errors.push(format!("{what} field `missing` needs a reason for `{col}`"));
-        }
-        if raw.aliases.contains_key(col) {
-            errors.push(format!(
-                "{what} declares column `{col}` both missing and aliased"
-            ));
-        }
-    }
-    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
-    for (col, names) in &aliases {
-        if raw.missing.contains_key(col) {
-            continue;
-        }
-        for n in names {
-            if let Some(other) = seen.insert(n.clone(), col) {
-                if other != col {
-                    errors.push(format!(
-                        "{what}: header {n:?} is an alias of both `{other}` and `{col}`"
-                    ));
-                }
-            }
-        }
-    }
-
+    check_origin(&what, &raw, data_dir, errors);
+    check_layout(&what, &raw, errors);
+    let aliases = header_aliases(&what, id, &raw, dataset, errors);
     if errors.len() > before {
         return None;
     }
@@ -563,26 +457,179 @@ fn validate_source(
     })
 }
 
+/// Where the file comes from: its pin, URL or local path.
+fn check_origin(
+    what: &str,
+    raw: &RawSource,
+    data_dir: Option<&Path>,
+    errors: &mut Vec<ConfigError>,
+) {
+    if let Some(sha) = &raw.sha256 {
+        if sha.len() != 64
+            || !sha
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+        {
+            errors.push(msg(format!(
+                "{what} field `sha256` must be 64 lower-case hex digits, got {sha:?}"
+            )));
+        }
+    } else if raw.unpinned.is_none() && raw.unavailable.is_none() {
+        errors.push(msg(format!(
+            "{what} has no `sha256`: pin it, or say why not in `unpinned`"
+        )));
+    }
+    match (&raw.url, &raw.unavailable, &raw.path) {
+        (None, None, None) => errors.push(msg(format!(
+            "{what} has no `url`: give the official URL, or say why it is `unavailable`"
+        ))),
+        (Some(u), _, _) if !(u.starts_with("https://") || u.starts_with("http://")) => {
+            errors.push(msg(format!(
+                "{what} field `url` must be an http(s) URL, got {u:?}"
+            )))
+        }
+        _ => {}
+    }
+    if raw.path.is_some() && data_dir.is_none() {
+        errors.push(msg(format!(
+            "{what} field `path` needs `data_dir` in the `[catalog]` table"
+        )));
+    }
+    if data_dir.is_some() && raw.path.is_none() && raw.unavailable.is_none() {
+        errors.push(msg(format!(
+            "{what} has no `path` but the catalog reads local files from `data_dir`"
+        )));
+    }
+}
+
+/// How the file is laid out: format, sheet, member, rows, encoding.
+fn check_layout(what: &str, raw: &RawSource, errors: &mut Vec<ConfigError>) {
+    if raw.format.is_spreadsheet() && raw.sheet.is_none() {
+        errors.push(msg(format!(
+            "{what} is a {:?} workbook but names no `sheet`",
+            raw.format
+        )));
+    }
+    if !raw.format.is_spreadsheet() && raw.sheet.is_some() {
+        errors.push(msg(format!(
+            "{what} field `sheet` applies only to workbooks"
+        )));
+    }
+    if (raw.format == Format::Zip) != raw.member.is_some() {
+        errors.push(msg(format!(
+            "{what} field `member` is required for, and only for, format \"zip\""
+        )));
+    }
+    if raw.header_row == 0 {
+        errors.push(msg(format!("{what} field `header_row` is 1-based, got 0")));
+    }
+    if let Some(g) = raw.group_row {
+        if g == 0 || g >= raw.header_row {
+            errors.push(msg(format!(
+                "{what} field `group_row` must be above `header_row` ({}), got {g}",
+                raw.header_row
+            )));
+        }
+    }
+    if raw.encoding != crate::catalog::Encoding::Utf8 && !raw.format.is_csv() {
+        errors.push(msg(format!(
+            "{what} field `encoding` applies only to CSV files"
+        )));
+    }
+    if raw.rows == Some(0) {
+        errors.push(msg(format!("{what} field `rows` must be positive, got 0")));
+    }
+}
+
+/// Header spellings per canonical column (the canonical name, the
+/// dataset's aliases, the source's), normalised; and the source's declared
+/// missing columns, checked against the dataset.
+fn header_aliases(
+    what: &str,
+    id: &str,
+    raw: &RawSource,
+    dataset: &DatasetSpec,
+    errors: &mut Vec<ConfigError>,
+) -> IndexMap<String, Vec<String>> {
+    let mut aliases: IndexMap<String, Vec<String>> = IndexMap::new();
+    for (col, spec) in &dataset.columns {
+        let mut names = vec![normalise_header(col)];
+        names.extend(spec.aliases.iter().map(|a| normalise_header(a)));
+        aliases.insert(col.clone(), names);
+    }
+    for (col, extra) in &raw.aliases {
+        match aliases.get_mut(col) {
+            Some(names) => names.extend(extra.to_vec().iter().map(|a| normalise_header(a))),
+            None => errors.push(msg(format!(
+                "{what} field `aliases` names column `{col}`, which dataset `{id}` does not have"
+            ))),
+        }
+    }
+    for (col, reason) in &raw.missing {
+        if !dataset.columns.contains_key(col) {
+            errors.push(msg(format!(
+                "{what} field `missing` names column `{col}`, which dataset `{id}` does not have"
+            )));
+        } else if dataset.key.contains(col) {
+            errors.push(msg(format!(
+                "{what} field `missing` names key column `{col}`: a table without its key cannot be loaded"
+            )));
+        }
+        if reason.trim().is_empty() {
+            errors.push(msg(format!(
+                "{what} field `missing` needs a reason for `{col}`"
+            )));
+        }
+        if raw.aliases.contains_key(col) {
+            errors.push(msg(format!(
+                "{what} declares column `{col}` both missing and aliased"
+            )));
+        }
+    }
+    let mut seen: BTreeMap<String, &str> = BTreeMap::new();
+    for (col, names) in &aliases {
+        if raw.missing.contains_key(col) {
+            continue;
+        }
+        for n in names {
+            if let Some(other) = seen.insert(n.clone(), col) {
+                if other != col {
+                    errors.push(msg(format!(
+                        "{what}: header {n:?} is an alias of both `{other}` and `{col}`"
+                    )));
+                }
+            }
+        }
+    }
+    aliases
+}
+
 /// Deserialises a table, reporting unknown fields one by one (and carrying
 /// on without them, so later problems in the same entry are found too).
 pub(crate) fn de_collect<T: DeserializeOwned>(
     mut table: toml::Table,
     what: &str,
-    errors: &mut Vec<String>,
+    errors: &mut Vec<ConfigError>,
 ) -> Option<T> {
     loop {
         match toml::Value::Table(table.clone()).try_into::<T>() {
             Ok(v) => return Some(v),
             Err(e) => {
-                let msg = e.to_string();
-                let msg = msg.trim();
-                if let Some(field) = unknown_field(msg) {
+                let text = e.to_string();
+                let text = text.trim();
+                if let Some(field) = unknown_field(text) {
                     if table.remove(&field).is_some() {
-                        errors.push(format!("{what} has unknown field `{field}`"));
+                        errors.push(ConfigError::message(
+                            what,
+                            format!("has unknown field `{field}`"),
+                        ));
                         continue;
                     }
                 }
-                errors.push(format!("{what}: {}", msg.replace('\n', " ")));
+                errors.push(ConfigError::message(
+                    what,
+                    format!(": {}", text.replace('\n', " ")),
+                ));
                 return None;
             }
         }
@@ -599,4 +646,9 @@ pub(crate) fn is_identifier(s: &str) -> bool {
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         && !s.as_bytes()[0].is_ascii_digit()
+}
+
+/// A configuration problem in words (the message names its entry).
+fn msg(m: String) -> ConfigError {
+    ConfigError::message("", m)
 }

@@ -2,9 +2,11 @@
 //!
 //! A data error is only useful if it says *where*: which source, which file,
 //! which sheet, column and row. So every error carries a [`Context`] next to
-//! its [`ErrorKind`], and the kinds are a closed, documented set that callers
-//! (the CLI's exit codes, the tests) can match on. `anyhow` is used only in
-//! `main`.
+//! its [`ErrorKind`], and the kinds are a closed, documented set that carry
+//! their facts as data (expected and got, the headers found, the failed
+//! check), so that callers (the CLI's exit codes, the tests) match on them
+//! and the message is rendered from them in one place. `anyhow` is used only
+//! in `main`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -48,37 +50,214 @@ impl fmt::Display for Context {
     }
 }
 
+/// One problem in the catalog, the datasets file or a stage spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError {
+    /// The entry at fault, as a reader finds it: ``Source `x` ``, ``Stage `y` (stages/y.toml)``.
+    pub entry: String,
+    pub problem: ConfigProblem,
+}
+
+/// What is wrong with a configuration entry.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ConfigProblem {
+    /// A field names a column that the table it refers to does not have.
+    UnknownColumn {
+        /// The field naming it, e.g. `sections[3].columns`.
+        field: String,
+        table: String,
+        column: String,
+        /// The table's declared columns.
+        known: Vec<String>,
+    },
+    /// A field names a value that a column of a table never holds (a
+    /// column with declared accepted values, such as indicator ids).
+    UnknownValue {
+        field: String,
+        table: String,
+        column: String,
+        value: String,
+        known: Vec<String>,
+    },
+    /// A field names a table that no stage produces and no dataset declares.
+    UnknownTable { field: String, table: String },
+    /// Any other problem, in words (the field and the value are named).
+    Message(String),
+}
+
+impl ConfigError {
+    pub fn message(entry: impl Into<String>, msg: impl Into<String>) -> Self {
+        ConfigError {
+            entry: entry.into(),
+            problem: ConfigProblem::Message(msg.into()),
+        }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.problem {
+            ConfigProblem::Message(m) if self.entry.is_empty() => write!(f, "{m}"),
+            ConfigProblem::Message(m) if m.starts_with(':') => write!(f, "{}{m}", self.entry),
+            ConfigProblem::Message(m) => write!(f, "{} {m}", self.entry),
+            ConfigProblem::UnknownColumn {
+                field,
+                table,
+                column,
+                known,
+            } => {
+                write!(
+                    f,
+                    "{} field `{field}` names column `{column}`, which table `{table}` does not have",
+                    self.entry
+                )?;
+                if let Some(near) = nearest(column, known) {
+                    write!(f, " (did you mean `{near}`?)")?;
+                }
+                write!(f, "; its columns are: {}", known.join(", "))
+            }
+            ConfigProblem::UnknownValue {
+                field,
+                table,
+                column,
+                value,
+                known,
+            } => {
+                write!(
+                    f,
+                    "{} field `{field}` names `{value}`, which column `{column}` of table `{table}` never holds",
+                    self.entry
+                )?;
+                if let Some(near) = nearest(value, known) {
+                    write!(f, " (did you mean `{near}`?)")?;
+                }
+                write!(f, "; its values are: {}", known.join(", "))
+            }
+            ConfigProblem::UnknownTable { field, table } => write!(
+                f,
+                "{} field `{field}` names table `{table}`, which no stage produces and no dataset declares",
+                self.entry
+            ),
+        }
+    }
+}
+
+/// The known name closest to `name` by edit distance, if it is close.
+fn nearest<'a>(name: &str, known: &'a [String]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|k| (edit_distance(name, k), k))
+        .filter(|(d, k)| *d <= 2.max(k.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k.as_str())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
+                .min(prev[j + 1] + 1)
+                .min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// A verification check that failed, with its first offending rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckFailure {
+    pub table: String,
+    pub check: String,
+    pub detail: String,
+    pub examples: Vec<String>,
+}
+
 /// What went wrong. Each variant maps to one kind of remedy.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum ErrorKind {
     /// The catalog or a stage spec is invalid. Holds every problem found, so
     /// that one run of `check` reports them all.
-    Config(Vec<String>),
+    Config(Vec<ConfigError>),
     /// Reading or writing a local file failed.
     Io(std::io::Error),
     /// An HTTP download failed after its retries.
-    Download(String),
-    /// A file's sha256 differs from its pin. The file was quarantined.
+    Download { reason: String },
+    /// A file's sha256 differs from its pin; it is never used.
     ChecksumMismatch {
         expected: String,
         actual: String,
-        quarantined: PathBuf,
+        /// Where the file was moved, if it was (a download is quarantined;
+        /// a local file is left where it is).
+        quarantined: Option<PathBuf>,
     },
     /// The server sent an HTML page where data was expected.
     HtmlInsteadOfData,
     /// A source is not in the cache and the run is offline (or the mirror lacks it).
-    NotCached(String),
-    /// The file's shape is not what the catalog declares: missing or renamed
-    /// header, missing sheet, wrong row count, unparseable value, bad encoding.
-    Schema(String),
-    /// A value could not be converted to its declared type.
-    Value(String),
+    NotCached { reason: String },
+    /// The bytes are not a readable file of the declared format (empty,
+    /// truncated, corrupt, wrong encoding).
+    Unreadable { reason: String },
+    /// A sheet or archive member the catalog names is not in the file.
+    NotInFile {
+        what: &'static str,
+        name: String,
+        available: Vec<String>,
+    },
+    /// No header of the file matches a canonical column.
+    MissingHeader {
+        column: String,
+        looked_for: Vec<String>,
+        headers: Vec<String>,
+    },
+    /// Several headers match one canonical column, or a column group
+    /// matched the wrong number of headers.
+    AmbiguousHeader {
+        column: String,
+        headers: Vec<String>,
+    },
+    /// A data row has a different number of fields than the header.
+    RaggedRow { fields: usize, expected: usize },
+    /// The file holds a different number of data rows than the catalog declares.
+    RowCount { expected: usize, got: usize },
+    /// A cell cannot be read as its declared type.
+    BadValue { expected: String, got: String },
+    /// A key column is empty in a row.
+    EmptyKey { column: String },
+    /// A key repeats; `first_row` holds its first occurrence.
+    DuplicateKey { key: String, first_row: usize },
+    /// A table lacks a column that is read from it.
+    MissingColumn {
+        table: Option<String>,
+        column: String,
+        available: Vec<String>,
+    },
+    /// A column has a type other than the one its reader needs.
+    WrongType {
+        column: String,
+        expected: String,
+        got: String,
+    },
     /// A geography or data check failed.
-    Verification(String),
+    CheckFailed(CheckFailure),
     /// Another build holds the lock on this output or cache.
-    Locked(String),
-    /// An error from polars while building or writing a table.
+    Locked { path: PathBuf },
+    /// A request to the bucket failed.
+    Bucket { reason: String },
+    /// An object of a published version exists with other content.
+    PublishedDiffers { object: String },
+    /// Another publish changed `latest.json` meanwhile.
+    LatestMoved { reason: String },
+    /// A file of the release no longer matches its manifest entry.
+    ReleaseModified { path: PathBuf },
+    /// `--out` is a directory this tool did not make; it is never replaced.
+    OutputRefused { path: PathBuf, reason: String },
+    /// An error from polars or a serialiser while building or writing a table.
     Table(String),
 }
 
@@ -93,26 +272,87 @@ impl fmt::Display for ErrorKind {
                 Ok(())
             }
             ErrorKind::Io(e) => write!(f, "{e}"),
-            ErrorKind::Download(m) => write!(f, "download failed: {m}"),
+            ErrorKind::Download { reason } => write!(f, "download failed: {reason}"),
             ErrorKind::ChecksumMismatch {
                 expected,
                 actual,
                 quarantined,
-            } => write!(
-                f,
-                "sha256 mismatch: expected {expected}, got {actual}; the file was quarantined at {} and will not be used. \
-                 If the publisher has released a new version, review it and update the pin in the catalog",
-                quarantined.display()
-            ),
+            } => {
+                write!(f, "sha256 mismatch: expected {expected}, got {actual}; ")?;
+                match quarantined {
+                    Some(p) => write!(f, "the file was quarantined at {} and will not be used", p.display())?,
+                    None => write!(f, "the file was not used (it was left where it is)")?,
+                }
+                write!(f, ". If the publisher has released a new version, review it and update the pin in the catalog")
+            }
             ErrorKind::HtmlInsteadOfData => write!(
                 f,
                 "the server returned an HTML page instead of data (an error or landing page); check the source URL"
             ),
-            ErrorKind::NotCached(m) => write!(f, "{m}"),
-            ErrorKind::Schema(m) => write!(f, "{m}"),
-            ErrorKind::Value(m) => write!(f, "{m}"),
-            ErrorKind::Verification(m) => write!(f, "verification failed: {m}"),
-            ErrorKind::Locked(m) => write!(f, "{m}"),
+            ErrorKind::NotCached { reason } => write!(f, "{reason}"),
+            ErrorKind::Unreadable { reason } => write!(f, "{reason}"),
+            ErrorKind::NotInFile { what, name, available } => {
+                write!(f, "{what} {name:?} not found; the file holds {available:?}")
+            }
+            ErrorKind::MissingHeader { column, looked_for, headers } => write!(
+                f,
+                "no header matches canonical column `{column}` (looked for {looked_for:?}); the file's headers are {headers:?}. \
+                 If the publisher renamed it, add the new header to `aliases`; if the file lacks it, declare it in `missing` with the reason"
+            ),
+            ErrorKind::AmbiguousHeader { column, headers } => {
+                write!(f, "{} headers match canonical column `{column}`: {headers:?}", headers.len())
+            }
+            ErrorKind::RaggedRow { fields, expected } => write!(
+                f,
+                "row has {fields} fields but the header has {expected} (truncated or malformed file?)"
+            ),
+            ErrorKind::RowCount { expected, got } => write!(
+                f,
+                "expected {expected} data rows (field `rows` in the catalog), found {got} (truncated, or a new edition?)"
+            ),
+            ErrorKind::BadValue { expected, got } => write!(f, "cannot read {got} as {expected}"),
+            ErrorKind::EmptyKey { column } => write!(f, "key column `{column}` is empty"),
+            ErrorKind::DuplicateKey { key, first_row } => {
+                write!(f, "duplicate key {key:?} (first at row {first_row})")
+            }
+            ErrorKind::MissingColumn { table, column, available } => {
+                match table {
+                    Some(t) => write!(f, "table `{t}` has no column `{column}`")?,
+                    None => write!(f, "the table has no column `{column}`")?,
+                }
+                write!(f, "; it has: {}", available.join(", "))
+            }
+            ErrorKind::WrongType { column, expected, got } => {
+                write!(f, "column `{column}` has type {got}, expected {expected}")
+            }
+            ErrorKind::CheckFailed(c) => {
+                write!(f, "verification failed: table `{}`, check `{}`: {}", c.table, c.check, c.detail)?;
+                if !c.examples.is_empty() {
+                    write!(f, "; first offending rows: {}", c.examples.join("; "))?;
+                }
+                Ok(())
+            }
+            ErrorKind::Locked { path } => write!(
+                f,
+                "another build holds the lock {}; wait for it to finish",
+                path.display()
+            ),
+            ErrorKind::Bucket { reason } => write!(f, "bucket request failed: {reason}"),
+            ErrorKind::PublishedDiffers { object } => write!(
+                f,
+                "{object} already exists with different content: a published version never changes; bump the version"
+            ),
+            ErrorKind::LatestMoved { reason } => write!(f, "{reason}"),
+            ErrorKind::ReleaseModified { path } => write!(
+                f,
+                "{} does not match its sha256 in manifest.json: the release directory was modified; rebuild it",
+                path.display()
+            ),
+            ErrorKind::OutputRefused { path, reason } => write!(
+                f,
+                "{} {reason}; refusing to replace it. Choose another --out",
+                path.display()
+            ),
             ErrorKind::Table(m) => write!(f, "table error: {m}"),
         }
     }
@@ -134,16 +374,30 @@ impl Error {
         }
     }
 
-    pub fn config(errors: Vec<String>) -> Self {
+    pub fn config(errors: Vec<ConfigError>) -> Self {
         Error::new(ErrorKind::Config(errors))
     }
 
-    pub fn schema(msg: impl Into<String>) -> Self {
-        Error::new(ErrorKind::Schema(msg.into()))
+    /// The bytes are not a readable file of the declared format.
+    pub fn unreadable(reason: impl Into<String>) -> Self {
+        Error::new(ErrorKind::Unreadable {
+            reason: reason.into(),
+        })
     }
 
-    pub fn value(msg: impl Into<String>) -> Self {
-        Error::new(ErrorKind::Value(msg.into()))
+    /// A failed verification check.
+    pub fn check(
+        table: impl Into<String>,
+        check: impl Into<String>,
+        detail: impl Into<String>,
+        examples: Vec<String>,
+    ) -> Self {
+        Error::new(ErrorKind::CheckFailed(CheckFailure {
+            table: table.into(),
+            check: check.into(),
+            detail: detail.into(),
+            examples,
+        }))
     }
 
     pub fn table(msg: impl fmt::Display) -> Self {
@@ -184,6 +438,14 @@ impl Error {
     pub fn is_config(&self) -> bool {
         matches!(self.kind, ErrorKind::Config(_))
     }
+
+    /// The failed check, if this is a verification failure.
+    pub fn check_failure(&self) -> Option<&CheckFailure> {
+        match &self.kind {
+            ErrorKind::CheckFailed(c) => Some(c),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Error {
@@ -213,3 +475,27 @@ impl From<polars::error::PolarsError> for Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_column_suggests_the_nearest_known_one() {
+        let e = ConfigError {
+            entry: "Stage `api` (stages/api.toml)".into(),
+            problem: ConfigProblem::UnknownColumn {
+                field: "sections[0].columns".into(),
+                table: "imd".into(),
+                column: "imd_rnak".into(),
+                known: vec!["lsoa21_code".into(), "imd_rank".into()],
+            },
+        };
+        let msg = e.to_string();
+        assert!(msg.contains("did you mean `imd_rank`?"), "{msg}");
+        assert!(
+            msg.contains("its columns are: lsoa21_code, imd_rank"),
+            "{msg}"
+        );
+    }
+}

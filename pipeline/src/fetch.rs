@@ -52,7 +52,10 @@ impl Lockfile {
     pub fn read(path: &Path) -> Result<Lockfile> {
         match std::fs::read_to_string(path) {
             Ok(text) => toml::from_str(&text).map_err(|e| {
-                Error::config(vec![format!("{}: invalid lock file: {e}", path.display())])
+                Error::config(vec![crate::error::ConfigError::message(
+                    "",
+                    format!("{}: invalid lock file: {e}", path.display()),
+                )])
             }),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Lockfile::default()),
             Err(e) => Err(Error::io(path, e)),
@@ -118,7 +121,11 @@ pub async fn fetch_all(catalog: &Catalog, cache: &Cache, opts: &FetchOptions) ->
         .read_timeout(opts.read_timeout)
         .user_agent(concat!("census-pipeline/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| Error::new(ErrorKind::Download(e.to_string())))?;
+        .map_err(|e| {
+            Error::new(ErrorKind::Download {
+                reason: e.to_string(),
+            })
+        })?;
 
     let todo: Vec<&Source> = catalog
         .sources
@@ -196,11 +203,13 @@ async fn fetch_one(
     if let Some(dir) = &opts.mirror {
         let path = dir.join(src.file_name());
         if !path.is_file() {
-            return Err(Error::new(ErrorKind::NotCached(format!(
-                "the mirror {} has no file named {:?}",
-                dir.display(),
-                src.file_name()
-            ))));
+            return Err(Error::new(ErrorKind::NotCached {
+                reason: format!(
+                    "the mirror {} has no file named {:?}",
+                    dir.display(),
+                    src.file_name()
+                ),
+            }));
         }
         let sha = sha256_file(&path)?;
         let blob = admit(cache, src, &path, &sha)?;
@@ -223,10 +232,10 @@ async fn fetch_one(
     if opts.offline {
         return match cached {
             Some(sha) => Ok((cache.blob_path(&sha), None)),
-            None => Err(Error::new(ErrorKind::NotCached(format!(
+            None => Err(Error::new(ErrorKind::NotCached { reason: format!(
                 "{:?} is not in the cache and the run is offline; run `census-pipeline fetch` with network access, or pass `--mirror DIR`",
                 src.file_name()
-            )))),
+            ) })),
         };
     }
 
@@ -260,9 +269,9 @@ async fn fetch_one(
                 tokio::time::sleep(delay).await;
             }
             Err(Failure::Transient(msg)) => {
-                return Err(Error::new(ErrorKind::Download(format!(
-                    "{url}: {msg} (gave up after {attempt} attempts)"
-                ))))
+                return Err(Error::new(ErrorKind::Download {
+                    reason: format!("{url}: {msg} (gave up after {attempt} attempts)"),
+                }))
             }
             Err(Failure::Fatal(e)) => return Err(e),
         }
@@ -279,7 +288,7 @@ fn admit(cache: &Cache, src: &Source, path: &Path, sha: &str) -> Result<PathBuf>
             return Err(Error::new(ErrorKind::ChecksumMismatch {
                 expected: pin.clone(),
                 actual: sha.to_string(),
-                quarantined: q,
+                quarantined: Some(q),
             })
             .file(src.file_name()));
         }
@@ -332,9 +341,9 @@ async fn download(
         return Err(Failure::Transient(format!("HTTP {status}")));
     }
     if !status.is_success() {
-        return Err(Failure::Fatal(Error::new(ErrorKind::Download(format!(
-            "{url}: HTTP {status}; check the URL in the catalog"
-        )))));
+        return Err(Failure::Fatal(Error::new(ErrorKind::Download {
+            reason: format!("{url}: HTTP {status}; check the URL in the catalog"),
+        })));
     }
     let header = |name: reqwest::header::HeaderName| {
         resp.headers()
@@ -352,6 +361,44 @@ async fn download(
         return Err(html_fatal());
     }
 
+    let (tmp_path, sha256, received) = stream_to_file(resp, src, cache, expected_len).await?;
+    if let Some(len) = expected_len {
+        if received != len {
+            let _ = tokio::fs::remove_file(&tmp_path).await;
+            return Err(Failure::Transient(format!(
+                "truncated body: received {received} of {len} bytes"
+            )));
+        }
+    }
+    if received == 0 {
+        let _ = tokio::fs::remove_file(&tmp_path).await;
+        return Err(Failure::Fatal(Error::new(ErrorKind::Download {
+            reason: format!("{url}: the server sent an empty body"),
+        })));
+    }
+    Ok(Outcome::Downloaded {
+        tmp: tmp_path,
+        entry: LockEntry {
+            url: url.to_string(),
+            etag,
+            last_modified,
+            sha256,
+            bytes: received,
+            fetched_at: now(),
+        },
+    })
+}
+
+/// Streams a response body into a file under the cache's `tmp/`, hashing
+/// it, and stopping at the first sign of an HTML page.
+async fn stream_to_file(
+    resp: reqwest::Response,
+    src: &Source,
+    cache: &Cache,
+    expected_len: Option<u64>,
+) -> std::result::Result<(PathBuf, String, u64), Failure> {
+    let html_fatal =
+        || Failure::Fatal(Error::new(ErrorKind::HtmlInsteadOfData).file(src.file_name()));
     let span = tracing::Span::current();
     if let Some(len) = expected_len {
         span.pb_set_length(len);
@@ -399,31 +446,7 @@ async fn download(
         .await
         .map_err(|e| Failure::Fatal(Error::io(&tmp_path, e)))?;
     drop(file);
-    if let Some(len) = expected_len {
-        if received != len {
-            let _ = tokio::fs::remove_file(&tmp_path).await;
-            return Err(Failure::Transient(format!(
-                "truncated body: received {received} of {len} bytes"
-            )));
-        }
-    }
-    if received == 0 {
-        let _ = tokio::fs::remove_file(&tmp_path).await;
-        return Err(Failure::Fatal(Error::new(ErrorKind::Download(format!(
-            "{url}: the server sent an empty body"
-        )))));
-    }
-    Ok(Outcome::Downloaded {
-        tmp: tmp_path,
-        entry: LockEntry {
-            url: url.to_string(),
-            etag,
-            last_modified,
-            sha256: hex::encode(hasher.finalize()),
-            bytes: received,
-            fetched_at: now(),
-        },
-    })
+    Ok((tmp_path, hex::encode(hasher.finalize()), received))
 }
 
 /// True if a body starts like an HTML document (after white space and a BOM).

@@ -2,32 +2,34 @@
 //! into verified, versioned static artefacts.
 //!
 //! The flow is `catalog` (what to read) -> `fetch` (get it, verified) ->
-//! `read` (into canonical tables) -> `graph`/`stage` (what to compute, in
-//! which order) -> `build` (run it, cached) -> `release` (the directory that
-//! is published). `error` is the one error type; `cache` the on-disk cache.
+//! `read` (into canonical tables) -> `plan` (the stages of `stages/`,
+//! validated against every table's schema and ordered) -> `build` (run
+//! them, through the unit cache) -> `release` (the directory that is
+//! published) -> `publish`.
+//!
+//! Each stage kind is a folder under `stages` implementing the one
+//! contract in `contract`; `checks` holds the verification vocabulary and
+//! the geography checks kinds share; `frame` is the only place stage logic
+//! meets polars. `error` is the one error type; `cache` the on-disk cache.
 
-pub mod api;
 pub mod build;
 pub mod cache;
 pub mod catalog;
-pub mod census;
-pub mod change;
+pub mod checks;
+pub mod contract;
 pub mod error;
 pub mod fetch;
-pub mod graph;
-pub mod index;
+pub mod frame;
 pub mod map;
 pub mod package;
-pub mod places;
+pub mod par;
+pub mod pattern;
+pub mod plan;
 pub mod publish;
 pub mod read;
 pub mod release;
 pub mod report;
 pub mod schema;
-pub mod stage;
-pub mod summary;
-pub mod values;
-pub mod verify;
-pub mod wards;
+pub mod stages;
 
 pub use error::{Error, ErrorKind, Result};

@@ -16,7 +16,7 @@ use tracing_subscriber::prelude::*;
 use census_pipeline::build::{build, BuildOptions, BuildReport};
 use census_pipeline::cache::{default_dir, Cache};
 use census_pipeline::fetch::{fetch_all, FetchOptions};
-use census_pipeline::graph::load_config;
+use census_pipeline::plan::load_config;
 use census_pipeline::Error;
 
 #[derive(Parser)]
@@ -181,14 +181,14 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Check(config) => {
-            let (catalog, graph) = load_config(&config.sources, &config.stages)?;
+            let (catalog, plan) = load_config(&config.sources, &config.stages)?;
             println!(
                 "ok: catalog `{}` declares {} sources for {} datasets; {} stages in {} waves",
                 catalog.name,
                 catalog.sources.len(),
                 catalog.datasets.len(),
-                graph.stages.len(),
-                graph.waves.len()
+                plan.stages.len(),
+                plan.waves.len()
             );
         }
         Command::Fetch { config, fetch } => {
@@ -234,10 +234,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             out,
             previous,
         } => {
-            let (catalog, graph) = load_config(&config.sources, &config.stages)?;
+            let (catalog, plan) = load_config(&config.sources, &config.stages)?;
             let report = build(
                 &catalog,
-                &graph,
+                &plan,
                 &BuildOptions {
                     out: out.clone(),
                     previous,
@@ -257,7 +257,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             );
         }
         Command::Bench { config, fetch } => {
-            let (catalog, graph) = load_config(&config.sources, &config.stages)?;
+            let (catalog, plan) = load_config(&config.sources, &config.stages)?;
             let scratch = tempfile::tempdir().context("creating a scratch directory")?;
             // A fresh stage cache, but the fetched files of the usual cache
             // (a warm cache): the benchmark measures the stages, not the network.
@@ -277,10 +277,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 },
             };
             let t = Instant::now();
-            let full = build(&catalog, &graph, &opts)?;
+            let full = build(&catalog, &plan, &opts)?;
             let full_wall = t.elapsed();
             let t = Instant::now();
-            let noop = build(&catalog, &graph, &opts)?;
+            let noop = build(&catalog, &plan, &opts)?;
             let noop_wall = t.elapsed();
             print_bench(&full, full_wall, &noop, noop_wall);
         }
@@ -304,9 +304,9 @@ fn print_bench(full: &BuildReport, full_wall: Duration, noop: &BuildReport, noop
             s.cached
         );
         let mut units = s.units.clone();
-        units.sort_by_key(|u| std::cmp::Reverse(u.1));
-        for (id, took, _) in units {
-            println!("    {:<44} {:>9.3} s", id, took.as_secs_f64());
+        units.sort_by_key(|u| std::cmp::Reverse(u.took));
+        for u in units {
+            println!("    {:<44} {:>9.3} s", u.unit, u.took.as_secs_f64());
         }
     }
     println!(

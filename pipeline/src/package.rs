@@ -11,12 +11,12 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
+use crate::frame::{parquet_schema, ColType};
 use crate::release::TableEntry;
 
 /// A field as the version comparison sees it.
@@ -27,17 +27,12 @@ pub struct FieldSig {
     pub ty: String,
 }
 
-/// Frictionless type of a polars dtype.
-fn frictionless_type(dt: &ArrowDataType) -> &'static str {
-    match dt {
-        ArrowDataType::Boolean => "boolean",
-        ArrowDataType::Int8
-        | ArrowDataType::Int16
-        | ArrowDataType::Int32
-        | ArrowDataType::Int64
-        | ArrowDataType::UInt32
-        | ArrowDataType::UInt64 => "integer",
-        ArrowDataType::Float32 | ArrowDataType::Float64 => "number",
+/// Frictionless type of a column type.
+fn frictionless_type(ty: Option<ColType>) -> &'static str {
+    match ty {
+        Some(ColType::Bool) => "boolean",
+        Some(ColType::Int) => "integer",
+        Some(ColType::Float) => "number",
         _ => "string",
     }
 }
@@ -105,15 +100,11 @@ pub fn datapackage(
 
 fn resource(out: &Path, catalog: &Catalog, name: &str, t: &TableEntry) -> Result<Value> {
     let path = out.join(&t.path);
-    let file = std::fs::File::open(&path).map_err(|e| Error::io(&path, e))?;
-    let schema = ParquetReader::new(file)
-        .schema()
-        .map_err(|e| Error::table(e).file(&path))?;
+    let schema = parquet_schema(&path)?;
     let spec = catalog.datasets.get(name);
     let key: Vec<String> = spec.map(|d| d.key.clone()).unwrap_or_default();
     let mut fields = Vec::new();
-    for (fname, field) in schema.iter() {
-        let fname = fname.to_string();
+    for (fname, ty) in schema {
         let declared = spec
             .and_then(|d| d.columns.get(&fname))
             .and_then(|c| c.description.clone());
@@ -124,7 +115,8 @@ fn resource(out: &Path, catalog: &Catalog, name: &str, t: &TableEntry) -> Result
         if let Some(how) = t.computed_columns.get(&fname) {
             description.push_str(&format!(" Computed: {how}."));
         }
-        let mut f = json!({"name": fname, "type": frictionless_type(field.dtype()), "description": description});
+        let mut f =
+            json!({"name": fname, "type": frictionless_type(ty), "description": description});
         if key.contains(&fname) {
             f["constraints"] = json!({"required": true, "unique": key.len() == 1});
         }
@@ -271,7 +263,7 @@ pub fn write_datapackage(
         Some(p) => {
             let old: Value =
                 serde_json::from_slice(&std::fs::read(&p).map_err(|e| Error::io(&p, e))?)
-                    .map_err(|e| Error::schema(format!("{}: {e}", p.display())))?;
+                    .map_err(|e| Error::unreadable(format!("not valid JSON: {e}")).file(&p))?;
             let (bump, why) = classify(&old, &pkg);
             (
                 next_version(old["version"].as_str().unwrap_or("1.0.0"), bump),

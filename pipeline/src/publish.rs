@@ -47,7 +47,9 @@ pub struct PublishReport {
 }
 
 fn store_err(what: &str, e: object_store::Error) -> Error {
-    Error::new(ErrorKind::Download(format!("{what}: {e}")))
+    Error::new(ErrorKind::Bucket {
+        reason: format!("{what}: {e}"),
+    })
 }
 
 /// Opens a destination URL: `s3://bucket/prefix` (configured by the usual
@@ -55,8 +57,11 @@ fn store_err(what: &str, e: object_store::Error) -> Error {
 /// local S3-compatible server), `file:///path`, or another object_store URL.
 pub fn open_store(to: &str) -> Result<(Box<dyn ObjectStore>, ObjPath)> {
     let url = url::Url::parse(to).map_err(|e| {
-        Error::config(vec![format!(
-            "`--to` must be a URL such as s3://bucket/prefix or file:///path, got {to:?}: {e}"
+        Error::config(vec![crate::error::ConfigError::message(
+            "",
+            format!(
+                "`--to` must be a URL such as s3://bucket/prefix or file:///path, got {to:?}: {e}"
+            ),
         )])
     })?;
     match url.scheme() {
@@ -77,9 +82,12 @@ pub fn open_store(to: &str) -> Result<(Box<dyn ObjectStore>, ObjPath)> {
             Ok((Box::new(store), prefix))
         }
         "file" => {
-            let dir = url
-                .to_file_path()
-                .map_err(|_| Error::config(vec![format!("not a local path: {to}")]))?;
+            let dir = url.to_file_path().map_err(|_| {
+                Error::config(vec![crate::error::ConfigError::message(
+                    "",
+                    format!("not a local path: {to}"),
+                )])
+            })?;
             std::fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
             let store = object_store::local::LocalFileSystem::new_with_prefix(&dir)
                 .map_err(|e| store_err("opening the folder", e))?;
@@ -138,18 +146,24 @@ async fn put_once(
     };
     match head {
         Ok(meta) if meta.size == bytes.len() as u64 => {
-            let existing = store.get(loc).await.map_err(|e| store_err(rel, e))?.bytes().await.map_err(|e| store_err(rel, e))?;
+            let existing = store
+                .get(loc)
+                .await
+                .map_err(|e| store_err(rel, e))?
+                .bytes()
+                .await
+                .map_err(|e| store_err(rel, e))?;
             if same(&existing) {
                 return Ok(false);
             }
-            return Err(Error::new(ErrorKind::Verification(format!(
-                "{loc} already exists with different content: a published version never changes; bump the version"
-            ))));
+            return Err(Error::new(ErrorKind::PublishedDiffers {
+                object: loc.to_string(),
+            }));
         }
         Ok(_) => {
-            return Err(Error::new(ErrorKind::Verification(format!(
-                "{loc} already exists with different content: a published version never changes; bump the version"
-            ))))
+            return Err(Error::new(ErrorKind::PublishedDiffers {
+                object: loc.to_string(),
+            }))
         }
         Err(object_store::Error::NotFound { .. }) => {}
         Err(e) => return Err(store_err(rel, e)),
@@ -187,32 +201,54 @@ async fn put_once(
 
 /// Publishes the release in `from` to `to`.
 pub async fn publish(from: &Path, to: &str, concurrency: usize) -> Result<PublishReport> {
+    let (manifest, manifest_bytes) = read_release(from)?;
+    let (store, prefix) = open_store(to)?;
+    let store: &dyn ObjectStore = store.as_ref();
+    let version = manifest.version.clone();
+    let mut report = upload_version(
+        store,
+        &prefix,
+        from,
+        &manifest,
+        &manifest_bytes,
+        concurrency,
+    )
+    .await?;
+    switch_latest(store, &prefix, &version, &manifest_bytes, &mut report).await?;
+    Ok(report)
+}
+
+/// The release's manifest, checked against every file before anything is sent.
+fn read_release(from: &Path) -> Result<(Manifest, Vec<u8>)> {
     let manifest_path = from.join("manifest.json");
     let manifest_bytes = std::fs::read(&manifest_path).map_err(|e| Error::io(&manifest_path, e))?;
     let manifest: Manifest = serde_json::from_slice(&manifest_bytes).map_err(|e| {
-        Error::schema(format!(
-            "{} is not a release manifest: {e}",
-            manifest_path.display()
-        ))
+        Error::unreadable(format!("not a release manifest: {e}")).file(&manifest_path)
     })?;
     // Check the release before sending anything.
     for f in &manifest.files {
         let p = from.join(&f.path);
         let bytes = std::fs::read(&p).map_err(|e| Error::io(&p, e))?;
         if sha256_bytes(&bytes) != f.sha256 {
-            return Err(Error::new(ErrorKind::Verification(format!(
-                "{} does not match its sha256 in manifest.json: the release directory was modified; rebuild it",
-                p.display()
-            ))));
+            return Err(Error::new(ErrorKind::ReleaseModified { path: p }));
         }
     }
-    let (store, prefix) = open_store(to)?;
-    let store: &dyn ObjectStore = store.as_ref();
+    Ok((manifest, manifest_bytes))
+}
+
+/// Uploads every file of the version not already there, then its manifest.
+async fn upload_version(
+    store: &dyn ObjectStore,
+    prefix: &ObjPath,
+    from: &Path,
+    manifest: &Manifest,
+    manifest_bytes: &[u8],
+    concurrency: usize,
+) -> Result<PublishReport> {
     let version = manifest.version.clone();
     let base = prefix.clone().join("releases").join(version.as_str());
     let span = tracing::info_span!("publish", version = %version);
     span.pb_set_length(manifest.files.len() as u64 + 1);
-
     let mloc = base.clone().join("manifest.json");
     // The same manifest there means every file is there: it is put last.
     let complete = match store.get(&mloc).await {
@@ -265,17 +301,27 @@ pub async fn publish(from: &Path, to: &str, concurrency: usize) -> Result<Publis
         }
     }
     // The manifest last: its presence means the version is complete.
-    if put_once(store, &mloc, &manifest_bytes, "manifest.json", false).await? {
+    if put_once(store, &mloc, manifest_bytes, "manifest.json", false).await? {
         report.uploaded += 1;
     } else {
         report.skipped += 1;
     }
+    Ok(report)
+}
 
+/// Points `latest.json` at the version, by a conditional update.
+async fn switch_latest(
+    store: &dyn ObjectStore,
+    prefix: &ObjPath,
+    version: &str,
+    manifest_bytes: &[u8],
+    report: &mut PublishReport,
+) -> Result<()> {
     // Then latest.json, by a conditional update.
     let latest = Latest {
-        version: version.clone(),
+        version: version.to_string(),
         path: format!("releases/{version}/"),
-        manifest_sha256: sha256_bytes(&manifest_bytes),
+        manifest_sha256: sha256_bytes(manifest_bytes),
     };
     let body = serde_json::to_vec_pretty(&latest).map_err(Error::table)?;
     let lloc = prefix.clone().join("latest.json");
@@ -290,7 +336,7 @@ pub async fn publish(from: &Path, to: &str, concurrency: usize) -> Result<Publis
     };
     if current.as_ref().and_then(|c| c.1.as_ref()) == Some(&latest) {
         info!(version = %version, uploaded = report.uploaded, skipped = report.skipped, "Already published; latest.json unchanged.");
-        return Ok(report);
+        return Ok(());
     }
     let mode = match &current {
         None => PutMode::Create,
@@ -325,9 +371,9 @@ pub async fn publish(from: &Path, to: &str, concurrency: usize) -> Result<Publis
                 _ => false,
             };
             if !unchanged {
-                return Err(Error::new(ErrorKind::Locked(
-                    "latest.json changed during the publish; run it again".into(),
-                )));
+                return Err(Error::new(ErrorKind::LatestMoved {
+                    reason: "latest.json changed during the publish; run it again".into(),
+                }));
             }
             store
                 .put(&lloc, PutPayload::from(body))
@@ -336,14 +382,15 @@ pub async fn publish(from: &Path, to: &str, concurrency: usize) -> Result<Publis
         }
         Err(object_store::Error::Precondition { .. })
         | Err(object_store::Error::AlreadyExists { .. }) => {
-            return Err(Error::new(ErrorKind::Locked(
-                "latest.json was changed by another publish meanwhile; run this publish again"
-                    .into(),
-            )))
+            return Err(Error::new(ErrorKind::LatestMoved {
+                reason:
+                    "latest.json was changed by another publish meanwhile; run this publish again"
+                        .into(),
+            }))
         }
         Err(e) => return Err(store_err("latest.json", e)),
     }
     report.latest_switched = true;
     info!(version = %version, uploaded = report.uploaded, skipped = report.skipped, "Published; latest.json switched.");
-    Ok(report)
+    Ok(())
 }

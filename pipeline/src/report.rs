@@ -14,8 +14,8 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::frame::{Table, Values};
 use crate::package::resources;
-use crate::values::{read_parquet, Values};
 
 /// Relative tolerance below which a numeric change is not reported.
 pub const TOLERANCE: f64 = 1e-9;
@@ -40,13 +40,23 @@ pub struct TableDiff {
     pub rank_changes: Vec<(String, usize)>,
 }
 
+/// One verified table in the report: its checks by status, and whether any failed.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct VerificationLine {
+    pub table: String,
+    /// E.g. `12 pass, 1 warn`.
+    pub checks: String,
+    /// `ok` or `FAIL`.
+    pub flag: String,
+}
+
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct DiffReport {
     pub old_version: String,
     pub new_version: String,
     pub tables: Vec<TableDiff>,
     pub newly_unavailable: Vec<String>,
-    pub verification: Vec<(String, String, String)>,
+    pub verification: Vec<VerificationLine>,
     /// Per local authority (LAD 2024 / council area): small areas whose IMD
     /// decile changed, were added or were removed, and the areas it has now.
     pub la_changes: BTreeMap<String, (usize, usize)>,
@@ -63,7 +73,8 @@ impl DiffReport {
 
 fn read_json(p: &Path) -> Result<Value> {
     let bytes = std::fs::read(p).map_err(|e| Error::io(p, e))?;
-    serde_json::from_slice(&bytes).map_err(|e| Error::schema(format!("{}: {e}", p.display())))
+    serde_json::from_slice(&bytes)
+        .map_err(|e| Error::unreadable(format!("not valid JSON: {e}")).file(p))
 }
 
 /// Compares two release directories.
@@ -124,15 +135,11 @@ pub fn diff(old: &Path, new: &Path) -> Result<DiffReport> {
                 .collect::<Vec<_>>()
                 .join(", ");
             let fails = counts.get("fail").copied().unwrap_or(0);
-            report.verification.push((
-                t["table"].as_str().unwrap_or_default().into(),
-                summary,
-                if fails > 0 {
-                    "FAIL".into()
-                } else {
-                    "ok".into()
-                },
-            ));
+            report.verification.push(VerificationLine {
+                table: t["table"].as_str().unwrap_or_default().into(),
+                checks: summary,
+                flag: if fails > 0 { "FAIL" } else { "ok" }.into(),
+            });
         }
     }
     Ok(report)
@@ -140,9 +147,10 @@ pub fn diff(old: &Path, new: &Path) -> Result<DiffReport> {
 
 /// Reads a table with every column as a string, an Int64 or a Float64 (a
 /// boolean as "true"/"false"), the types the comparison knows.
-fn read_comparable(path: &Path) -> Result<polars::prelude::DataFrame> {
+fn read_comparable(path: &Path) -> Result<Table> {
     use polars::prelude::*;
-    let frame = read_parquet(path)?;
+    let table = Table::read_parquet(path, None)?;
+    let frame = table.frame();
     let columns = frame
         .columns()
         .iter()
@@ -160,34 +168,14 @@ fn read_comparable(path: &Path) -> Result<polars::prelude::DataFrame> {
         })
         .collect::<PolarsResult<Vec<Column>>>()
         .map_err(|e| Error::table(e).file(path))?;
-    DataFrame::new(frame.height(), columns).map_err(|e| Error::table(e).file(path))
+    DataFrame::new(frame.height(), columns)
+        .map(Table::from_frame)
+        .map_err(|e| Error::table(e).file(path))
 }
 
 fn compare_table(old: &Path, new: &Path, o: &Value, n: &Value, d: &mut TableDiff) -> Result<()> {
-    let fields = |r: &Value| -> Vec<(String, String)> {
-        r["schema"]["fields"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .map(|f| {
-                (
-                    f["name"].as_str().unwrap_or_default().to_string(),
-                    f["type"].as_str().unwrap_or_default().to_string(),
-                )
-            })
-            .collect()
-    };
-    let (of, nf) = (fields(o), fields(n));
-    for (name, ty) in &of {
-        match nf.iter().find(|(n, _)| n == name) {
-            None => d.schema.push(format!("field `{name}` removed")),
-            Some((_, t)) if t != ty => d.schema.push(format!("field `{name}` type {ty} -> {t}")),
-            _ => {}
-        }
-    }
-    for (name, _) in nf.iter().filter(|(n, _)| !of.iter().any(|(o, _)| o == n)) {
-        d.schema.push(format!("field `{name}` added"));
-    }
+    let (of, nf) = (schema_fields(o), schema_fields(n));
+    schema_changes(&of, &nf, d);
     let key: Vec<String> = n["schema"]["primaryKey"]
         .as_array()
         .into_iter()
@@ -204,11 +192,8 @@ fn compare_table(old: &Path, new: &Path, o: &Value, n: &Value, d: &mut TableDiff
         read_comparable(&old.join(o["path"].as_str().unwrap_or_default()))?,
         read_comparable(&new.join(n["path"].as_str().unwrap_or_default()))?,
     );
-    let keys_of = |t: &polars::prelude::DataFrame| -> Result<Vec<String>> {
-        let cols: Vec<Values> = key
-            .iter()
-            .map(|k| Values::from_frame(t, k))
-            .collect::<Result<_>>()?;
+    let keys_of = |t: &Table| -> Result<Vec<String>> {
+        let cols: Vec<Values> = key.iter().map(|k| t.values(k)).collect::<Result<_>>()?;
         Ok((0..t.height())
             .map(|i| {
                 cols.iter()
@@ -223,16 +208,44 @@ fn compare_table(old: &Path, new: &Path, o: &Value, n: &Value, d: &mut TableDiff
     let npos: BTreeMap<&String, usize> = nk.iter().enumerate().map(|(i, k)| (k, i)).collect();
     d.added = nk.iter().filter(|k| !opos.contains_key(k)).count();
     d.removed = ok.iter().filter(|k| !npos.contains_key(k)).count();
+    let p = Paired {
+        ot: &ot,
+        nt: &nt,
+        opos: &opos,
+        npos: &npos,
+    };
     let common: Vec<String> = of
         .iter()
         .filter(|(n, _)| nf.iter().any(|(m, _)| m == n))
         .map(|(n, _)| n.clone())
         .collect();
+    row_changes(&p, &common, d)?;
+    if common.iter().any(|c| c == "imd_decile") {
+        d.decile_transitions = decile_transitions(&p)?;
+    }
+    if common.iter().any(|c| c == "imd_rank") {
+        d.rank_changes = rank_changes(&p)?;
+    }
+    Ok(())
+}
+
+/// The rows of two versions of a table, paired by key.
+struct Paired<'a> {
+    ot: &'a Table,
+    nt: &'a Table,
+    opos: &'a BTreeMap<&'a String, usize>,
+    npos: &'a BTreeMap<&'a String, usize>,
+}
+
+/// Per common column, how many paired rows changed (numbers beyond a
+/// relative tolerance), with examples.
+fn row_changes(p: &Paired<'_>, common: &[String], d: &mut TableDiff) -> Result<()> {
+    let (ot, nt, opos, npos) = (p.ot, p.nt, p.opos, p.npos);
     let mut changed_rows: BTreeSet<&String> = BTreeSet::new();
-    for c in &common {
-        let (ov, nv) = (Values::from_frame(&ot, c)?, Values::from_frame(&nt, c)?);
+    for c in common {
+        let (ov, nv) = (ot.values(c)?, nt.values(c)?);
         let mut count = 0;
-        for (k, &ni) in &npos {
+        for (k, &ni) in npos {
             let Some(&oi) = opos.get(k) else { continue };
             let differs = match (ov.number(oi), nv.number(ni)) {
                 (Some(a), Some(b)) if !matches!(ov, Values::Str(_)) => {
@@ -257,57 +270,84 @@ fn compare_table(old: &Path, new: &Path, o: &Value, n: &Value, d: &mut TableDiff
         }
     }
     d.changed = changed_rows.len();
-    if common.iter().any(|c| c == "imd_decile") {
-        let (ov, nv) = (
-            Values::from_frame(&ot, "imd_decile")?,
-            Values::from_frame(&nt, "imd_decile")?,
-        );
-        let mut m = vec![vec![0usize; 10]; 10];
-        for (k, &ni) in &npos {
-            let Some(&oi) = opos.get(k) else { continue };
-            if let (Some(a), Some(b)) = (ov.number(oi), nv.number(ni)) {
-                let (a, b) = (a as usize, b as usize);
-                if (1..=10).contains(&a) && (1..=10).contains(&b) {
-                    m[a - 1][b - 1] += 1;
-                }
-            }
-        }
-        d.decile_transitions = m;
-    }
-    if common.iter().any(|c| c == "imd_rank") {
-        let (ov, nv) = (
-            Values::from_frame(&ot, "imd_rank")?,
-            Values::from_frame(&nt, "imd_rank")?,
-        );
-        let buckets = [
-            (-f64::INFINITY, -1000.0, "< -1000"),
-            (-1000.0, -100.0, "-1000..-100"),
-            (-100.0, -0.5, "-100..-1"),
-            (-0.5, 0.5, "0"),
-            (0.5, 100.0, "1..100"),
-            (100.0, 1000.0, "100..1000"),
-            (1000.0, f64::INFINITY, "> 1000"),
-        ];
-        let mut counts = vec![0usize; buckets.len()];
-        for (k, &ni) in &npos {
-            let Some(&oi) = opos.get(k) else { continue };
-            if let (Some(a), Some(b)) = (ov.number(oi), nv.number(ni)) {
-                let delta = b - a;
-                if let Some(i) = buckets
-                    .iter()
-                    .position(|(lo, hi, _)| delta >= *lo && delta < *hi)
-                {
-                    counts[i] += 1;
-                }
-            }
-        }
-        d.rank_changes = buckets
-            .iter()
-            .zip(counts)
-            .map(|((_, _, l), c)| (l.to_string(), c))
-            .collect();
-    }
     Ok(())
+}
+
+/// Counts of paired rows by old and new IMD decile.
+fn decile_transitions(p: &Paired<'_>) -> Result<Vec<Vec<usize>>> {
+    let (ov, nv) = (p.ot.values("imd_decile")?, p.nt.values("imd_decile")?);
+    let mut m = vec![vec![0usize; 10]; 10];
+    for (k, &ni) in p.npos {
+        let Some(&oi) = p.opos.get(k) else { continue };
+        if let (Some(a), Some(b)) = (ov.number(oi), nv.number(ni)) {
+            let (a, b) = (a as usize, b as usize);
+            if (1..=10).contains(&a) && (1..=10).contains(&b) {
+                m[a - 1][b - 1] += 1;
+            }
+        }
+    }
+    Ok(m)
+}
+
+/// Counts of paired rows by the size of their IMD rank change.
+fn rank_changes(p: &Paired<'_>) -> Result<Vec<(String, usize)>> {
+    let (ov, nv) = (p.ot.values("imd_rank")?, p.nt.values("imd_rank")?);
+    let buckets = [
+        (-f64::INFINITY, -1000.0, "< -1000"),
+        (-1000.0, -100.0, "-1000..-100"),
+        (-100.0, -0.5, "-100..-1"),
+        (-0.5, 0.5, "0"),
+        (0.5, 100.0, "1..100"),
+        (100.0, 1000.0, "100..1000"),
+        (1000.0, f64::INFINITY, "> 1000"),
+    ];
+    let mut counts = vec![0usize; buckets.len()];
+    for (k, &ni) in p.npos {
+        let Some(&oi) = p.opos.get(k) else { continue };
+        if let (Some(a), Some(b)) = (ov.number(oi), nv.number(ni)) {
+            let delta = b - a;
+            if let Some(i) = buckets
+                .iter()
+                .position(|(lo, hi, _)| delta >= *lo && delta < *hi)
+            {
+                counts[i] += 1;
+            }
+        }
+    }
+    Ok(buckets
+        .iter()
+        .zip(counts)
+        .map(|((_, _, l), c)| (l.to_string(), c))
+        .collect())
+}
+
+/// A resource's fields: name and type.
+fn schema_fields(r: &Value) -> Vec<(String, String)> {
+    r["schema"]["fields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap_or_default().to_string(),
+                f["type"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect()
+}
+
+/// Fields removed, retyped or added.
+fn schema_changes(of: &[(String, String)], nf: &[(String, String)], d: &mut TableDiff) {
+    for (name, ty) in of {
+        match nf.iter().find(|(n, _)| n == name) {
+            None => d.schema.push(format!("field `{name}` removed")),
+            Some((_, t)) if t != ty => d.schema.push(format!("field `{name}` type {ty} -> {t}")),
+            _ => {}
+        }
+    }
+    for (name, _) in nf.iter().filter(|(n, _)| !of.iter().any(|(o, _)| o == n)) {
+        d.schema.push(format!("field `{name}` added"));
+    }
 }
 
 /// Indicator ids unavailable in `new` at some geography but not in `old`.
@@ -317,11 +357,11 @@ fn newly_unavailable(old: &Path, new: &Path) -> Result<Vec<String>> {
         if !p.is_file() {
             return Ok(BTreeSet::new());
         }
-        let t = read_parquet(&p)?;
+        let t = Table::read_parquet(&p, None)?;
         let (ind, geo, st) = (
-            Values::from_frame(&t, "indicator_id")?,
-            Values::from_frame(&t, "geography_type")?,
-            Values::from_frame(&t, "status")?,
+            t.values("indicator_id")?,
+            t.values("geography_type")?,
+            t.values("status")?,
         );
         Ok((0..t.height())
             .filter(|&i| st.text(i).as_deref() == Some("unavailable"))
@@ -371,11 +411,11 @@ fn la_changes(
             continue;
         }
         let read = |dir: &Path| -> Result<Vec<AreaDecile>> {
-            let frame = read_parquet(&dir.join(format!("tables/{name}.parquet")))?;
+            let frame = Table::read_parquet(&dir.join(format!("tables/{name}.parquet")), None)?;
             let (k, l, d) = (
-                Values::from_frame(&frame, key)?,
-                Values::from_frame(&frame, la)?,
-                Values::from_frame(&frame, "imd_decile")?,
+                frame.values(key)?,
+                frame.values(la)?,
+                frame.values("imd_decile")?,
             );
             Ok((0..frame.height())
                 .map(|i| (k.text(i), l.text(i), d.number(i)))
@@ -424,11 +464,11 @@ fn la_map(new: &Path, changes: &BTreeMap<String, (usize, usize)>) -> Result<Opti
     if !path.is_file() || changes.is_empty() {
         return Ok(None);
     }
-    let frame = read_parquet(&path)?;
+    let frame = Table::read_parquet(&path, None)?;
     let (codes, names, geoms) = (
-        Values::from_frame(&frame, "lad24_code")?,
-        Values::from_frame(&frame, "lad24_name")?,
-        Values::from_frame(&frame, "geometry")?,
+        frame.values("lad24_code")?,
+        frame.values("lad24_name")?,
+        frame.values("geometry")?,
     );
     let shapes: Vec<crate::map::Shape> = (0..frame.height())
         .filter_map(|i| {
@@ -533,8 +573,8 @@ pub fn markdown(r: &DiffReport) -> String {
         s,
         "\n## Verification\n\n| table | checks | |\n|---|---|---|"
     );
-    for (t, summary, flag) in &r.verification {
-        let _ = writeln!(s, "| `{t}` | {summary} | {flag} |");
+    for v in &r.verification {
+        let _ = writeln!(s, "| `{}` | {} | {} |", v.table, v.checks, v.flag);
     }
     let _ = writeln!(
         s,
@@ -617,7 +657,7 @@ const TEMPLATE: &str = r#"<!doctype html>
 {% endfor %}
 {% if r.newly_unavailable %}<h2>Indicators that became unavailable</h2><ul>{% for x in r.newly_unavailable %}<li>{{ x }}</li>{% endfor %}</ul>{% endif %}
 <h2>Verification</h2><table><tr><th>table</th><th>checks</th><th></th></tr>
-{% for v in r.verification %}<tr><td>{{ v[0] }}</td><td>{{ v[1] }}</td><td>{{ v[2] }}</td></tr>{% endfor %}</table>
+{% for v in r.verification %}<tr><td>{{ v.table }}</td><td>{{ v.checks }}</td><td>{{ v.flag }}</td></tr>{% endfor %}</table>
 </body></html>
 "#;
 

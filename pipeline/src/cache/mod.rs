@@ -21,6 +21,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::par::lock;
+
+mod units;
+pub use units::{copy, link_or_copy, unit_key, Unit};
 
 /// The engine's identity in cache keys and manifests: the crate version and
 /// a digest of its source (from build.rs), so that cached outputs of any
@@ -114,7 +118,7 @@ impl Cache {
             .unwrap_or_else(|_| path.to_path_buf())
             .to_string_lossy()
             .into_owned();
-        if let Some(s) = self.stamps.lock().expect("stamps lock").get(&key) {
+        if let Some(s) = lock(&self.stamps).get(&key) {
             if s.bytes == meta.len() && s.mtime_ns == mtime_ns && s.recorded_ns > mtime_ns + RACY_NS
             {
                 return Ok(s.sha256.clone());
@@ -124,7 +128,7 @@ impl Cache {
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let sha256 = sha256_file(path)?;
-        self.stamps.lock().expect("stamps lock").insert(
+        lock(&self.stamps).insert(
             key,
             Stamp {
                 bytes: meta.len(),
@@ -133,17 +137,16 @@ impl Cache {
                 recorded_ns,
             },
         );
-        *self.dirty.lock().expect("dirty lock") = true;
+        *lock(&self.dirty) = true;
         Ok(sha256)
     }
 
     /// Saves the digest stamps (atomically; a lost update only costs a re-hash).
     pub fn save(&self) -> Result<()> {
-        if !*self.dirty.lock().expect("dirty lock") {
+        if !*lock(&self.dirty) {
             return Ok(());
         }
-        let json = serde_json::to_vec_pretty(&*self.stamps.lock().expect("stamps lock"))
-            .map_err(Error::table)?;
+        let json = serde_json::to_vec_pretty(&*lock(&self.stamps)).map_err(Error::table)?;
         write_atomic(&self.dir.join("hashes.json"), &json, &self.tmp_dir())
     }
 }
@@ -205,10 +208,9 @@ impl DirLock {
             Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(path, e)),
         }
         if !wait {
-            return Err(Error::new(ErrorKind::Locked(format!(
-                "another build holds the lock {}; wait for it to finish",
-                path.display()
-            ))));
+            return Err(Error::new(ErrorKind::Locked {
+                path: path.to_path_buf(),
+            }));
         }
         tracing::warn!(lock = %path.display(), "Another build holds the lock; waiting for it to finish.");
         file.lock().map_err(|e| Error::io(path, e))?;

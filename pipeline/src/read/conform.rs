@@ -4,7 +4,8 @@ use indexmap::IndexMap;
 use polars::prelude::*;
 
 use crate::catalog::Source;
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
+use crate::frame::Table;
 use crate::schema::{normalise_header, snake_case, ColumnType, DatasetSpec};
 
 use super::{Cell, RawTable};
@@ -12,7 +13,7 @@ use super::{Cell, RawTable};
 /// A conformed table and what the mapping decided.
 #[derive(Debug)]
 pub struct Conformed {
-    pub frame: DataFrame,
+    pub table: Table,
     /// Canonical column -> header as published that it was read from.
     pub mapping: IndexMap<String, String>,
     /// Canonical columns the source lacks, with the declared reason.
@@ -26,11 +27,6 @@ pub struct Conformed {
 /// column and lists the headers that were found; a value that does not fit
 /// its type names the column and row.
 pub fn conform(raw: &RawTable, source: &Source, dataset: &DatasetSpec) -> Result<Conformed> {
-    let normalised: Vec<String> = raw.headers.iter().map(|h| normalise_header(h)).collect();
-    let mut claimed = vec![false; raw.headers.len()];
-    let mut mapping = IndexMap::new();
-    let mut columns: Vec<Column> = Vec::new();
-    let height = raw.height();
     let ctx = |e: Error| {
         let e = e.source_id(&source.id);
         match &raw.sheet {
@@ -38,104 +34,19 @@ pub fn conform(raw: &RawTable, source: &Source, dataset: &DatasetSpec) -> Result
             None => e,
         }
     };
-
-    for (name, spec) in &dataset.columns {
-        if let Some(reason) = source.raw.missing.get(name) {
-            columns.push(Column::full_null(name.into(), height, &dtype(spec.ty)));
-            let _ = reason;
-            continue;
-        }
-        let wanted = &source.aliases[name];
-        let hits: Vec<usize> = (0..normalised.len())
-            .filter(|&i| wanted.contains(&normalised[i]))
-            .collect();
-        let idx = match hits.as_slice() {
-            [i] => *i,
-            [] => {
-                return Err(ctx(Error::schema(format!(
-                    "no header matches canonical column `{name}` (looked for {wanted:?}); the file's headers are {:?}. \
-                     If the publisher renamed it, add the new header to `aliases`; if the file lacks it, declare it in `missing` with the reason",
-                    raw.headers
-                ))
-                .column(name.clone())));
-            }
-            many => {
-                return Err(ctx(Error::schema(format!(
-                    "{} headers match canonical column `{name}`: {:?}",
-                    many.len(),
-                    many.iter().map(|&i| &raw.headers[i]).collect::<Vec<_>>()
-                ))
-                .column(name.clone())));
-            }
-        };
-        claimed[idx] = true;
-        mapping.insert(name.clone(), raw.headers[idx].clone());
-        let col = convert(
-            name,
-            spec.ty,
-            &raw.columns[idx],
-            &raw.row_numbers,
-            &source.raw.null_values,
-        )
-        .map_err(|e| ctx(e.column(raw.headers[idx].trim().to_string())))?;
-        columns.push(col);
-    }
-
-    for (gi, group) in dataset.groups.iter().enumerate() {
-        let re = regex::Regex::new(&group.header)
-            .map_err(|e| Error::schema(format!("group {} header regex: {e}", gi + 1)))?;
-        let mut n = 0;
-        for (i, header) in raw.headers.iter().enumerate() {
-            if claimed[i] {
-                continue;
-            }
-            let folded = header
-                .trim_start_matches('\u{feff}')
-                .split_whitespace()
-                .collect::<Vec<_>>()
-                .join(" ");
-            let Some(caps) = re.captures(&folded) else {
-                continue;
-            };
-            let name = format!(
-                "{}{}",
-                group.prefix,
-                snake_case(caps.get(1).map_or("", |m| m.as_str()))
-            );
-            if mapping.contains_key(&name) {
-                return Err(ctx(Error::schema(format!(
-                    "headers {:?} and {header:?} both give canonical column `{name}`",
-                    mapping[&name]
-                ))));
-            }
-            claimed[i] = true;
-            n += 1;
-            mapping.insert(name.clone(), header.clone());
-            let col = convert(
-                &name,
-                group.ty,
-                &raw.columns[i],
-                &raw.row_numbers,
-                &source.raw.null_values,
-            )
-            .map_err(|e| ctx(e.column(header.trim().to_string())))?;
-            columns.push(col);
-        }
-        if let Some(expected) = group.count {
-            if n != expected {
-                return Err(ctx(Error::schema(format!(
-                    "column group {:?} matched {n} headers, expected {expected}",
-                    group.header
-                ))));
-            }
-        } else if n == 0 {
-            return Err(ctx(Error::schema(format!(
-                "column group {:?} matched no header; the file's headers are {:?}",
-                group.header, raw.headers
-            ))));
-        }
-    }
-
+    let mut m = Mapping {
+        claimed: vec![false; raw.headers.len()],
+        mapping: IndexMap::new(),
+        columns: Vec::new(),
+    };
+    map_columns(raw, source, dataset, &mut m).map_err(ctx)?;
+    map_groups(raw, source, dataset, &mut m).map_err(ctx)?;
+    let Mapping {
+        claimed,
+        mapping,
+        columns,
+    } = m;
+    let height = raw.height();
     let unmapped = raw
         .headers
         .iter()
@@ -154,11 +65,140 @@ pub fn conform(raw: &RawTable, source: &Source, dataset: &DatasetSpec) -> Result
         .collect();
     check_key(raw, &key).map_err(ctx)?;
     Ok(Conformed {
-        frame,
+        table: Table::from_frame(frame),
         mapping,
         missing: source.raw.missing.clone(),
         unmapped,
     })
+}
+
+/// What conforming has decided so far.
+struct Mapping {
+    /// Headers already given to a canonical column.
+    claimed: Vec<bool>,
+    /// Canonical column -> header as published.
+    mapping: IndexMap<String, String>,
+    columns: Vec<Column>,
+}
+
+/// Each canonical column from its one matching header, or nulls where the
+/// source declares it missing.
+fn map_columns(
+    raw: &RawTable,
+    source: &Source,
+    dataset: &DatasetSpec,
+    m: &mut Mapping,
+) -> Result<()> {
+    let normalised: Vec<String> = raw.headers.iter().map(|h| normalise_header(h)).collect();
+    let height = raw.height();
+    for (name, spec) in &dataset.columns {
+        if let Some(reason) = source.raw.missing.get(name) {
+            m.columns
+                .push(Column::full_null(name.into(), height, &dtype(spec.ty)));
+            let _ = reason;
+            continue;
+        }
+        let wanted = &source.aliases[name];
+        let hits: Vec<usize> = (0..normalised.len())
+            .filter(|&i| wanted.contains(&normalised[i]))
+            .collect();
+        let idx = match hits.as_slice() {
+            [i] => *i,
+            [] => {
+                return Err(Error::new(ErrorKind::MissingHeader {
+                    column: name.clone(),
+                    looked_for: wanted.clone(),
+                    headers: raw.headers.clone(),
+                })
+                .column(name.clone()));
+            }
+            many => {
+                return Err(Error::new(ErrorKind::AmbiguousHeader {
+                    column: name.clone(),
+                    headers: many.iter().map(|&i| raw.headers[i].clone()).collect(),
+                })
+                .column(name.clone()));
+            }
+        };
+        m.claimed[idx] = true;
+        m.mapping.insert(name.clone(), raw.headers[idx].clone());
+        let col = convert(
+            name,
+            spec.ty,
+            &raw.columns[idx],
+            &raw.row_numbers,
+            &source.raw.null_values,
+        )
+        .map_err(|e| e.column(raw.headers[idx].trim().to_string()))?;
+        m.columns.push(col);
+    }
+
+    Ok(())
+}
+
+/// Each column family: every unclaimed header matching its pattern.
+fn map_groups(
+    raw: &RawTable,
+    source: &Source,
+    dataset: &DatasetSpec,
+    m: &mut Mapping,
+) -> Result<()> {
+    for (gi, group) in dataset.groups.iter().enumerate() {
+        let re = regex::Regex::new(&group.header)
+            .map_err(|e| Error::table(format!("group {} header regex: {e}", gi + 1)))?;
+        let mut n = 0;
+        for (i, header) in raw.headers.iter().enumerate() {
+            if m.claimed[i] {
+                continue;
+            }
+            let folded = header
+                .trim_start_matches('\u{feff}')
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+            let Some(caps) = re.captures(&folded) else {
+                continue;
+            };
+            let name = format!(
+                "{}{}",
+                group.prefix,
+                snake_case(caps.get(1).map_or("", |m| m.as_str()))
+            );
+            if m.mapping.contains_key(&name) {
+                return Err(Error::new(ErrorKind::AmbiguousHeader {
+                    column: name.clone(),
+                    headers: vec![m.mapping[&name].clone(), header.clone()],
+                }));
+            }
+            m.claimed[i] = true;
+            n += 1;
+            m.mapping.insert(name.clone(), header.clone());
+            let col = convert(
+                &name,
+                group.ty,
+                &raw.columns[i],
+                &raw.row_numbers,
+                &source.raw.null_values,
+            )
+            .map_err(|e| e.column(header.trim().to_string()))?;
+            m.columns.push(col);
+        }
+        if let Some(expected) = group.count {
+            if n != expected {
+                return Err(Error::unreadable(format!(
+                    "column group {:?} matched {n} headers, expected {expected}",
+                    group.header
+                )));
+            }
+        } else if n == 0 {
+            return Err(Error::unreadable(format!(
+                "column group {:?} matched no header; the file's headers are {:?}",
+                group.header, raw.headers
+            )));
+        }
+    }
+
+    Ok(())
 }
 
 pub(crate) fn dtype(ty: ColumnType) -> DataType {
@@ -190,7 +230,11 @@ fn convert(
         &cleaned
     };
     let bad = |i: usize, what: &str| {
-        Error::value(format!("cannot read {what} as {}", ty.as_str())).row(rows[i])
+        Error::new(ErrorKind::BadValue {
+            expected: ty.as_str().to_string(),
+            got: what.to_string(),
+        })
+        .row(rows[i])
     };
     let col = match ty {
         ColumnType::String | ColumnType::Geometry => {
@@ -270,9 +314,11 @@ fn check_key(raw: &RawTable, key: &[(String, usize)]) -> Result<()> {
         for (name, idx) in key {
             match &raw.columns[*idx][i] {
                 Cell::Empty => {
-                    return Err(Error::value(format!("key column `{name}` is empty"))
-                        .column(raw.headers[*idx].trim().to_string())
-                        .row(row_no))
+                    return Err(Error::new(ErrorKind::EmptyKey {
+                        column: name.clone(),
+                    })
+                    .column(raw.headers[*idx].trim().to_string())
+                    .row(row_no))
                 }
                 Cell::Text(s) => parts.push(s.trim().to_string()),
                 Cell::Int(x) => parts.push(x.to_string()),
@@ -282,10 +328,10 @@ fn check_key(raw: &RawTable, key: &[(String, usize)]) -> Result<()> {
         let k = parts.join("|");
         if let Some(first) = seen.insert(k.clone(), row_no) {
             let names: Vec<&str> = key.iter().map(|(n, _)| n.as_str()).collect();
-            return Err(Error::value(format!(
-                "duplicate key {k:?} in `{}` (first at row {first})",
-                names.join(", ")
-            ))
+            return Err(Error::new(ErrorKind::DuplicateKey {
+                key: k,
+                first_row: first,
+            })
             .column(names.join(", "))
             .row(row_no));
         }

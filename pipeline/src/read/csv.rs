@@ -1,7 +1,7 @@
 //! CSV files: plain, gzipped, or a zip member (already unpacked by the caller).
 
 use crate::catalog::{Encoding, RawSource};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 use super::{Cell, RawTable};
 
@@ -10,7 +10,7 @@ use super::{Cell, RawTable};
 /// rows at the end of the file (spreadsheet exports often leave some).
 pub fn read_csv(bytes: &[u8], raw: &RawSource) -> Result<RawTable> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(Error::schema("the file is empty"));
+        return Err(Error::unreadable("the file is empty"));
     }
     let text = decode(bytes, raw.encoding)?;
     let mut reader = ::csv::ReaderBuilder::new()
@@ -25,7 +25,7 @@ pub fn read_csv(bytes: &[u8], raw: &RawSource) -> Result<RawTable> {
         let record_no = i + 1;
         let record = record.map_err(|e| {
             let line = e.position().map(|p| p.line() as usize);
-            let err = Error::schema(format!("malformed CSV: {e}"));
+            let err = Error::unreadable(format!("malformed CSV: {e}"));
             match line {
                 Some(l) => err.row(l),
                 None => err,
@@ -61,7 +61,7 @@ pub fn read_csv(bytes: &[u8], raw: &RawSource) -> Result<RawTable> {
         ));
     }
     let Some(mut headers) = headers else {
-        return Err(Error::schema(format!(
+        return Err(Error::unreadable(format!(
             "the file has no header row (expected at row {})",
             raw.header_row
         )));
@@ -77,11 +77,10 @@ pub fn read_csv(bytes: &[u8], raw: &RawSource) -> Result<RawTable> {
     }
     for (line, row) in &rows {
         if row.len() != headers.len() {
-            return Err(Error::schema(format!(
-                "row has {} fields but the header has {} (truncated or malformed file?)",
-                row.len(),
-                headers.len()
-            ))
+            return Err(Error::new(ErrorKind::RaggedRow {
+                fields: row.len(),
+                expected: headers.len(),
+            })
             .row(*line));
         }
     }
@@ -115,7 +114,7 @@ fn decode(bytes: &[u8], encoding: Encoding) -> Result<std::borrow::Cow<'_, str>>
             Err(e) => {
                 let at = e.valid_up_to();
                 let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-                Err(Error::schema(format!(
+                Err(Error::unreadable(format!(
                     "the file is not valid UTF-8 (byte 0x{:02x} at offset {at}); if it is Windows-1252, \
                      declare `encoding = \"windows-1252\"` for this source",
                     bytes[at]

@@ -14,18 +14,19 @@ use super::{Cell, RawTable};
 pub fn read_shapefile(path: &Path) -> Result<RawTable> {
     check_british_national_grid(path)?;
     let mut reader = shapefile::Reader::from_path(path)
-        .map_err(|e| Error::schema(format!("cannot open shapefile: {e}")))?;
+        .map_err(|e| Error::unreadable(format!("cannot open shapefile: {e}")))?;
     let mut rows: Vec<BTreeMap<String, Cell>> = Vec::new();
     for (i, item) in reader.iter_shapes_and_records().enumerate() {
         let row_no = i + 1;
-        let (shape, record) = item
-            .map_err(|e| Error::schema(format!("cannot read shape or record: {e}")).row(row_no))?;
+        let (shape, record) = item.map_err(|e| {
+            Error::unreadable(format!("cannot read shape or record: {e}")).row(row_no)
+        })?;
         let mut row = BTreeMap::new();
         for (name, value) in record {
             row.insert(name, field_cell(value));
         }
         let geometry = geo::Geometry::<f64>::try_from(shape)
-            .map_err(|e| Error::schema(format!("unsupported shape: {e}")).row(row_no))?;
+            .map_err(|e| Error::unreadable(format!("unsupported shape: {e}")).row(row_no))?;
         let json = geojson::Geometry::new(geojson::Value::from(&geometry)).to_string();
         row.insert("geometry".to_string(), Cell::Text(json));
         rows.push(row);
@@ -39,7 +40,7 @@ pub fn read_shapefile(path: &Path) -> Result<RawTable> {
 fn check_british_national_grid(shp: &Path) -> Result<()> {
     let prj = shp.with_extension("prj");
     let text = std::fs::read_to_string(&prj).map_err(|e| {
-        Error::schema(format!(
+        Error::unreadable(format!(
             "cannot read the projection file {} ({e}); a shapefile without one cannot be checked for British National Grid",
             prj.display()
         ))
@@ -51,7 +52,7 @@ fn check_british_national_grid(shp: &Path) -> Result<()> {
     {
         Ok(())
     } else {
-        Err(Error::schema(format!(
+        Err(Error::unreadable(format!(
             "the projection in {} is not British National Grid (EPSG:27700): {}",
             prj.display(),
             text.chars().take(120).collect::<String>()
@@ -75,16 +76,16 @@ fn field_cell(v: shapefile::dbase::FieldValue) -> Cell {
 /// Reads a GeoJSON FeatureCollection.
 pub fn read_geojson(bytes: &[u8]) -> Result<RawTable> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-        return Err(Error::schema("the file is empty"));
+        return Err(Error::unreadable("the file is empty"));
     }
     let text = std::str::from_utf8(bytes)
-        .map_err(|e| Error::schema(format!("GeoJSON is not UTF-8: {e}")))?;
+        .map_err(|e| Error::unreadable(format!("GeoJSON is not UTF-8: {e}")))?;
     let fc: geojson::FeatureCollection = text
         .parse::<geojson::GeoJson>()
-        .map_err(|e| Error::schema(format!("invalid GeoJSON: {e}")))
+        .map_err(|e| Error::unreadable(format!("invalid GeoJSON: {e}")))
         .and_then(|g| {
             geojson::FeatureCollection::try_from(g)
-                .map_err(|e| Error::schema(format!("not a GeoJSON FeatureCollection: {e}")))
+                .map_err(|e| Error::unreadable(format!("not a GeoJSON FeatureCollection: {e}")))
         })?;
     let mut rows = Vec::with_capacity(fc.features.len());
     for f in fc.features {

@@ -97,7 +97,7 @@ pub fn read_raw_bytes(raw: &RawSource, bytes: &[u8]) -> Result<RawTable> {
         Format::Xlsx | Format::Xls | Format::Ods => sheet::read_sheet(bytes, raw),
         Format::Geojson => geo::read_geojson(bytes),
         Format::GeojsonGz => geo::read_geojson(&gunzip(bytes)?),
-        Format::Shapefile => Err(Error::schema(
+        Format::Shapefile => Err(Error::unreadable(
             "a shapefile is read from its path, not from bytes",
         )),
     }
@@ -113,7 +113,7 @@ pub(crate) fn gunzip(bytes: &[u8]) -> Result<Vec<u8>> {
     flate2::read::MultiGzDecoder::new(bytes)
         .read_to_end(&mut out)
         .map_err(|e| {
-            Error::schema(format!(
+            Error::unreadable(format!(
                 "not a valid gzip file (truncated or corrupt?): {e}"
             ))
         })?;
@@ -122,18 +122,20 @@ pub(crate) fn gunzip(bytes: &[u8]) -> Result<Vec<u8>> {
 
 fn unzip_member(bytes: &[u8], member: &str) -> Result<Vec<u8>> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
-        .map_err(|e| Error::schema(format!("not a valid zip archive: {e}")))?;
+        .map_err(|e| Error::unreadable(format!("not a valid zip archive: {e}")))?;
     let names: Vec<String> = zip
         .file_names()
         .filter_map(|n| n.ok().map(|s| s.into_owned()))
         .collect();
     let mut file = zip.by_name(member).map_err(|_| {
-        Error::new(ErrorKind::Schema(format!(
-            "zip member {member:?} not found; the archive holds {names:?}"
-        )))
+        Error::new(ErrorKind::NotInFile {
+            what: "zip member",
+            name: member.to_string(),
+            available: names.clone(),
+        })
     })?;
     let mut out = Vec::new();
     file.read_to_end(&mut out)
-        .map_err(|e| Error::schema(format!("cannot extract zip member {member:?}: {e}")))?;
+        .map_err(|e| Error::unreadable(format!("cannot extract zip member {member:?}: {e}")))?;
     Ok(out)
 }

@@ -3,18 +3,18 @@
 use calamine::{Data, Reader};
 
 use crate::catalog::{Format, RawSource};
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
 use super::{csv::with_groups, Cell, RawTable};
 
 pub fn read_sheet(bytes: &[u8], raw: &RawSource) -> Result<RawTable> {
     let sheet = raw.sheet.as_deref().unwrap_or_default();
     if bytes.is_empty() {
-        return Err(Error::schema("the file is empty"));
+        return Err(Error::unreadable("the file is empty"));
     }
     let cursor = std::io::Cursor::new(bytes.to_vec());
     let open_err = |e: &dyn std::fmt::Display| {
-        Error::schema(format!("cannot open as {:?} workbook: {e}", raw.format))
+        Error::unreadable(format!("cannot open as {:?} workbook: {e}", raw.format))
     };
     let mut book: calamine::Sheets<_> = match raw.format {
         Format::Xlsx => {
@@ -25,14 +25,16 @@ pub fn read_sheet(bytes: &[u8], raw: &RawSource) -> Result<RawTable> {
     };
     let names = book.sheet_names();
     if !names.iter().any(|n| n == sheet) {
-        return Err(Error::schema(format!(
-            "sheet {sheet:?} not found; the workbook has {names:?}"
-        ))
+        return Err(Error::new(ErrorKind::NotInFile {
+            what: "sheet",
+            name: sheet.to_string(),
+            available: names.clone(),
+        })
         .sheet(sheet));
     }
     let range = book
         .worksheet_range(sheet)
-        .map_err(|e| Error::schema(format!("cannot read sheet: {e}")).sheet(sheet))?;
+        .map_err(|e| Error::unreadable(format!("cannot read sheet: {e}")).sheet(sheet))?;
     let (row0, _) = range.start().unwrap_or((0, 0));
     let row0 = row0 as usize;
 
@@ -67,7 +69,7 @@ pub fn read_sheet(bytes: &[u8], raw: &RawSource) -> Result<RawTable> {
             .map(|(_, r)| r.iter().map(cell_text).collect())
     };
     let Some(mut headers) = text_row(raw.header_row) else {
-        return Err(Error::schema(format!(
+        return Err(Error::unreadable(format!(
             "the sheet has no row {} to read headers from",
             raw.header_row
         ))

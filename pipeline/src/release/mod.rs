@@ -13,13 +13,15 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::build::LoadMeta;
 use crate::cache::{engine_version, sha256_file};
 use crate::catalog::Catalog;
 use crate::error::{Error, Result};
+use crate::frame::Table;
+
+mod swap;
+pub use swap::swap_into_place;
 
 /// `manifest.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -75,59 +77,49 @@ pub struct TableEntry {
     pub file: Option<FileEntry>,
 }
 
-/// An input of a table: a source file (`kind = "file"`) or another table.
+/// An input of a table: a source file or another table.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct InputRef {
-    pub kind: String,
+    pub kind: InputKind,
     pub name: String,
     pub sha256: String,
 }
 
-impl TableEntry {
-    pub(crate) fn from_meta(rel: &str, meta: LoadMeta, description: &str) -> TableEntry {
-        TableEntry {
-            path: rel.to_string(),
-            rows: meta.rows,
-            stage: "load".into(),
-            description: description.to_string(),
-            inputs: vec![InputRef {
-                kind: "file".into(),
-                name: meta.source_file,
-                sha256: meta.source_sha256,
-            }],
-            derived: meta.derived,
-            missing_columns: meta.missing,
-            computed_columns: Default::default(),
-            notes: Vec::new(),
-            file: Some(FileEntry {
-                path: rel.to_string(),
-                bytes: meta.parquet_bytes,
-                sha256: meta.parquet_sha256,
-            }),
-        }
+/// What an input of a table is.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum InputKind {
+    /// A source file, as fetched.
+    File,
+    /// Another table of the release.
+    Table,
+}
+
+impl InputRef {
+    /// The Parquet key-value form of a table's inputs: `name:sha256,...`.
+    pub fn provenance(inputs: &[InputRef]) -> String {
+        inputs
+            .iter()
+            .map(|i| format!("{}:{}", i.name, i.sha256))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
-/// Writes a table as zstd-compressed Parquet, with key-value metadata
-/// (its inputs and their sha256, the pipeline version, the build time).
+/// Writes a table as zstd-compressed Parquet, with key-value metadata: the
+/// pipeline version, the build time, then `metadata` (its inputs and their
+/// sha256, its stage or source).
 pub fn write_parquet(
-    frame: &mut DataFrame,
+    table: &mut Table,
     path: &Path,
     metadata: Vec<(String, String)>,
 ) -> Result<()> {
-    let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
     let mut kv = vec![
         ("census_pipeline.version".to_string(), engine_version()),
         ("census_pipeline.built_at".to_string(), build_time()),
     ];
     kv.extend(metadata);
-    ParquetWriter::new(file)
-        .with_compression(ParquetCompression::Zstd(None))
-        .with_statistics(StatisticsOptions::full())
-        .with_key_value_metadata(Some(KeyValueMetadata::from_static(kv)))
-        .finish(frame)
-        .map_err(|e| Error::table(e).file(path))?;
-    Ok(())
+    table.write_parquet(path, kv)
 }
 
 /// The build time recorded in tables: `SOURCE_DATE_EPOCH` when set (for
@@ -162,7 +154,7 @@ pub fn write_manifest(
     for entry in walk(staging)? {
         let rel = entry
             .strip_prefix(staging)
-            .expect("walked under staging")
+            .unwrap_or(&entry)
             .to_string_lossy()
             .replace('\\', "/");
         if rel == "manifest.json" {
@@ -204,7 +196,7 @@ pub fn write_manifest(
 }
 
 /// Writes `verification.json`: every check of every verified table.
-pub fn write_verification(staging: &Path, reports: &[crate::verify::TableReport]) -> Result<()> {
+pub fn write_verification(staging: &Path, reports: &[crate::checks::TableReport]) -> Result<()> {
     let path = staging.join("verification.json");
     let json = serde_json::to_vec_pretty(&serde_json::json!({ "tables": reports }))
         .map_err(Error::table)?;
@@ -226,38 +218,4 @@ fn walk(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
         }
     }
     Ok(out)
-}
-
-/// Replaces `out` with the finished staging directory. The old release is
-/// moved aside first and removed only after the new one is in place, so an
-/// interruption leaves either the old or the new release, never a mixture.
-/// A non-empty `out` that is not a release (no manifest.json) is refused
-/// rather than deleted.
-pub fn swap_into_place(staging: &Path, out: &Path) -> Result<()> {
-    if out.exists() {
-        let is_release = out.join("manifest.json").is_file();
-        let is_empty = std::fs::read_dir(out)
-            .map(|mut d| d.next().is_none())
-            .unwrap_or(false);
-        if !is_release && !is_empty {
-            return Err(Error::schema(format!(
-                "{} exists and is not a release directory (no manifest.json); refusing to replace it. Choose another --out",
-                out.display()
-            )));
-        }
-        let old = staging.with_extension("old");
-        let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(out, &old).map_err(|e| Error::io(out, e))?;
-        if let Err(e) = std::fs::rename(staging, out) {
-            let _ = std::fs::rename(&old, out);
-            return Err(Error::io(out, e));
-        }
-        let _ = std::fs::remove_dir_all(&old);
-    } else {
-        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-        }
-        std::fs::rename(staging, out).map_err(|e| Error::io(out, e))?;
-    }
-    Ok(())
 }

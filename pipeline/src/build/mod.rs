@@ -1,0 +1,170 @@
+//! Running the plan into a release directory.
+//!
+//! A build never leaves half a release behind: every file is written into a
+//! staging directory beside `--out`, and only when every stage has succeeded
+//! is the staging directory swapped in for the old release. Each unit of
+//! stage work is cached under the hash of everything that determines its
+//! output (see `crate::cache::units`), so an unchanged rebuild only copies
+//! cached files.
+
+mod run;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use tracing::info;
+
+use crate::cache::{Cache, DirLock};
+use crate::catalog::Catalog;
+use crate::contract::UnitTime;
+use crate::error::{Error, ErrorKind, Result};
+use crate::fetch::{fetch_all, FetchOptions};
+use crate::plan::Plan;
+use crate::release::{self, Manifest};
+
+/// How to build.
+#[derive(Debug, Clone)]
+pub struct BuildOptions {
+    pub out: PathBuf,
+    /// The previous release, to derive the version from the change.
+    pub previous: Option<PathBuf>,
+    pub cache_dir: PathBuf,
+    pub fetch: FetchOptions,
+}
+
+/// What a build did, for logs and the benchmark.
+#[derive(Debug, Clone, Default)]
+pub struct BuildReport {
+    pub total: Duration,
+    pub fetch: Duration,
+    /// Per stage: wall time, units computed, units taken from the cache.
+    pub stages: Vec<StageReport>,
+    pub manifest: Manifest,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StageReport {
+    pub name: String,
+    pub wall: Duration,
+    pub computed: usize,
+    pub cached: usize,
+    /// Per unit (dataset, table) time, for the benchmark.
+    pub units: Vec<UnitTime>,
+}
+
+impl BuildReport {
+    /// Units of stage work actually computed (0 for a no-op rebuild).
+    pub fn computed(&self) -> usize {
+        self.stages.iter().map(|s| s.computed).sum()
+    }
+}
+
+/// Runs the whole plan and writes the release directory.
+pub fn build(catalog: &Catalog, plan: &Plan, opts: &BuildOptions) -> Result<BuildReport> {
+    let started = Instant::now();
+    let cache = Cache::open(&opts.cache_dir)?;
+    let _cache_lock = DirLock::acquire(&opts.cache_dir.join(".lock"), true)?;
+    let _out_lock = DirLock::acquire(&sibling(&opts.out, ".lock"), true)?;
+
+    let fetch_started = Instant::now();
+    let sources = inputs(catalog, &cache, &opts.fetch)?;
+    let fetch = fetch_started.elapsed();
+
+    let staging = sibling(&opts.out, &format!(".partial-{}", std::process::id()));
+    if staging.exists() {
+        std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
+    }
+    let tables_dir = staging.join("tables");
+    std::fs::create_dir_all(&tables_dir).map_err(|e| Error::io(&tables_dir, e))?;
+    let result = write_release(catalog, plan, &cache, &sources, &staging, opts);
+    let (manifest, stages) = match result {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = std::fs::remove_dir_all(&staging);
+            return Err(e);
+        }
+    };
+    cache.save()?;
+    let report = BuildReport {
+        total: started.elapsed(),
+        fetch,
+        stages,
+        manifest,
+    };
+    info!(
+        out = %opts.out.display(),
+        tables = report.manifest.tables.len(),
+        computed = report.computed(),
+        secs = report.total.as_secs_f64(),
+        "Build complete."
+    );
+    Ok(report)
+}
+
+/// Every available source's file: local files in place, others fetched
+/// into the cache.
+fn inputs(
+    catalog: &Catalog,
+    cache: &Cache,
+    fetch: &FetchOptions,
+) -> Result<BTreeMap<String, PathBuf>> {
+    let mut sources: BTreeMap<String, PathBuf> = catalog
+        .sources
+        .values()
+        .filter_map(|s| s.local_path.clone().map(|p| (s.id.clone(), p)))
+        .collect();
+    let needs_fetch = catalog
+        .sources
+        .values()
+        .any(|s| s.local_path.is_none() && s.raw.unavailable.is_none());
+    if needs_fetch {
+        let rt = tokio::runtime::Runtime::new().map_err(|e| Error::new(ErrorKind::Io(e)))?;
+        sources.extend(rt.block_on(fetch_all(catalog, cache, fetch))?);
+    }
+    Ok(sources)
+}
+
+/// Runs the stages into `staging`, then writes the verification report,
+/// the data package, the diff report and the manifest, and swaps the
+/// release into place.
+fn write_release(
+    catalog: &Catalog,
+    plan: &Plan,
+    cache: &Cache,
+    sources: &BTreeMap<String, PathBuf>,
+    staging: &Path,
+    opts: &BuildOptions,
+) -> Result<(Manifest, Vec<StageReport>)> {
+    let o = run::run_stages(catalog, plan, cache, sources, staging)?;
+    release::write_verification(staging, &o.verification)?;
+    let (version, why) =
+        crate::package::write_datapackage(staging, catalog, &o.tables, opts.previous.as_deref())?;
+    // The diff report against the previous release, for review.
+    if let Some(prev) = opts
+        .previous
+        .as_deref()
+        .filter(|p| p.join("datapackage.json").is_file())
+    {
+        let r = crate::report::diff(prev, staging)?;
+        crate::report::write(staging, &r)?;
+    }
+    info!(version = %version, reasons = %why.join("; "), "Release version.");
+    let manifest =
+        release::write_manifest(staging, catalog, o.tables, o.files, o.unavailable, &version)?;
+    release::swap_into_place(staging, &opts.out)?;
+    Ok((manifest, o.reports))
+}
+
+/// `output` + `.lock` -> `.output.lock` beside it (also for staging dirs).
+fn sibling(out: &Path, suffix: &str) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    parent.join(format!(".{name}{suffix}"))
+}

@@ -1,0 +1,159 @@
+//! Running the stages wave by wave, each through the stage contract.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use tracing::{info, info_span, warn};
+use tracing_indicatif::span_ext::IndicatifSpanExt;
+
+use super::StageReport;
+use crate::cache::Cache;
+use crate::catalog::Catalog;
+use crate::checks::TableReport;
+use crate::contract::{RunCtx, StageRun};
+use crate::error::Result;
+use crate::par::{lock, parallel};
+use crate::plan::{Plan, PlannedStage};
+use crate::release::{FileEntry, TableEntry};
+
+/// What the stages produced.
+pub struct StageOutputs {
+    pub reports: Vec<StageReport>,
+    pub tables: BTreeMap<String, TableEntry>,
+    /// Tables that could not be built, with the reason.
+    pub unavailable: Vec<(String, String)>,
+    pub verification: Vec<TableReport>,
+    /// Files other than tables (the static API), with their digests.
+    pub files: Vec<FileEntry>,
+}
+
+/// What the stages of a build share while they run.
+struct Shared<'a> {
+    catalog: &'a Catalog,
+    plan: &'a Plan,
+    cache: &'a Cache,
+    sources: &'a BTreeMap<String, PathBuf>,
+    staging: &'a Path,
+    reports: Mutex<Vec<StageReport>>,
+    tables: Mutex<BTreeMap<String, TableEntry>>,
+    verification: Mutex<Vec<TableReport>>,
+    files: Mutex<Vec<FileEntry>>,
+}
+
+pub fn run_stages(
+    catalog: &Catalog,
+    plan: &Plan,
+    cache: &Cache,
+    sources: &BTreeMap<String, PathBuf>,
+    staging: &Path,
+) -> Result<StageOutputs> {
+    let shared = Shared {
+        catalog,
+        plan,
+        cache,
+        sources,
+        staging,
+        reports: Mutex::new(Vec::new()),
+        tables: Mutex::new(BTreeMap::new()),
+        verification: Mutex::new(Vec::new()),
+        files: Mutex::new(Vec::new()),
+    };
+    let mut unavailable = Vec::new();
+    for wave in &plan.waves {
+        parallel(wave, |name| shared.run_one(name))?;
+        for name in wave {
+            unavailable.extend(plan.stages[name].unavailable.iter().cloned());
+        }
+    }
+    let mut reports = shared
+        .reports
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    reports.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut verification = shared
+        .verification
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    verification.sort_by(|a, b| a.table.cmp(&b.table));
+    Ok(StageOutputs {
+        reports,
+        tables: shared
+            .tables
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner()),
+        unavailable,
+        verification,
+        files: shared.files.into_inner().unwrap_or_else(|p| p.into_inner()),
+    })
+}
+
+impl Shared<'_> {
+    fn run_one(&self, name: &String) -> Result<()> {
+        let stage: &PlannedStage = &self.plan.stages[name];
+        if stage.skipped() {
+            for (t, reason) in &stage.unavailable {
+                warn!(stage = %name, table = %t, %reason, "Table unavailable; published as such.");
+            }
+            return Ok(());
+        }
+        let started = Instant::now();
+        let span = info_span!("stage", stage = %name);
+        span.pb_set_length(stage.outputs.len().max(1) as u64);
+        span.pb_set_message(&format!("stage {name}"));
+        // Entered only for the progress bar's lifetime; stages run on
+        // worker threads, so the span is not entered (it would nest).
+        let progress = || span.pb_inc(1);
+        let inputs: BTreeMap<String, TableEntry> = {
+            let t = lock(&self.tables);
+            stage
+                .inputs
+                .all()
+                .filter_map(|i| t.get(i).map(|e| (i.clone(), e.clone())))
+                .collect()
+        };
+        let ctx = RunCtx {
+            stage: name,
+            catalog: self.catalog,
+            cache: self.cache,
+            staging: self.staging,
+            sources: self.sources,
+            inputs,
+            schemas: &self.plan.schemas,
+            unavailable: &self.plan.unavailable,
+            outputs: &stage.outputs,
+            progress: &progress,
+        };
+        let run = stage.spec.kind.stage().run(&ctx)?;
+        self.record(name, run, started);
+        Ok(())
+    }
+
+    fn record(&self, name: &str, run: StageRun, started: Instant) {
+        let mut report = StageReport {
+            name: name.to_string(),
+            ..Default::default()
+        };
+        for u in run.units {
+            if u.computed {
+                report.computed += 1;
+            } else {
+                report.cached += 1;
+            }
+            report.units.push(u);
+        }
+        lock(&self.verification).extend(run.verification);
+        lock(&self.files).extend(run.files);
+        lock(&self.tables).extend(run.tables);
+        report.wall = started.elapsed();
+        info!(
+            stage = %name,
+            computed = report.computed,
+            cached = report.cached,
+            ms = report.wall.as_millis() as u64,
+            "Stage finished."
+        );
+        lock(&self.reports).push(report);
+    }
+}

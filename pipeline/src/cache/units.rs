@@ -1,0 +1,94 @@
+//! The unit cache: one protocol for every kind's cached work.
+//!
+//! A unit of stage work (one dataset loaded, one derived stage, the static
+//! API) is keyed by the hash of everything that determines its output: the
+//! engine's identity, the spec, and the digests of its inputs. Its files and
+//! a `meta.json` describing them live in `stages/<key>/`. A unit is built in
+//! a fresh directory under `tmp/` and renamed to its key only when complete,
+//! so a crash never leaves a half-written entry under a valid key, and two
+//! builds racing for one key both end up with identical content.
+
+use std::path::{Path, PathBuf};
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::{engine_version, sha256_bytes, write_atomic, Cache};
+use crate::error::{Error, Result};
+
+/// A unit's cache key: the hash of the engine, and of what the caller says
+/// determines the output.
+pub fn unit_key(determinants: &serde_json::Value) -> String {
+    let mut all = serde_json::json!({ "engine": engine_version() });
+    all["unit"] = determinants.clone();
+    sha256_bytes(all.to_string().as_bytes())
+}
+
+/// A unit taken from the cache or just built.
+#[derive(Debug)]
+pub struct Unit<M> {
+    /// What the unit's `meta.json` says.
+    pub meta: M,
+    /// The directory holding the unit's files.
+    pub dir: PathBuf,
+    /// True if the unit was built by this call.
+    pub computed: bool,
+}
+
+impl Cache {
+    /// Returns the unit cached under `key`, or builds it: `build` writes its
+    /// files into the directory it is given and returns the meta.
+    pub fn get_or_build<M: Serialize + DeserializeOwned>(
+        &self,
+        key: &str,
+        build: impl FnOnce(&Path) -> Result<M>,
+    ) -> Result<Unit<M>> {
+        let dir = self.stage_dir(key);
+        if let Some(meta) = read_meta(&dir) {
+            return Ok(Unit {
+                meta,
+                dir,
+                computed: false,
+            });
+        }
+        let tmp = self.tmp_dir();
+        let work = tempfile::tempdir_in(&tmp).map_err(|e| Error::io(&tmp, e))?;
+        let meta = build(work.path())?;
+        write_atomic(
+            &work.path().join("meta.json"),
+            &serde_json::to_vec(&meta).map_err(Error::table)?,
+            work.path(),
+        )?;
+        let work = work.keep();
+        if std::fs::rename(&work, &dir).is_err() {
+            // Another build cached the same key first; its files are
+            // identical to ours (the key determines them).
+            let _ = std::fs::remove_dir_all(&work);
+        }
+        Ok(Unit {
+            meta,
+            dir,
+            computed: true,
+        })
+    }
+}
+
+fn read_meta<M: DeserializeOwned>(dir: &Path) -> Option<M> {
+    let bytes = std::fs::read(dir.join("meta.json")).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// Puts a cached file into the release: a hard link where the file system
+/// allows it, else a copy.
+pub fn link_or_copy(from: &Path, to: &Path) -> Result<()> {
+    if std::fs::hard_link(from, to).is_err() {
+        std::fs::copy(from, to).map_err(|e| Error::io(from, e))?;
+    }
+    Ok(())
+}
+
+/// Copies a cached file into the release.
+pub fn copy(from: &Path, to: &Path) -> Result<()> {
+    std::fs::copy(from, to).map_err(|e| Error::io(from, e))?;
+    Ok(())
+}

@@ -1,0 +1,382 @@
+//! Tables for stage logic, and the one edge where polars is used for them.
+//!
+//! Stages read a handful of columns from tables of a few tens of thousands of
+//! rows, join them by area code and write new columns. They do that on plain
+//! vectors ([`Values`]) read from a [`Table`], and build their outputs with a
+//! [`TableBuilder`]; neither exposes polars, whose Rust API changes between
+//! minor versions. Parquet in, Parquet out, and the typed cells the static
+//! API turns into JSON, are here too, so an upgrade of polars touches this
+//! file, the readers' `conform` and the diff report only.
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// One column's values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Values {
+    Str(Vec<Option<String>>),
+    Int(Vec<Option<i64>>),
+    Float(Vec<Option<f64>>),
+    Bool(Vec<Option<bool>>),
+}
+
+impl Values {
+    pub fn len(&self) -> usize {
+        match self {
+            Values::Str(v) => v.len(),
+            Values::Int(v) => v.len(),
+            Values::Float(v) => v.len(),
+            Values::Bool(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Picks rows by index; `None` gives a null.
+    pub fn gather(&self, idx: &[Option<usize>]) -> Values {
+        fn pick<T: Clone>(v: &[Option<T>], idx: &[Option<usize>]) -> Vec<Option<T>> {
+            idx.iter().map(|i| i.and_then(|i| v[i].clone())).collect()
+        }
+        match self {
+            Values::Str(v) => Values::Str(pick(v, idx)),
+            Values::Int(v) => Values::Int(pick(v, idx)),
+            Values::Float(v) => Values::Float(pick(v, idx)),
+            Values::Bool(v) => Values::Bool(pick(v, idx)),
+        }
+    }
+
+    /// The value as text (codes, names), for joins and messages.
+    pub fn text(&self, i: usize) -> Option<String> {
+        match self {
+            Values::Str(v) => v[i].clone(),
+            Values::Int(v) => v[i].map(|x| x.to_string()),
+            Values::Float(v) => v[i].map(|x| x.to_string()),
+            Values::Bool(v) => v[i].map(|x| x.to_string()),
+        }
+    }
+
+    /// The value as a number (ranks, scores).
+    pub fn number(&self, i: usize) -> Option<f64> {
+        match self {
+            Values::Str(v) => v[i].as_deref().and_then(|s| s.parse().ok()),
+            Values::Int(v) => v[i].map(|x| x as f64),
+            Values::Float(v) => v[i],
+            Values::Bool(v) => v[i].map(|x| f64::from(u8::from(x))),
+        }
+    }
+
+    /// Every value as text (for tests and messages).
+    pub fn texts(&self) -> Vec<Option<String>> {
+        (0..self.len()).map(|i| self.text(i)).collect()
+    }
+
+    /// Every value as a number (for tests and messages).
+    pub fn numbers(&self) -> Vec<Option<f64>> {
+        (0..self.len()).map(|i| self.number(i)).collect()
+    }
+
+    pub fn null_count(&self) -> usize {
+        (0..self.len()).filter(|&i| self.text(i).is_none()).count()
+    }
+
+    /// A column of nulls of the given kind.
+    pub fn nulls_like(&self, n: usize) -> Values {
+        match self {
+            Values::Str(_) => Values::Str(vec![None; n]),
+            Values::Int(_) => Values::Int(vec![None; n]),
+            Values::Float(_) => Values::Float(vec![None; n]),
+            Values::Bool(_) => Values::Bool(vec![None; n]),
+        }
+    }
+
+    fn into_column(self, name: &str) -> Column {
+        match self {
+            Values::Str(v) => Column::new(name.into(), v),
+            Values::Int(v) => Column::new(name.into(), v),
+            Values::Float(v) => Column::new(name.into(), v),
+            Values::Bool(v) => Column::new(name.into(), v),
+        }
+    }
+}
+
+/// The physical type of a table's column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ColType {
+    String,
+    Int,
+    Float,
+    Bool,
+}
+
+impl ColType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ColType::String => "string",
+            ColType::Int => "int",
+            ColType::Float => "float",
+            ColType::Bool => "bool",
+        }
+    }
+
+    fn of(dt: &DataType) -> Option<ColType> {
+        Some(match dt {
+            DataType::String => ColType::String,
+            DataType::Boolean => ColType::Bool,
+            DataType::Float32 | DataType::Float64 => ColType::Float,
+            dt if dt.is_integer() => ColType::Int,
+            _ => return None,
+        })
+    }
+}
+
+/// A table: a release table read back, or a stage's output being built.
+#[derive(Debug, Clone)]
+pub struct Table {
+    df: DataFrame,
+}
+
+impl Table {
+    pub(crate) fn from_frame(df: DataFrame) -> Table {
+        Table { df }
+    }
+
+    pub(crate) fn frame(&self) -> &DataFrame {
+        &self.df
+    }
+
+    /// Reads a Parquet file, only `columns` of it when given.
+    pub fn read_parquet(path: &Path, columns: Option<Vec<String>>) -> Result<Table> {
+        let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        let df = ParquetReader::new(f)
+            .with_columns(columns)
+            .finish()
+            .map_err(|e| Error::table(e).file(path))?;
+        Ok(Table { df })
+    }
+
+    pub fn height(&self) -> usize {
+        self.df.height()
+    }
+
+    pub fn names(&self) -> Vec<String> {
+        self.df
+            .get_column_names()
+            .iter()
+            .map(|c| c.to_string())
+            .collect()
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.df.column(name).is_ok()
+    }
+
+    /// Column names and their types, in order.
+    pub fn schema(&self) -> Vec<(String, Option<ColType>)> {
+        self.df
+            .columns()
+            .iter()
+            .map(|c| (c.name().to_string(), ColType::of(c.dtype())))
+            .collect()
+    }
+
+    fn column(&self, name: &str) -> Result<&Column> {
+        self.df.column(name).map_err(|_| {
+            Error::new(ErrorKind::MissingColumn {
+                table: None,
+                column: name.to_string(),
+                available: self.names(),
+            })
+        })
+    }
+
+    /// Reads a column (string, integer, float or boolean).
+    pub fn values(&self, name: &str) -> Result<Values> {
+        let col = self.column(name)?;
+        Ok(match col.dtype() {
+            DataType::String => {
+                Values::Str(col.str()?.iter().map(|o| o.map(str::to_string)).collect())
+            }
+            DataType::Int64 => Values::Int(col.i64()?.iter().collect()),
+            DataType::Float64 => Values::Float(col.f64()?.iter().collect()),
+            DataType::Boolean => Values::Bool(col.bool()?.iter().collect()),
+            other => {
+                return Err(Error::new(ErrorKind::WrongType {
+                    column: name.to_string(),
+                    expected: "string, int, float or bool".into(),
+                    got: other.to_string(),
+                }))
+            }
+        })
+    }
+
+    /// A column as typed cells for JSON, without copying its values (the
+    /// long Census table has ~740k rows).
+    pub fn cells(&self, name: &str) -> Result<Cells> {
+        let col = self.column(name)?.as_materialized_series().rechunk();
+        Ok(match col.dtype() {
+            DataType::String => Cells::Str(col.str()?.clone()),
+            DataType::Boolean => Cells::Bool(col.bool()?.clone()),
+            DataType::Float32 | DataType::Float64 => {
+                Cells::Float(col.cast(&DataType::Float64)?.f64()?.clone())
+            }
+            dt if dt.is_integer() => Cells::Int(col.cast(&DataType::Int64)?.i64()?.clone()),
+            other => {
+                return Err(Error::new(ErrorKind::WrongType {
+                    column: name.to_string(),
+                    expected: "string, int, float or bool".into(),
+                    got: other.to_string(),
+                }))
+            }
+        })
+    }
+
+    /// Writes the table as zstd-compressed Parquet with full statistics and
+    /// the given key-value metadata.
+    pub fn write_parquet(&mut self, path: &Path, metadata: Vec<(String, String)>) -> Result<()> {
+        let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        ParquetWriter::new(file)
+            .with_compression(ParquetCompression::Zstd(None))
+            .with_statistics(StatisticsOptions::full())
+            .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata)))
+            .finish(&mut self.df)
+            .map_err(|e| Error::table(e).file(path))?;
+        Ok(())
+    }
+}
+
+/// The column names and types of a Parquet file, read from its footer
+/// only (`None` for a type the stages never write).
+pub fn parquet_schema(path: &Path) -> Result<Vec<(String, Option<ColType>)>> {
+    let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+    let schema = ParquetReader::new(file)
+        .schema()
+        .map_err(|e| Error::table(e).file(path))?;
+    Ok(schema
+        .iter()
+        .map(|(name, field)| {
+            let ty = match field.dtype() {
+                ArrowDataType::Boolean => Some(ColType::Bool),
+                ArrowDataType::Int8
+                | ArrowDataType::Int16
+                | ArrowDataType::Int32
+                | ArrowDataType::Int64
+                | ArrowDataType::UInt32
+                | ArrowDataType::UInt64 => Some(ColType::Int),
+                ArrowDataType::Float32 | ArrowDataType::Float64 => Some(ColType::Float),
+                ArrowDataType::Utf8 | ArrowDataType::LargeUtf8 | ArrowDataType::Utf8View => {
+                    Some(ColType::String)
+                }
+                _ => None,
+            };
+            (name.to_string(), ty)
+        })
+        .collect())
+}
+
+/// A column's cells, typed, for turning rows into JSON.
+pub enum Cells {
+    Str(StringChunked),
+    Int(Int64Chunked),
+    Float(Float64Chunked),
+    Bool(BooleanChunked),
+}
+
+impl Cells {
+    pub fn json(&self, i: usize) -> serde_json::Value {
+        use serde_json::Value;
+        match self {
+            Cells::Str(v) => v
+                .get(i)
+                .map_or(Value::Null, |s| Value::String(s.to_string())),
+            Cells::Int(v) => v.get(i).map_or(Value::Null, Value::from),
+            Cells::Float(v) => v
+                .get(i)
+                .and_then(serde_json::Number::from_f64)
+                .map_or(Value::Null, Value::Number),
+            Cells::Bool(v) => v.get(i).map_or(Value::Null, Value::Bool),
+        }
+    }
+
+    pub fn text(&self, i: usize) -> Option<String> {
+        match self {
+            Cells::Str(v) => v.get(i).map(str::to_string),
+            Cells::Int(v) => v.get(i).map(|x| x.to_string()),
+            Cells::Float(v) => v.get(i).map(|x| x.to_string()),
+            Cells::Bool(v) => v.get(i).map(|x| x.to_string()),
+        }
+    }
+}
+
+/// Data that becomes one column of a [`TableBuilder`].
+pub trait IntoColumn {
+    #[doc(hidden)]
+    fn into_column(self, name: &str) -> Column;
+}
+
+macro_rules! into_column {
+    ($($t:ty),*) => {$(
+        impl IntoColumn for $t {
+            fn into_column(self, name: &str) -> Column {
+                Column::new(name.into(), self)
+            }
+        }
+    )*};
+}
+into_column!(
+    Vec<String>,
+    Vec<Option<String>>,
+    Vec<i64>,
+    Vec<Option<i64>>,
+    Vec<f64>,
+    Vec<Option<f64>>,
+    Vec<bool>,
+    Vec<Option<bool>>
+);
+
+impl IntoColumn for Values {
+    fn into_column(self, name: &str) -> Column {
+        Values::into_column(self, name)
+    }
+}
+
+/// Builds a table column by column.
+#[derive(Default)]
+pub struct TableBuilder {
+    columns: Vec<Column>,
+}
+
+impl TableBuilder {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn push(&mut self, name: &str, data: impl IntoColumn) -> &mut Self {
+        self.columns.push(data.into_column(name));
+        self
+    }
+
+    /// A column of `n` nulls of the given type.
+    pub fn push_nulls(&mut self, name: &str, ty: ColType, n: usize) -> &mut Self {
+        let dt = match ty {
+            ColType::String => DataType::String,
+            ColType::Int => DataType::Int64,
+            ColType::Float => DataType::Float64,
+            ColType::Bool => DataType::Boolean,
+        };
+        self.columns.push(Column::full_null(name.into(), n, &dt));
+        self
+    }
+
+    /// The table; every column must have `height` rows.
+    pub fn finish(self, height: usize) -> Result<Table> {
+        Ok(Table {
+            df: DataFrame::new(height, self.columns)?,
+        })
+    }
+}

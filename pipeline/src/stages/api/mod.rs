@@ -1,0 +1,540 @@
+//! The static JSON API: one file per area code, an index of areas, one file
+//! per postcode outcode, and `openapi.json`, all declared in `stages/api.toml`.
+//!
+//! The spec says which *area types* exist (LSOA 2011, ward 2024, ...), where
+//! their codes, names and parents come from (*registers*: columns of release
+//! tables), and which *sections* of which tables an area of each type shows.
+//! Everything else follows from the tables: an area file is the union of what
+//! every table says about its code. A code can denote several types (an
+//! unchanged LSOA keeps its 2011 code in 2021), so a file is per code, not per
+//! type, and lists its types.
+//!
+//! Nothing is filled in: a section that should apply to an area (its
+//! `applies_to` pattern matches the code) but has no row for it, or whose
+//! table is unavailable in this build, is listed under `unavailable` with the
+//! reason. The output is a pure function of the input tables: keys keep the
+//! spec's and the tables' column order, areas and postcodes are sorted, so
+//! the same inputs give byte-identical files.
+
+mod area_file;
+mod openapi;
+mod postcodes;
+mod registers;
+mod sections;
+mod spec;
+mod validate;
+mod writer;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tracing::{debug, info};
+
+use crate::cache::{link_or_copy, unit_key};
+use crate::contract::derived::table_refs;
+use crate::contract::{
+    Frames, Inputs, Output, PlanCtx, RunCtx, Stage, StageRun, UnitTime, Validator,
+};
+use crate::error::{Error, Result};
+use crate::frame::Table;
+use crate::par::parallel_map;
+use crate::release::FileEntry;
+
+pub use openapi::openapi;
+pub use postcodes::normalise_postcode;
+pub use spec::{ApiStage, AreaType, Filter, PostcodeSpec, Register, Section, Shape};
+
+/// What the API stage wrote.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ApiOutput {
+    /// Every file written, relative to the release root.
+    pub files: Vec<FileEntry>,
+    pub areas: usize,
+    pub postcodes: usize,
+    pub outcodes: usize,
+    /// Postcodes that could not be normalised, with their row.
+    pub invalid_postcodes: usize,
+}
+
+impl Stage for ApiStage {
+    /// Every table the spec reads. All are optional: a missing table makes
+    /// its sections unavailable, with the reason, in every file.
+    fn inputs(&self) -> Inputs {
+        Inputs {
+            required: Vec::new(),
+            optional: self.input_tables(),
+        }
+    }
+
+    fn outputs(&self, _: &PlanCtx<'_>) -> Vec<Output> {
+        Vec::new()
+    }
+
+    fn validate(&self, v: &mut Validator<'_>) {
+        self.validate_spec(v);
+        self.validate_columns(v);
+    }
+
+    /// Writes the API through the unit cache: a cached API is hard-linked
+    /// into place (copied where links are impossible), so an unchanged
+    /// rebuild neither regenerates nor re-hashes its files.
+    fn run(&self, ctx: &RunCtx<'_>) -> Result<StageRun> {
+        let t0 = Instant::now();
+        let reads: HashSet<String> = self.input_tables().into_iter().collect();
+        let missing_reasons: BTreeMap<&String, &String> = ctx
+            .unavailable
+            .iter()
+            .filter(|(t, _)| reads.contains(*t))
+            .collect();
+        let key = unit_key(&serde_json::json!({
+            "stage": ctx.stage,
+            "spec": self,
+            "inputs": table_refs(&ctx.inputs),
+            "unavailable": missing_reasons,
+        }));
+        let unit = ctx
+            .cache
+            .get_or_build(&key, |work| self.generate_into(ctx, work))
+            .map_err(|e| e.stage(ctx.stage))?;
+        link_files(&unit.dir.join("files"), ctx.staging, &unit.meta.files)?;
+        let out = unit.meta;
+        if unit.computed {
+            info!(
+                stage = ctx.stage,
+                areas = out.areas,
+                postcodes = out.postcodes,
+                outcodes = out.outcodes,
+                files = out.files.len(),
+                "API written."
+            );
+        } else {
+            debug!(stage = ctx.stage, "API taken from the stage cache.");
+        }
+        (ctx.progress)();
+        Ok(StageRun {
+            files: out.files,
+            units: vec![UnitTime {
+                unit: "api".into(),
+                took: t0.elapsed(),
+                computed: unit.computed,
+            }],
+            ..Default::default()
+        })
+    }
+}
+
+impl ApiStage {
+    /// Reads the columns the spec needs and generates the API into `work/files`.
+    fn generate_into(&self, ctx: &RunCtx<'_>, work: &Path) -> Result<ApiOutput> {
+        let mut tables = HashMap::new();
+        for name in ctx.inputs.keys() {
+            let path = ctx.staging.join(format!("tables/{name}.parquet"));
+            tables.insert(
+                name.clone(),
+                Table::read_parquet(&path, self.columns_of(name))?,
+            );
+        }
+        let inputs = Frames {
+            tables,
+            missing: ctx
+                .inputs
+                .iter()
+                .map(|(n, e)| (n.clone(), e.missing_columns.clone()))
+                .collect(),
+            schemas: ctx.schemas,
+            unavailable: ctx.unavailable,
+        };
+        generate(self, &inputs, &work.join("files"))
+    }
+}
+
+/// Links (or copies) every file of a cached API into the release.
+fn link_files(from_root: &Path, staging: &Path, files: &[FileEntry]) -> Result<()> {
+    let mut made = HashSet::new();
+    for f in files {
+        let to = staging.join(&f.path);
+        if let Some(parent) = to.parent() {
+            if made.insert(parent.to_path_buf()) {
+                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+            }
+        }
+        link_or_copy(&from_root.join(&f.path), &to)?;
+    }
+    Ok(())
+}
+
+/// Builds the API into `release`. Returns every file written with its bytes
+/// and sha256.
+pub fn generate(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Result<ApiOutput> {
+    let registry = registers::Registry::build(spec, inputs)?;
+    let sections = sections::read_all(spec, inputs)?;
+    let sections_of_type = sections::of_type(spec);
+    let writer = writer::Writer { root: release };
+    writer.dir(&format!("{}/areas", spec.base))?;
+    let files_of = area_file::AreaFiles {
+        spec,
+        registry: &registry,
+        sections: &sections,
+        sections_of_type: &sections_of_type,
+        inputs,
+    };
+    let codes: Vec<(&String, &registers::Area)> = registry.areas.iter().collect();
+    let chunks: Vec<&[(&String, &registers::Area)]> = codes.chunks(512).collect();
+    let written: Vec<Result<Vec<FileEntry>>> = parallel_map(&chunks, |chunk| {
+        chunk
+            .iter()
+            .map(|(code, area)| {
+                writer.write(
+                    format!("{}/areas/{code}.json", spec.base),
+                    &files_of.file(code, area),
+                )
+            })
+            .collect()
+    });
+    let mut files = Vec::new();
+    for w in written {
+        files.extend(w?);
+    }
+    files.push(writer.write(format!("{}/areas/index.json", spec.base), &files_of.index())?);
+    let mut out = ApiOutput {
+        areas: registry.areas.len(),
+        ..Default::default()
+    };
+    if let Some(pc) = &spec.postcodes {
+        match inputs.get(&pc.table) {
+            None => {
+                tracing::warn!(table = %pc.table, reason = %inputs.why_unavailable(&pc.table), "No postcode table; the API has no postcode files.")
+            }
+            Some(frame) => {
+                let w =
+                    postcodes::write_all(spec, pc, frame, &registry, &sections, inputs, &writer)?;
+                files.extend(w.files);
+                out.postcodes = w.postcodes;
+                out.outcodes = w.outcodes;
+                out.invalid_postcodes = w.invalid;
+            }
+        }
+    }
+    files.push(writer.write("openapi.json".into(), &openapi(spec))?);
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    out.files = files;
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{json, Value};
+
+    use super::*;
+    use crate::contract::testing::{
+        empty_catalog, frames_with, ints, opt_floats, opt_strs, strs, table,
+    };
+
+    const SPEC: &str = r#"
+description = "test"
+base = "api/v1"
+caveats = ["rank 1 = most deprived"]
+[[area_types]]
+id = "lsoa"
+label = "LSOA"
+pattern = '^[EW]01\d{6}$'
+registers = [{ table = "lookup", code = "code", name = "name", parents = { lad = "lad" } }]
+[[area_types]]
+id = "lad"
+label = "LAD"
+pattern = '^[EW]06\d{6}$'
+registers = [{ table = "lookup", code = "lad", name = "lad_name" }]
+[[area_types]]
+id = "soa"
+label = "SOA"
+pattern = '^95[A-Z]{2}\d{2}$'
+registers = [{ table = "ni", code = "soa", parents_by_name = { lad = "lad_name" } }]
+[[sections]]
+group = "deprivation"
+key = "england"
+title = "England"
+area_type = "lsoa"
+table = "imd_e"
+code = "code"
+applies_to = '^E01'
+caveat = "within England"
+[[sections]]
+group = "deprivation"
+key = "wales"
+title = "Wales"
+area_type = "lsoa"
+table = "imd_w"
+code = "code"
+applies_to = '^W01'
+[postcodes]
+table = "pc"
+postcode = "pc"
+small_area = "area"
+local_authority = "lad"
+terminated = "term"
+indices = ["deprivation.england"]
+fields = ["imd_rank"]
+"#;
+
+    fn spec() -> ApiStage {
+        toml::from_str(SPEC).unwrap()
+    }
+
+    fn tables() -> Vec<(&'static str, Table)> {
+        vec![
+            (
+                "lookup",
+                table(vec![
+                    ("code", strs(&["E01000001", "E01000002", "W01000001"])),
+                    ("name", strs(&["A 001A", "A 001B", "C 001A"])),
+                    ("lad", strs(&["E06000001", "E06000001", "W06000001"])),
+                    ("lad_name", strs(&["A", "A", "C"])),
+                ]),
+            ),
+            (
+                "imd_e",
+                table(vec![
+                    ("code", strs(&["E01000001"])),
+                    ("imd_rank", ints(&[7])),
+                    ("imd_score", opt_floats(&[None])),
+                ]),
+            ),
+            (
+                "ni",
+                table(vec![
+                    ("soa", strs(&["95AA01", "95AA02"])),
+                    ("lad_name", strs(&["C", "Nowhere"])),
+                ]),
+            ),
+            (
+                "pc",
+                table(vec![
+                    (
+                        "pc",
+                        strs(&["e11aa", "E1 1AB", "W1 1AA", "nonsense", "E11AA"]),
+                    ),
+                    (
+                        "area",
+                        opt_strs(&[
+                            Some("E01000001"),
+                            Some("E01000002"),
+                            Some("W01000001"),
+                            None,
+                            Some("E01000001"),
+                        ]),
+                    ),
+                    (
+                        "lad",
+                        strs(&[
+                            "E06000001",
+                            "E06000001",
+                            "W06000001",
+                            "E06000001",
+                            "E06000001",
+                        ]),
+                    ),
+                    ("term", opt_strs(&[None, Some("202001"), None, None, None])),
+                ]),
+            ),
+        ]
+    }
+
+    fn replace(
+        mut t: Vec<(&'static str, Table)>,
+        name: &str,
+        new: Table,
+    ) -> Vec<(&'static str, Table)> {
+        for entry in t.iter_mut() {
+            if entry.0 == name {
+                entry.1 = new.clone();
+            }
+        }
+        t
+    }
+
+    fn run(tables: Vec<(&str, Table)>) -> (tempfile::TempDir, Result<ApiOutput>) {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs = frames_with(
+            tables,
+            vec![("imd_e", "imd_score", "File 5 is not an input")],
+            vec![("imd_w", "WIMD is not in this catalog")],
+        );
+        let out = generate(&spec(), &inputs, dir.path());
+        (dir, out)
+    }
+
+    fn read(dir: &Path, rel: &str) -> Value {
+        serde_json::from_slice(&std::fs::read(dir.join(rel)).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn an_area_shows_its_sections_and_lists_every_gap_with_the_reason() {
+        let (dir, out) = run(tables());
+        let out = out.unwrap();
+        assert_eq!(out.areas, 7, "3 LSOAs, 2 LADs and 2 SOAs");
+        let a = read(dir.path(), "api/v1/areas/E01000001.json");
+        assert_eq!(a["deprivation"]["england"]["imd_rank"], 7);
+        assert_eq!(
+            a["deprivation"]["england"]["missing"]["imd_score"],
+            "File 5 is not an input"
+        );
+        assert_eq!(
+            a["parents"]["lad"],
+            json!({"code": "E06000001", "name": "A"})
+        );
+        assert_eq!(
+            a["caveats"],
+            json!(["rank 1 = most deprived", "within England"])
+        );
+        assert_eq!(a["unavailable"], json!([]));
+        // An English LSOA without a row: a gap, not a silence.
+        let b = read(dir.path(), "api/v1/areas/E01000002.json");
+        assert_eq!(b["unavailable"][0]["section"], "deprivation.england");
+        assert!(b["unavailable"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no row for E01000002"));
+        // A Welsh LSOA whose index table is unavailable: the build's reason.
+        let w = read(dir.path(), "api/v1/areas/W01000001.json");
+        assert_eq!(w["unavailable"][0]["section"], "deprivation.wales");
+        assert!(w["unavailable"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("WIMD is not in this catalog"));
+        assert!(w.get("deprivation").is_none());
+    }
+
+    #[test]
+    fn parents_given_by_name_are_resolved_or_flagged() {
+        let (dir, out) = run(tables());
+        out.unwrap();
+        let a = read(dir.path(), "api/v1/areas/95AA01.json");
+        assert_eq!(a["parents"]["lad"]["code"], "W06000001");
+        let b = read(dir.path(), "api/v1/areas/95AA02.json");
+        assert!(b["parents"]["lad"]["code"].is_null());
+        assert_eq!(b["parents"]["lad"]["name"], "Nowhere");
+        assert!(b["parents"]["lad"]["note"].is_string());
+    }
+
+    #[test]
+    fn postcodes_are_grouped_marked_and_deduplicated() {
+        let (dir, out) = run(tables());
+        let out = out.unwrap();
+        assert_eq!(
+            (out.postcodes, out.outcodes, out.invalid_postcodes),
+            (3, 2, 1)
+        );
+        let e1 = read(dir.path(), "api/v1/postcodes/E1.json");
+        let pcs = e1["postcodes"].as_array().unwrap();
+        assert_eq!(pcs.len(), 2, "`e11aa` and `E11AA` are one postcode");
+        assert_eq!(pcs[0]["postcode"], "E1 1AA");
+        assert_eq!(pcs[0]["status"], "live");
+        assert_eq!(pcs[0]["imd"]["imd_rank"], 7);
+        assert_eq!(pcs[1]["status"], "terminated");
+        assert_eq!(pcs[1]["terminated"], "202001");
+        assert!(pcs[1]["imd"].is_null());
+        assert!(pcs[1]["imd_unavailable_reason"]
+            .as_str()
+            .unwrap()
+            .contains("E01000002"));
+        let index = read(dir.path(), "api/v1/postcodes/index.json");
+        assert_eq!(index["invalid"][0]["postcode"], "nonsense");
+        assert_eq!(index["invalid"][0]["row"], 5);
+    }
+
+    #[test]
+    fn a_postcode_given_two_areas_stops_the_build() {
+        let pc = table(vec![
+            ("pc", strs(&["E11AA", "e1 1aa"])),
+            ("area", strs(&["E01000001", "E01000002"])),
+            ("lad", strs(&["E06000001", "E06000001"])),
+            ("term", opt_strs(&[None, None])),
+        ]);
+        let err = run(replace(tables(), "pc", pc)).1.unwrap_err();
+        assert_eq!(err.check_failure().unwrap().check, "one_area_per_postcode");
+        let msg = err.to_string();
+        assert!(msg.contains("E1 1AA appears twice"), "{msg}");
+        assert!(
+            msg.contains("column `pc`") && msg.contains("row 3"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn a_code_that_is_not_of_its_type_stops_the_build_naming_where() {
+        let ni = table(vec![
+            ("soa", strs(&["95AA01", "../etc"])),
+            ("lad_name", strs(&["C", "C"])),
+        ]);
+        let err = run(replace(tables(), "ni", ni)).1.unwrap_err();
+        assert_eq!(err.check_failure().unwrap().check, "area_codes");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("source `ni`") && msg.contains("column `soa`") && msg.contains("row 3"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn two_rows_for_a_one_row_section_stop_the_build() {
+        let imd = table(vec![
+            ("code", strs(&["E01000001", "E01000001"])),
+            ("imd_rank", ints(&[7, 8])),
+            ("imd_score", opt_floats(&[None, None])),
+        ]);
+        let err = run(replace(tables(), "imd_e", imd)).1.unwrap_err();
+        assert_eq!(err.check_failure().unwrap().check, "one_row_per_area");
+        assert!(err.to_string().contains("rows 2 and 3"), "{err}");
+    }
+
+    #[test]
+    fn the_same_inputs_give_byte_identical_files() {
+        let (a, oa) = run(tables());
+        let (b, ob) = run(tables());
+        let (oa, ob) = (oa.unwrap(), ob.unwrap());
+        assert_eq!(oa.files, ob.files);
+        for file in &oa.files {
+            assert_eq!(
+                std::fs::read(a.path().join(&file.path)).unwrap(),
+                std::fs::read(b.path().join(&file.path)).unwrap()
+            );
+        }
+    }
+
+    #[test]
+    fn the_spec_is_checked_as_a_whole() {
+        let mut s = spec();
+        s.sections[0].area_type = "nope".into();
+        s.sections[1].key = "england".into();
+        s.area_types[0].registers[0]
+            .parents
+            .insert("county".into(), "lad".into());
+        let catalog = empty_catalog();
+        let schemas = Default::default();
+        let mut v = Validator::new("Stage `api`", &catalog, &schemas);
+        s.validate(&mut v);
+        let errors = v.into_errors();
+        assert_eq!(errors.len(), 3, "{errors:#?}");
+    }
+
+    #[test]
+    fn postcodes_are_normalised_for_case_and_spaces() {
+        let want = Some(("BT1".to_string(), "BT1 1AA".to_string()));
+        assert_eq!(normalise_postcode("BT11AA"), want);
+        assert_eq!(normalise_postcode(" bt1  1aa "), want);
+        assert_eq!(normalise_postcode("bt1\t1Aa"), want);
+        assert_eq!(
+            normalise_postcode("sw1a 1aa"),
+            Some(("SW1A".into(), "SW1A 1AA".into()))
+        );
+        assert_eq!(
+            normalise_postcode("M1 1AE"),
+            Some(("M1".into(), "M1 1AE".into()))
+        );
+        assert_eq!(normalise_postcode("not a postcode"), None);
+        assert_eq!(normalise_postcode(""), None);
+        assert_eq!(normalise_postcode("BT1 1A"), None);
+    }
+}

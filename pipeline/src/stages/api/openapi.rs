@@ -1,0 +1,170 @@
+//! `openapi.json`: the OpenAPI 3.1 description of the static API.
+
+use serde_json::{json, Map, Value};
+
+use super::{ApiStage, Shape};
+
+/// The OpenAPI 3.1 description of the static API.
+pub fn openapi(spec: &ApiStage) -> Value {
+    let base = format!("/{}", spec.base);
+    let area_props = area_properties(spec);
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "UK deprivation and Census 2021: static API",
+            "version": spec.base.rsplit('/').next().unwrap_or("v1"),
+            "description": format!("{} Static JSON files: fetch them with GET; no query parameters. Rank 1 = most deprived; decile 1 = most deprived 10%; ranks, deciles and scores compare only within one nation and edition.", spec.description),
+            "license": {"name": "OGL-UK-3.0", "url": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"},
+        },
+        "paths": paths(&base),
+        "components": components(area_props),
+    })
+}
+
+/// The properties of an area file: its identity, parents, one object per
+/// group of sections, caveats and gaps.
+fn area_properties(spec: &ApiStage) -> Map<String, Value> {
+    let groups: Vec<String> = {
+        let mut g: Vec<String> = spec.sections.iter().map(|s| s.group.clone()).collect();
+        let mut seen = std::collections::HashSet::new();
+        g.retain(|x| seen.insert(x.clone()));
+        g
+    };
+    let mut group_props = Map::new();
+    for g in &groups {
+        let keys: Map<String, Value> = spec
+            .sections
+            .iter()
+            .filter(|s| &s.group == g)
+            .map(|s| {
+                (
+                    s.key.clone(),
+                    json!({
+                        "description": format!("{} (table `{}`, for {} areas{}). {}",
+                            s.title, s.table, s.area_type,
+                            s.applies_to.as_ref().map(|p| format!(" with codes matching {p}")).unwrap_or_default(),
+                            match s.shape {
+                                Shape::One => "The row's fields sit beside `title` and `table`; field meanings are in datapackage.json.",
+                                Shape::Many => "The rows are listed under `rows`.",
+                                Shape::Keyed => "The rows are under `values`, keyed by the `by` column; null fields are left out where `status`/`reason` explain them.",
+                            }),
+                        "$ref": "#/components/schemas/Section",
+                    }),
+                )
+            })
+            .collect();
+        group_props.insert(
+            g.clone(),
+            json!({"type": "object", "description": format!("Sections of group `{g}`."), "properties": keys}),
+        );
+    }
+    let type_list: Vec<Value> = spec.area_types.iter().map(|a| json!(a.id)).collect();
+    let mut area_props = Map::new();
+    area_props.insert(
+        "code".into(),
+        json!({"type": "string", "description": "The GSS (or NI SOA) code; also the file name."}),
+    );
+    area_props.insert(
+        "name".into(),
+        json!({"type": ["string", "null"], "description": "The area's name under its first type."}),
+    );
+    area_props.insert("types".into(), json!({"type": "array", "description": "Every area type (geography and vintage) this code denotes; labels are in areas/index.json.", "items": {"type": "string", "enum": type_list}}));
+    area_props.insert("names".into(), json!({"type": "object", "description": "The area's name under each of its types (null where the register gives none).", "additionalProperties": {"type": ["string", "null"]}}));
+    area_props.insert("parents".into(), json!({"type": "object", "description": "Parent geographies by area type id.", "additionalProperties": {"$ref": "#/components/schemas/Parent"}}));
+    for (g, v) in group_props {
+        area_props.insert(g, v);
+    }
+    area_props.insert("caveats".into(), json!({"type": "array", "items": {"type": "string"}, "description": "What a reader must know before using these figures."}));
+    area_props.insert("unavailable".into(), json!({"type": "array", "description": "Sections that apply to this area but have no data, with the reason.", "items": {"$ref": "#/components/schemas/Unavailable"}}));
+    area_props
+}
+
+/// The four kinds of file, by path.
+fn paths(base: &str) -> Value {
+    json!({
+        format!("{base}/areas/{{code}}.json"): {
+            "get": {
+                "summary": "Everything published about one area code",
+                "operationId": "getArea",
+                "parameters": [{"name": "code", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9]+$"}, "description": "An area code, as listed in areas/index.json."}],
+                "responses": {
+                    "200": {"description": "The area.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Area"}}}},
+                    "404": {"description": "No area has this code in this release."},
+                },
+            },
+        },
+        format!("{base}/areas/index.json"): {
+            "get": {
+                "summary": "Every area code with its name and types",
+                "operationId": "listAreas",
+                "responses": {"200": {"description": "The index.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AreaIndex"}}}}},
+            },
+        },
+        format!("{base}/postcodes/{{outcode}}.json"): {
+            "get": {
+                "summary": "Every postcode of an outcode, with its small area and IMD",
+                "operationId": "getOutcode",
+                "parameters": [{"name": "outcode", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Z]{1,2}[0-9][A-Z0-9]?$"}, "description": "The outward code in upper case, e.g. BT1. Normalise a postcode by upper-casing it and removing spaces; the outcode is all but its last three characters."}],
+                "responses": {
+                    "200": {"description": "The outcode's postcodes.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Outcode"}}}},
+                    "404": {"description": "No postcode of this outcode is in the look-up of this release."},
+                },
+            },
+        },
+        format!("{base}/postcodes/index.json"): {
+            "get": {
+                "summary": "Every outcode, and the look-up's rows that are not UK postcodes",
+                "operationId": "listOutcodes",
+                "responses": {"200": {"description": "The index.", "content": {"application/json": {"schema": {"type": "object"}}}}},
+            },
+        },
+    })
+}
+
+/// The schemas the paths refer to.
+fn components(area_props: Map<String, Value>) -> Value {
+    json!({
+        "schemas": {
+            "Area": {"type": "object", "required": ["code", "name", "types", "names", "parents", "caveats", "unavailable"], "properties": area_props},
+            "Parent": {"type": "object", "required": ["code", "name"], "properties": {
+                "code": {"type": ["string", "null"]},
+                "name": {"type": ["string", "null"]},
+                "note": {"type": "string"},
+            }},
+            "Section": {"type": "object", "required": ["title", "table"], "properties": {
+                "title": {"type": "string"},
+                "table": {"type": "string", "description": "The release table the values come from (tables/<table>.parquet)."},
+                "rows": {"type": "array", "items": {"type": "object"}},
+                "values": {"type": "object", "additionalProperties": {"type": "object"}},
+                "missing": {"type": "object", "description": "Fields the source does not provide (null here), with the reason.", "additionalProperties": {"type": "string"}},
+            }, "additionalProperties": true},
+            "Unavailable": {"type": "object", "required": ["section", "reason"], "properties": {
+                "section": {"type": "string", "description": "`group.key`."},
+                "reason": {"type": "string"},
+            }},
+            "AreaIndex": {"type": "object", "required": ["count", "types", "areas"], "properties": {
+                "count": {"type": "integer"},
+                "types": {"type": "array", "items": {"type": "object"}},
+                "areas": {"type": "array", "items": {"type": "object", "required": ["code", "types"], "properties": {
+                    "code": {"type": "string"}, "name": {"type": ["string", "null"]}, "types": {"type": "array", "items": {"type": "string"}},
+                }}},
+            }},
+            "Outcode": {"type": "object", "required": ["outcode", "count", "postcodes"], "properties": {
+                "outcode": {"type": "string"},
+                "count": {"type": "integer"},
+                "caveats": {"type": "array", "items": {"type": "string"}},
+                "postcodes": {"type": "array", "items": {"$ref": "#/components/schemas/Postcode"}},
+            }},
+            "Postcode": {"type": "object", "required": ["postcode", "status", "small_area", "local_authority", "imd"], "properties": {
+                "postcode": {"type": "string", "description": "Normalised: upper case, one space before the inward code."},
+                "status": {"type": "string", "enum": ["live", "terminated", "unknown"], "description": "unknown when the look-up does not record terminations (see status_reason)."},
+                "terminated": {"type": ["string", "null"]},
+                "status_reason": {"type": "string"},
+                "small_area": {"type": "object"},
+                "local_authority": {"type": "object"},
+                "imd": {"type": ["object", "null"], "description": "The small area's IMD in the first index that covers it; null with imd_unavailable_reason otherwise."},
+                "imd_unavailable_reason": {"type": "string"},
+            }},
+        },
+    })
+}

@@ -1,0 +1,103 @@
+//! Phase 2 of the API: each section's table, indexed by area code.
+
+use std::collections::HashMap;
+
+use serde_json::{json, Map, Value};
+
+use super::registers::filtered_rows;
+use super::{ApiStage, Section, Shape};
+use crate::contract::Frames;
+use crate::error::{Error, Result};
+use crate::frame::{Cells, Table};
+
+/// A section's table, indexed by area code.
+pub struct SectionData {
+    pub columns: Vec<(String, Cells)>,
+    pub by: Option<Cells>,
+    pub rows: HashMap<String, Vec<usize>>,
+    /// Shown columns the table declares missing, with the reason.
+    pub missing: Map<String, Value>,
+}
+
+/// Every section's data, in spec order; `None` for a section whose table
+/// is not in this build.
+pub fn read_all(spec: &ApiStage, inputs: &Frames<'_>) -> Result<Vec<Option<SectionData>>> {
+    spec.sections
+        .iter()
+        .map(|s| match inputs.get(&s.table) {
+            None => Ok(None),
+            Some(frame) => read(s, frame, inputs)
+                .map(Some)
+                .map_err(|e| e.source_id(s.table.clone()).stage("api")),
+        })
+        .collect()
+}
+
+fn read(s: &Section, frame: &Table, inputs: &Frames<'_>) -> Result<SectionData> {
+    let names: Vec<String> = match &s.columns {
+        Some(c) => c.clone(),
+        None => frame
+            .names()
+            .into_iter()
+            .filter(|c| c != &s.code && Some(c) != s.by.as_ref() && !s.exclude.contains(c))
+            .collect(),
+    };
+    let columns = names
+        .iter()
+        .map(|n| Ok((n.clone(), frame.cells(n)?)))
+        .collect::<Result<Vec<_>>>()?;
+    let by = s.by.as_ref().map(|b| frame.cells(b)).transpose()?;
+    let codes = frame.cells(&s.code)?;
+    let mut rows: HashMap<String, Vec<usize>> = HashMap::new();
+    for i in filtered_rows(frame, &s.filter)? {
+        if let Some(c) = codes.text(i) {
+            let r = rows.entry(c).or_default();
+            if s.shape == Shape::One && !r.is_empty() {
+                return Err(Error::check(
+                    &s.table,
+                    "one_row_per_area",
+                    format!(
+                        "section `{}` expects one row per area, but rows {} and {} both hold this code",
+                        s.id(),
+                        r[0] + 2,
+                        i + 2
+                    ),
+                    Vec::new(),
+                )
+                .column(s.code.clone())
+                .row(i + 2));
+            }
+            r.push(i);
+        }
+    }
+    let declared = inputs.missing.get(&s.table);
+    let missing: Map<String, Value> = columns
+        .iter()
+        .filter_map(|(n, _)| {
+            declared
+                .and_then(|m| m.get(n))
+                .map(|r| (n.clone(), json!(r)))
+        })
+        .collect();
+    Ok(SectionData {
+        columns,
+        by,
+        rows,
+        missing,
+    })
+}
+
+/// For each area type, the indices of its sections.
+pub fn of_type(spec: &ApiStage) -> Vec<Vec<usize>> {
+    spec.area_types
+        .iter()
+        .map(|a| {
+            spec.sections
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.area_type == a.id)
+                .map(|(i, _)| i)
+                .collect()
+        })
+        .collect()
+}

@@ -1,0 +1,211 @@
+//! The spec of a `static_api` stage (`stages/api.toml`).
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use crate::pattern::Pattern;
+
+/// Parameters of a `static_api` stage.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiStage {
+    pub description: String,
+    /// Where the API lives in the release, e.g. `api/v1`.
+    pub base: String,
+    /// Caveats every area file carries.
+    #[serde(default)]
+    pub caveats: Vec<String>,
+    pub area_types: Vec<AreaType>,
+    pub sections: Vec<Section>,
+    pub postcodes: Option<PostcodeSpec>,
+}
+
+/// A kind of area (one geography at one vintage).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AreaType {
+    /// Short id used in files and as a parent key, e.g. `lsoa21`.
+    pub id: String,
+    pub label: String,
+    /// Every code of this type must match it (it is also a file name).
+    pub pattern: Pattern,
+    /// Where the codes come from; the first register naming a code's name or
+    /// parent wins.
+    pub registers: Vec<Register>,
+    /// Caveats an area of this type carries.
+    #[serde(default)]
+    pub caveats: Vec<String>,
+}
+
+/// Columns of one table that list areas of a type.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Register {
+    pub table: String,
+    pub code: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    /// Parent area type -> column holding the parent's code.
+    #[serde(default)]
+    pub parents: IndexMap<String, String>,
+    /// Parent area type -> column holding the parent's *name*, resolved to a
+    /// code through that type's registers (for tables that carry no code).
+    #[serde(default)]
+    pub parents_by_name: IndexMap<String, String>,
+}
+
+/// Keeps the rows whose `column` equals `equals` or starts with `prefix`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Filter {
+    pub column: String,
+    #[serde(default)]
+    pub equals: Option<String>,
+    #[serde(default)]
+    pub prefix: Option<String>,
+}
+
+/// How a table's rows for one area appear in its file.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shape {
+    /// At most one row: its fields sit in the section object.
+    #[default]
+    One,
+    /// Any number of rows: a list under `rows`.
+    Many,
+    /// Rows keyed by the value of the `by` column, under `values`.
+    Keyed,
+}
+
+/// What one table contributes to the files of one area type.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Section {
+    /// The group in the area file: `deprivation`, `summaries`, `change`, ...
+    pub group: String,
+    /// The section's key within its group (unique across the spec).
+    pub key: String,
+    pub title: String,
+    pub area_type: String,
+    pub table: String,
+    /// The column holding the area code.
+    pub code: String,
+    #[serde(default)]
+    pub filter: Option<Filter>,
+    /// Codes this section should cover (default: every code of the type).
+    /// A matching area without a row gets an `unavailable` entry.
+    #[serde(default)]
+    pub applies_to: Option<Pattern>,
+    #[serde(default)]
+    pub shape: Shape,
+    /// For `shape = "keyed"`: the column whose values key the rows.
+    #[serde(default)]
+    pub by: Option<String>,
+    /// Columns to show (default: every column but the code, `by` and `exclude`).
+    #[serde(default)]
+    pub columns: Option<Vec<String>>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    /// Leave out null fields (for long tables, where `status`/`reason` say
+    /// why a value is absent).
+    #[serde(default)]
+    pub skip_nulls: bool,
+    #[serde(default)]
+    pub caveat: Option<String>,
+}
+
+/// The postcode files.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PostcodeSpec {
+    pub table: String,
+    pub postcode: String,
+    pub small_area: String,
+    pub local_authority: String,
+    /// The date a postcode was terminated; empty for a live postcode.
+    pub terminated: String,
+    /// Sections (`group.key`) in which a postcode's small area is looked up
+    /// for its IMD, in order; the first holding the code wins.
+    pub indices: Vec<String>,
+    /// Fields of the index shown for each postcode.
+    pub fields: Vec<String>,
+    #[serde(default)]
+    pub caveats: Vec<String>,
+}
+
+impl ApiStage {
+    /// The columns of `table` the spec reads (`None`: all of them, for a
+    /// section that shows every column but its exclusions).
+    pub fn columns_of(&self, table: &str) -> Option<Vec<String>> {
+        let mut cols: Vec<String> = Vec::new();
+        let mut push = |c: &String| {
+            if !cols.contains(c) {
+                cols.push(c.clone());
+            }
+        };
+        for r in self
+            .area_types
+            .iter()
+            .flat_map(|a| &a.registers)
+            .filter(|r| r.table == table)
+        {
+            push(&r.code);
+            r.name.iter().for_each(&mut push);
+            r.parents
+                .values()
+                .chain(r.parents_by_name.values())
+                .for_each(&mut push);
+            r.filter.iter().for_each(|f| push(&f.column));
+        }
+        for s in self.sections.iter().filter(|s| s.table == table) {
+            match &s.columns {
+                Some(c) => c.iter().for_each(&mut push),
+                None => return None,
+            }
+            push(&s.code);
+            s.by.iter().for_each(&mut push);
+            s.filter.iter().for_each(|f| push(&f.column));
+        }
+        for p in self.postcodes.iter().filter(|p| p.table == table) {
+            for c in [
+                &p.postcode,
+                &p.small_area,
+                &p.local_authority,
+                &p.terminated,
+            ] {
+                push(c);
+            }
+        }
+        Some(cols)
+    }
+
+    /// Every table the spec reads. All are optional: a missing table makes
+    /// its sections unavailable, with the reason, in every file.
+    pub fn input_tables(&self) -> Vec<String> {
+        let mut t: Vec<String> = self
+            .area_types
+            .iter()
+            .flat_map(|a| a.registers.iter().map(|r| r.table.clone()))
+            .chain(self.sections.iter().map(|s| s.table.clone()))
+            .chain(self.postcodes.iter().map(|p| p.table.clone()))
+            .collect();
+        t.sort();
+        t.dedup();
+        t
+    }
+
+    /// The section `group.key`'s id.
+    pub fn section_ids(&self) -> Vec<String> {
+        self.sections.iter().map(Section::id).collect()
+    }
+}
+
+impl Section {
+    /// `group.key`.
+    pub fn id(&self) -> String {
+        format!("{}.{}", self.group, self.key)
+    }
+}

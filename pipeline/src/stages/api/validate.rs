@@ -1,0 +1,142 @@
+//! The API spec checked against itself and against the tables it reads:
+//! every area type, parent, section and column it names must exist.
+
+use std::collections::HashSet;
+
+use super::{ApiStage, Filter, Shape};
+use crate::contract::Validator;
+
+impl ApiStage {
+    /// The spec's internal references.
+    pub fn validate_spec(&self, v: &mut Validator<'_>) {
+        let types: Vec<&str> = self.area_types.iter().map(|a| a.id.as_str()).collect();
+        if !self.base.split('/').all(crate::catalog::is_identifier) {
+            v.error(format!(
+                "field `base` must be a relative path of identifiers such as `api/v1`, got {:?}",
+                self.base
+            ));
+        }
+        let mut seen = HashSet::new();
+        for a in &self.area_types {
+            if !seen.insert(a.id.as_str()) {
+                v.error(format!(": area type `{}` is declared twice", a.id));
+            }
+            if a.registers.is_empty() {
+                v.error(format!(": area type `{}` has no register", a.id));
+            }
+            for r in &a.registers {
+                for p in r.parents.keys().chain(r.parents_by_name.keys()) {
+                    if !types.contains(&p.as_str()) {
+                        v.error(format!(
+                            ": area type `{}` register `{}` names parent type `{p}`, which is not an area type",
+                            a.id, r.table
+                        ));
+                    }
+                }
+                check_filter(&r.filter, v);
+            }
+        }
+        let mut keys = HashSet::new();
+        for s in &self.sections {
+            let id = s.id();
+            if !keys.insert(id.clone()) {
+                v.error(format!(": section `{id}` is declared twice"));
+            }
+            if !types.contains(&s.area_type.as_str()) {
+                v.error(format!(
+                    ": section `{id}` is for area type `{}`, which is not declared",
+                    s.area_type
+                ));
+            }
+            if (s.shape == Shape::Keyed) != s.by.is_some() {
+                v.error(format!(
+                    ": section `{id}`: `by` is required with shape = \"keyed\" and only then"
+                ));
+            }
+            check_filter(&s.filter, v);
+        }
+        if let Some(p) = &self.postcodes {
+            for ix in &p.indices {
+                if !keys.contains(ix) {
+                    v.error(format!(
+                        ": postcodes field `indices` names section `{ix}`, which is not declared"
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Every column a register, section or the postcodes name exists.
+    pub fn validate_columns(&self, v: &mut Validator<'_>) {
+        for a in &self.area_types {
+            for (i, r) in a.registers.iter().enumerate() {
+                let field = format!("area_types.{}.registers[{i}]", a.id);
+                v.column(&format!("{field}.code"), &r.table, &r.code);
+                v.columns(&format!("{field}.name"), &r.table, &r.name);
+                v.columns(&format!("{field}.parents"), &r.table, r.parents.values());
+                v.columns(
+                    &format!("{field}.parents_by_name"),
+                    &r.table,
+                    r.parents_by_name.values(),
+                );
+                v.columns(
+                    &format!("{field}.filter"),
+                    &r.table,
+                    r.filter.iter().map(|f| &f.column),
+                );
+            }
+        }
+        for s in &self.sections {
+            let field = format!("sections.{}", s.id());
+            v.column(&format!("{field}.code"), &s.table, &s.code);
+            v.columns(&format!("{field}.by"), &s.table, &s.by);
+            v.columns(
+                &format!("{field}.columns"),
+                &s.table,
+                s.columns.iter().flatten(),
+            );
+            v.columns(&format!("{field}.exclude"), &s.table, &s.exclude);
+            v.columns(
+                &format!("{field}.filter"),
+                &s.table,
+                s.filter.iter().map(|f| &f.column),
+            );
+        }
+        if let Some(p) = &self.postcodes {
+            let cols = [
+                &p.postcode,
+                &p.small_area,
+                &p.local_authority,
+                &p.terminated,
+            ];
+            v.columns("postcodes", &p.table, cols);
+            self.validate_postcode_fields(v);
+        }
+    }
+
+    /// The fields shown for a postcode's IMD exist in every index section.
+    fn validate_postcode_fields(&self, v: &mut Validator<'_>) {
+        let Some(p) = &self.postcodes else { return };
+        for ix in &p.indices {
+            let Some(s) = self.sections.iter().find(|s| &s.id() == ix) else {
+                continue;
+            };
+            v.columns(
+                &format!("postcodes.fields (section `{ix}`)"),
+                &s.table,
+                &p.fields,
+            );
+        }
+    }
+}
+
+fn check_filter(f: &Option<Filter>, v: &mut Validator<'_>) {
+    if let Some(f) = f {
+        if f.equals.is_some() == f.prefix.is_some() {
+            v.error(format!(
+                ": a filter on `{}` needs exactly one of `equals` and `prefix`",
+                f.column
+            ));
+        }
+    }
+}

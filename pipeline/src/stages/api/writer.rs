@@ -1,0 +1,34 @@
+//! Writes the API's JSON files, recording each one's bytes and sha256.
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::cache::sha256_bytes;
+use crate::error::{Error, Result};
+use crate::release::FileEntry;
+
+/// Writes files under a root (a unit's work directory).
+pub struct Writer<'a> {
+    pub root: &'a Path,
+}
+
+impl Writer<'_> {
+    /// Creates a directory (relative to the root).
+    pub fn dir(&self, rel: &str) -> Result<()> {
+        let d = self.root.join(rel);
+        std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))
+    }
+
+    /// Writes `value` as compact JSON at `rel`.
+    pub fn write(&self, rel: String, value: &Value) -> Result<FileEntry> {
+        let bytes = serde_json::to_vec(value).map_err(Error::table)?;
+        let path = self.root.join(&rel);
+        std::fs::write(&path, &bytes).map_err(|e| Error::io(&path, e))?;
+        Ok(FileEntry {
+            path: rel,
+            bytes: bytes.len() as u64,
+            sha256: sha256_bytes(&bytes),
+        })
+    }
+}

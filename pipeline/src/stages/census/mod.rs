@@ -1,0 +1,269 @@
+//! Census 2021 indicators by LSOA 2021, ward 2024 and LAD 2024, and the
+//! geography checks of every local authority table they use.
+//!
+//! Indicators are declared in the stage spec: each names its source table
+//! per geography and how to compute it (a count, a share, a median age, a
+//! share of a long-form category). An indicator whose table is not in the
+//! catalog in use is published with `status = "unavailable"` and the reason,
+//! never filled. Wards are built from LSOAs (ONS best fit); LAD 2024 figures
+//! come from the published local authority tables where there are some
+//! (aggregating the districts merged in April 2023, stated per row), and
+//! from LSOAs otherwise.
+
+mod density;
+mod green_space;
+mod indicators;
+mod la_checks;
+mod parts;
+mod rows;
+mod spec;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use crate::checks::{Status, TableReport};
+use crate::contract::{
+    derived, Build, Built, BuiltTable, Frames, Inputs, Output, PlanCtx, RunCtx, Stage, StageRun,
+    TableSchema, Validator,
+};
+use crate::error::Result;
+use crate::frame::ColType;
+
+pub use parts::median_age;
+pub use rows::{IndicatorStatus, COLUMNS};
+pub use spec::{
+    AreaLayer, CensusStage, GreenSpace, Indicator, LaCheck, LadMerge, LsoaLookup, Method, Rollup,
+};
+
+/// The geography types of the table's rows.
+pub const GEOGRAPHY_TYPES: [&str; 3] = ["lsoa21", "ward24", "lad24"];
+
+/// Where each area belongs: LSOA 2021 -> ward 2024, -> LAD 2024 and
+/// -> LAD 2022; LAD 2022 -> LAD 2024.
+pub struct Geography {
+    pub ward_of: HashMap<String, String>,
+    pub lad_of: HashMap<String, String>,
+    pub lad22_of: HashMap<String, String>,
+    pub lad24_of_lad22: HashMap<String, String>,
+}
+
+impl Geography {
+    fn load(spec: &CensusStage, inputs: &Frames<'_>) -> Result<Geography> {
+        let l = &spec.lsoa_lookup;
+        let lk = inputs.table(&l.table)?;
+        Ok(Geography {
+            ward_of: parts::map_of(lk, &l.key, &l.ward)?,
+            lad_of: parts::map_of(lk, &l.key, &l.lad)?,
+            lad22_of: parts::map_of(inputs.table(&l.lad22_table)?, &l.lad22_key, &l.lad22)?,
+            lad24_of_lad22: parts::map_of(
+                inputs.table(&spec.lad_merge.table)?,
+                &spec.lad_merge.from,
+                &spec.lad_merge.to,
+            )?,
+        })
+    }
+
+    /// LAD 2022 parts summed into LAD 2024, with the districts each holds.
+    pub fn to_lad24(
+        &self,
+        parts: &BTreeMap<String, parts::Parts>,
+    ) -> BTreeMap<String, (parts::Parts, Vec<String>)> {
+        let mut lads: BTreeMap<String, (parts::Parts, Vec<String>)> = BTreeMap::new();
+        for (code, p) in parts {
+            let to = self
+                .lad24_of_lad22
+                .get(code)
+                .cloned()
+                .unwrap_or_else(|| code.clone());
+            let e = lads.entry(to).or_default();
+            e.0.add(p);
+            e.1.push(code.clone());
+        }
+        lads
+    }
+}
+
+impl Stage for CensusStage {
+    fn inputs(&self) -> Inputs {
+        let required = self.required_inputs();
+        let optional = self
+            .input_tables()
+            .into_iter()
+            .filter(|t| !required.contains(t))
+            .collect();
+        Inputs { required, optional }
+    }
+
+    fn outputs(&self, _: &PlanCtx<'_>) -> Vec<Output> {
+        let mut s = TableSchema::new(&self.table);
+        for c in COLUMNS {
+            let ty = match c {
+                "value" | "numerator" | "denominator" => ColType::Float,
+                _ => ColType::String,
+            };
+            s = s.col(c, ty);
+        }
+        s.key = vec![
+            "geography_code".into(),
+            "geography_type".into(),
+            "indicator_id".into(),
+        ];
+        let statuses = [
+            IndicatorStatus::Ok,
+            IndicatorStatus::Approximate,
+            IndicatorStatus::Unavailable,
+        ];
+        vec![s
+            .accepts("indicator_id", self.indicator_ids())
+            .accepts("geography_type", GEOGRAPHY_TYPES.map(String::from).to_vec())
+            .accepts("status", statuses.map(|s| s.as_str().to_string()).to_vec())
+            .into()]
+    }
+
+    fn validate(&self, v: &mut Validator<'_>) {
+        self.validate_spec(v);
+        self.validate_columns(v);
+    }
+
+    fn run(&self, ctx: &RunCtx<'_>) -> Result<StageRun> {
+        derived::run(self, ctx)
+    }
+}
+
+impl CensusStage {
+    /// Every column the spec names exists in its table.
+    fn validate_columns(&self, v: &mut Validator<'_>) {
+        let l = &self.lsoa_lookup;
+        v.columns("lsoa_lookup", &l.table, [&l.key, &l.ward, &l.lad]);
+        v.columns(
+            "lsoa_lookup.lad22",
+            &l.lad22_table,
+            [&l.lad22_key, &l.lad22],
+        );
+        let m = &self.lad_merge;
+        v.columns("lad_merge", &m.table, [&m.from, &m.to]);
+        for (i, c) in self.la_checks.iter().enumerate() {
+            let field = format!("la_checks[{i}]");
+            v.columns(&field, &c.table, [&c.key, &c.name]);
+            v.columns(&field, &c.list, [&c.list_code, &c.list_name]);
+            if let Some(r) = &c.rollup {
+                v.column(&format!("{field}.rollup.total"), &c.table, &r.total);
+                v.columns(
+                    &format!("{field}.rollup"),
+                    &r.lsoa_table,
+                    [&r.lsoa_key, &r.lsoa_total],
+                );
+            }
+        }
+        for ind in &self.indicators {
+            for t in ind.lsoa.iter().chain(&ind.ltla) {
+                self.validate_indicator_columns(ind, t, v);
+            }
+        }
+        if let Some(a) = &self.areas {
+            v.columns("areas", &a.table, [&a.key, &a.geometry]);
+        }
+        if let Some(g) = &self.green_space {
+            v.columns(
+                "green_space",
+                &g.table,
+                [&g.key, &g.numerator, &g.denominator],
+            );
+        }
+    }
+
+    fn validate_indicator_columns(&self, ind: &Indicator, table: &str, v: &mut Validator<'_>) {
+        let field = format!("indicators.{}", ind.id);
+        let m = &ind.method;
+        if let Some(prefix) = &m.median_age_prefix {
+            let has_ages = v.schema(table).is_some_and(|s| {
+                s.open
+                    .iter()
+                    .any(|(p, _)| p.starts_with(prefix.as_str()) || prefix.starts_with(p.as_str()))
+            });
+            if v.schema(table).is_some() && !has_ages {
+                v.error(format!(
+                    "field `{field}.median_age_prefix` is `{prefix}`, but table `{table}` has no column family with that prefix"
+                ));
+            }
+            return;
+        }
+        if m.category.is_some() {
+            let count = m
+                .numerator
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "count".into());
+            let total = m
+                .denominator
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "total".into());
+            v.columns(&field, table, [&"category".to_string(), &count, &total]);
+            return;
+        }
+        v.columns(&format!("{field}.numerator"), table, &m.numerator);
+        v.columns(&format!("{field}.denominator"), table, &m.denominator);
+    }
+}
+
+impl Build for CensusStage {
+    fn build(&self, inputs: &Frames<'_>) -> Result<Vec<Built>> {
+        let geo = Geography::load(self, inputs)?;
+        let mut report = TableReport::new(&self.table);
+        for c in &self.la_checks {
+            match inputs.get(&c.table) {
+                Some(frame) => la_checks::check(c, frame, inputs, &geo.lad22_of, &mut report)?,
+                None => report.push(
+                    &format!("la_{}", c.table),
+                    Status::NotAvailable,
+                    indicators::census_reason(inputs, &c.table),
+                    Vec::new(),
+                ),
+            }
+        }
+        report.ok()?;
+        let mut rows = rows::Rows::default();
+        let lsoa_population = indicators::add_all(self, inputs, &geo, &mut rows)?;
+        if let Some(a) = &self.areas {
+            density::add(a, inputs, &geo, &lsoa_population, &mut rows)?;
+        }
+        if let Some(gs) = &self.green_space {
+            green_space::add(gs, inputs, &geo, &mut rows, &mut report)?;
+        }
+        unavailable_check(&rows, &mut report);
+        let mut meta = BuiltTable::new(
+            &self.table,
+            format!(
+                "{} One row per area and indicator (long form). geography_type: lsoa21, ward24 (LSOAs by ONS best fit), lad24. \
+                 status: ok, approximate (with the reason), or unavailable (one row per indicator and geography type with no code, and the reason). \
+                 Counts are Census 2021 values, lightly perturbed by ONS for disclosure control, so sums agree with totals only approximately.",
+                self.description
+            ),
+        );
+        meta.verification = Some(report);
+        Ok(vec![Built {
+            table: rows.into_table()?,
+            meta,
+        }])
+    }
+}
+
+/// Lists the indicators that are unavailable at one or more geographies.
+fn unavailable_check(rows: &rows::Rows, report: &mut TableReport) {
+    let ids: BTreeSet<String> = rows
+        .status
+        .iter()
+        .zip(&rows.indicator)
+        .filter(|(s, _)| **s == IndicatorStatus::Unavailable)
+        .map(|(_, i)| i.clone())
+        .collect();
+    report.push(
+        "unavailable_indicators",
+        if ids.is_empty() { Status::Pass } else { Status::Warn },
+        format!(
+            "{} indicators are unavailable at one or more geographies, each with its reason in the table",
+            ids.len()
+        ),
+        ids.into_iter().collect(),
+    );
+}

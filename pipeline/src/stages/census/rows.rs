@@ -1,0 +1,154 @@
+//! The long-form output: one row per area and indicator, and the statuses
+//! a row can have (read back by the Places Scores).
+
+use super::Indicator;
+use crate::error::Result;
+use crate::frame::{Table, TableBuilder};
+
+/// A row's status. Published as text in the `status` column; other kinds
+/// that read the table parse it with [`IndicatorStatus::parse`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndicatorStatus {
+    Ok,
+    /// A value with a caveat (the reason says which).
+    Approximate,
+    /// No value: one row per indicator and geography type, with no code,
+    /// and the reason.
+    Unavailable,
+}
+
+impl IndicatorStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            IndicatorStatus::Ok => "ok",
+            IndicatorStatus::Approximate => "approximate",
+            IndicatorStatus::Unavailable => "unavailable",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<IndicatorStatus> {
+        Some(match s {
+            "ok" => IndicatorStatus::Ok,
+            "approximate" => IndicatorStatus::Approximate,
+            "unavailable" => IndicatorStatus::Unavailable,
+            _ => return None,
+        })
+    }
+}
+
+/// The columns of the output table.
+pub const COLUMNS: [&str; 11] = [
+    "geography_code",
+    "geography_type",
+    "indicator_id",
+    "value",
+    "numerator",
+    "denominator",
+    "unit",
+    "source_table",
+    "vintage",
+    "status",
+    "reason",
+];
+
+/// One output row.
+pub struct Row<'a> {
+    pub code: Option<String>,
+    pub geo: &'a str,
+    pub ind: &'a Indicator,
+    /// Value, numerator, denominator.
+    pub v: (Option<f64>, Option<f64>, Option<f64>),
+    pub vintage: &'a str,
+    pub status: IndicatorStatus,
+    pub reason: Option<String>,
+}
+
+/// The output rows, column by column.
+#[derive(Default)]
+pub struct Rows {
+    code: Vec<Option<String>>,
+    geo_type: Vec<String>,
+    pub indicator: Vec<String>,
+    value: Vec<Option<f64>>,
+    numerator: Vec<Option<f64>>,
+    denominator: Vec<Option<f64>>,
+    unit: Vec<String>,
+    source: Vec<String>,
+    vintage: Vec<String>,
+    pub status: Vec<IndicatorStatus>,
+    reason: Vec<Option<String>>,
+}
+
+impl Rows {
+    pub fn push(&mut self, r: Row<'_>) {
+        self.code.push(r.code);
+        self.geo_type.push(r.geo.to_string());
+        self.indicator.push(r.ind.id.clone());
+        self.value.push(r.v.0);
+        self.numerator.push(r.v.1);
+        self.denominator.push(r.v.2);
+        self.unit.push(r.ind.unit.clone());
+        self.source.push(r.ind.source.clone());
+        self.vintage.push(r.vintage.to_string());
+        self.status.push(r.status);
+        self.reason.push(r.reason);
+    }
+
+    /// A row with a value, status ok.
+    pub fn ok(
+        &mut self,
+        code: &str,
+        geo: &str,
+        ind: &Indicator,
+        v: (Option<f64>, Option<f64>, Option<f64>),
+        vintage: &str,
+        reason: Option<String>,
+    ) {
+        self.push(Row {
+            code: Some(code.to_string()),
+            geo,
+            ind,
+            v,
+            vintage,
+            status: IndicatorStatus::Ok,
+            reason,
+        });
+    }
+
+    /// One flag row per geography type: the indicator is unavailable there.
+    pub fn unavailable(&mut self, ind: &Indicator, geographies: &[(&str, &str)], reason: &str) {
+        for (geo, vintage) in geographies {
+            self.push(Row {
+                code: None,
+                geo,
+                ind,
+                v: (None, None, None),
+                vintage,
+                status: IndicatorStatus::Unavailable,
+                reason: Some(reason.to_string()),
+            });
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.code.len()
+    }
+
+    pub fn into_table(self) -> Result<Table> {
+        let n = self.len();
+        let status: Vec<String> = self.status.iter().map(|s| s.as_str().to_string()).collect();
+        let mut b = TableBuilder::new();
+        b.push(COLUMNS[0], self.code)
+            .push(COLUMNS[1], self.geo_type)
+            .push(COLUMNS[2], self.indicator)
+            .push(COLUMNS[3], self.value)
+            .push(COLUMNS[4], self.numerator)
+            .push(COLUMNS[5], self.denominator)
+            .push(COLUMNS[6], self.unit)
+            .push(COLUMNS[7], self.source)
+            .push(COLUMNS[8], self.vintage)
+            .push(COLUMNS[9], status)
+            .push(COLUMNS[10], self.reason);
+        b.finish(n)
+    }
+}

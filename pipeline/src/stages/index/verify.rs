@@ -1,0 +1,493 @@
+//! Phase 3 of an index: its geography and internal consistency, checked.
+//! Every check is reported in `verification.json`; a failure stops the
+//! release (see `crate::checks`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use indexmap::IndexMap;
+
+use super::{quantile, IndexStage, ListCheck, LookupCheck};
+use crate::checks::{geography, same_name_or_alias, Status, TableReport};
+use crate::contract::Frames;
+use crate::error::Result;
+use crate::frame::{Table, Values};
+
+/// What every check reads.
+struct Subject<'a> {
+    spec: &'a IndexStage,
+    table: &'a Table,
+    n: usize,
+    codes: Vec<String>,
+    la_codes: Option<Values>,
+    la_names: Option<Values>,
+}
+
+impl Subject<'_> {
+    fn same_name(&self, a: &str, b: &str) -> bool {
+        same_name_or_alias(a, b, &self.spec.verify.la_name_aliases)
+    }
+}
+
+/// Runs every check of `spec.verify` (and the internal ones) on `table`.
+/// `missing` holds the output columns that have no source (skipped by the
+/// rank and decile checks).
+pub fn verify_index(
+    spec: &IndexStage,
+    table: &Table,
+    inputs: &Frames<'_>,
+    missing: &IndexMap<String, String>,
+) -> Result<TableReport> {
+    let mut r = TableReport::new(&spec.table);
+    let n = table.height();
+    let keys = table.values(&spec.key)?;
+    let v = &spec.verify;
+    let s = Subject {
+        spec,
+        table,
+        n,
+        codes: (0..n).map(|i| keys.text(i).unwrap_or_default()).collect(),
+        la_codes: v.la_code.as_ref().map(|c| table.values(c)).transpose()?,
+        la_names: v.la_name.as_ref().map(|c| table.values(c)).transpose()?,
+    };
+    codes(&s, &mut r);
+    la_tier(&s, &mut r);
+    if let Some(l) = &v.lookup {
+        lookup(&s, l, inputs.table(&l.table)?, &mut r)?;
+    }
+    if let Some(l) = &v.la_list {
+        la_list(&s, l, inputs.table(&l.table)?, &mut r)?;
+    }
+    ranks(&s, missing, &mut r)?;
+    deciles(&s, missing, &mut r)?;
+    bands(&s, &mut r)?;
+    for (check, reason) in &v.not_available {
+        r.push(check, Status::NotAvailable, reason.clone(), Vec::new());
+    }
+    Ok(r)
+}
+
+/// The row count as published; unique codes of the nation's pattern.
+fn codes(s: &Subject<'_>, r: &mut TableReport) {
+    let (n, spec) = (s.n, s.spec);
+    if n == spec.rows {
+        r.pass("row_count", format!("{n} areas, as published"));
+    } else {
+        r.fail(
+            "row_count",
+            format!("{n} areas, expected {}", spec.rows),
+            Vec::new(),
+        );
+    }
+    let dups = geography::repeats(&s.codes);
+    if dups.is_empty() {
+        r.pass("codes_unique", format!("{n} distinct codes"));
+    } else {
+        r.fail(
+            "codes_unique",
+            format!("{} duplicated codes", dups.len()),
+            dups,
+        );
+    }
+    let bad: Vec<String> = s
+        .codes
+        .iter()
+        .filter(|c| !spec.code_pattern.is_match(c))
+        .cloned()
+        .collect();
+    if bad.is_empty() {
+        r.pass(
+            "code_pattern",
+            format!("every code matches {}", spec.code_pattern),
+        );
+    } else {
+        r.fail(
+            "code_pattern",
+            format!("{} codes do not match {}", bad.len(), spec.code_pattern),
+            bad,
+        );
+    }
+}
+
+/// Local authorities: lower tier only.
+fn la_tier(s: &Subject<'_>, r: &mut TableReport) {
+    let (Some(pattern), Some(la)) = (&s.spec.verify.la_code_pattern, &s.la_codes) else {
+        return;
+    };
+    let las: Vec<Option<String>> = (0..s.n).map(|i| la.text(i)).collect();
+    let bad: Vec<String> = geography::not_matching(&las, pattern)
+        .into_iter()
+        .map(|i| format!("{} in {:?}", s.codes[i], las[i]))
+        .collect();
+    if bad.is_empty() {
+        r.pass(
+            "la_tier",
+            format!(
+                "every local authority code matches {pattern} (no counties, regions or countries)"
+            ),
+        );
+    } else {
+        r.fail(
+            "la_tier",
+            format!("{} areas have a local authority code outside {pattern} (a county, region or foreign code?)", bad.len()),
+            bad,
+        );
+    }
+}
+
+/// The official look-up of the vintage: the same areas, and for each the
+/// same local authority code and name.
+fn lookup(s: &Subject<'_>, l: &LookupCheck, table: &Table, r: &mut TableReport) -> Result<()> {
+    let lookup = lookup_rows(l, table)?;
+    lookup_coverage(s, l, &lookup, r);
+    if let (Some(la), true) = (&s.la_codes, l.la_code.is_some()) {
+        let bad: Vec<String> = (0..s.n)
+            .filter_map(|i| {
+                let want = lookup.get(&s.codes[i]).and_then(|(c, _)| c.clone())?;
+                let got = la.text(i);
+                (got.as_deref() != Some(want.as_str()))
+                    .then(|| format!("{} in {:?}, `{}` says {want}", s.codes[i], got, l.table))
+            })
+            .collect();
+        let detail = if bad.is_empty() {
+            format!("every area's local authority agrees with `{}`", l.table)
+        } else {
+            format!(
+                "{} areas are in a different local authority than `{}` says",
+                bad.len(),
+                l.table
+            )
+        };
+        pass_or_fail(r, "lookup_la_code", detail, bad);
+    }
+    if let (Some(names), true) = (&s.la_names, l.la_name.is_some()) {
+        let bad: Vec<String> = (0..s.n)
+            .filter_map(|i| {
+                let want = lookup.get(&s.codes[i]).and_then(|(_, nm)| nm.clone())?;
+                let got = names.text(i).unwrap_or_default();
+                (!s.same_name(&got, &want))
+                    .then(|| format!("{}: {got:?}, `{}` says {want:?}", s.codes[i], l.table))
+            })
+            .collect();
+        let detail = if bad.is_empty() {
+            format!(
+                "every area's local authority name agrees with `{}`",
+                l.table
+            )
+        } else {
+            format!(
+                "{} areas name a different local authority than `{}`",
+                bad.len(),
+                l.table
+            )
+        };
+        pass_or_fail(r, "lookup_la_name", detail, bad);
+    }
+    Ok(())
+}
+
+type LookupRows = BTreeMap<String, (Option<String>, Option<String>)>;
+
+/// The look-up's areas of the nation, with their local authority code and name.
+fn lookup_rows(l: &LookupCheck, table: &Table) -> Result<LookupRows> {
+    let lk = table.values(&l.key)?;
+    let lla = l.la_code.as_ref().map(|c| table.values(c)).transpose()?;
+    let lln = l.la_name.as_ref().map(|c| table.values(c)).transpose()?;
+    let mut lookup = BTreeMap::new();
+    for i in 0..lk.len() {
+        let Some(k) = lk.text(i) else { continue };
+        if l.key_prefix.as_deref().is_some_and(|p| !k.starts_with(p)) {
+            continue;
+        }
+        lookup.insert(
+            k,
+            (
+                lla.as_ref().and_then(|v| v.text(i)),
+                lln.as_ref().and_then(|v| v.text(i)),
+            ),
+        );
+    }
+    Ok(lookup)
+}
+
+fn lookup_coverage(s: &Subject<'_>, l: &LookupCheck, lookup: &LookupRows, r: &mut TableReport) {
+    let ours: BTreeSet<String> = s.codes.iter().cloned().collect();
+    let not_in_lookup: Vec<&String> = s
+        .codes
+        .iter()
+        .filter(|c| !lookup.contains_key(*c))
+        .collect();
+    let not_in_table = geography::compare_sets(&ours, lookup).missing;
+    if not_in_lookup.is_empty() && not_in_table.is_empty() {
+        r.pass(
+            "lookup_coverage",
+            format!("the table and `{}` hold the same {} areas", l.table, s.n),
+        );
+        return;
+    }
+    let mut ex: Vec<String> = not_in_lookup
+        .iter()
+        .map(|c| format!("{c} not in `{}`", l.table))
+        .collect();
+    ex.extend(
+        not_in_table
+            .iter()
+            .map(|c| format!("{c} in `{}` but not in the table", l.table)),
+    );
+    r.fail(
+        "lookup_coverage",
+        format!(
+            "{} areas are not in `{}` and {} of its areas are not in the table",
+            not_in_lookup.len(),
+            l.table,
+            not_in_table.len()
+        ),
+        ex,
+    );
+}
+
+/// The vintage's list of local authorities: exactly its codes, and names
+/// that match.
+fn la_list(s: &Subject<'_>, l: &ListCheck, table: &Table, r: &mut TableReport) -> Result<()> {
+    let Some(la) = &s.la_codes else {
+        return Ok(());
+    };
+    let lc = table.values(&l.code)?;
+    let ln = l.name.as_ref().map(|c| table.values(c)).transpose()?;
+    let mut list: BTreeMap<String, Option<String>> = BTreeMap::new();
+    for i in 0..lc.len() {
+        let Some(c) = lc.text(i) else { continue };
+        if l.code_prefix.as_deref().is_some_and(|p| !c.starts_with(p)) {
+            continue;
+        }
+        list.insert(c, ln.as_ref().and_then(|v| v.text(i)));
+    }
+    let ours: BTreeSet<String> = (0..s.n).filter_map(|i| la.text(i)).collect();
+    let diff = geography::compare_sets(&ours, &list);
+    if diff.is_empty() {
+        r.pass(
+            "la_set",
+            format!(
+                "the {} local authorities are exactly those of `{}`",
+                ours.len(),
+                l.table
+            ),
+        );
+    } else {
+        let examples = diff
+            .extra
+            .iter()
+            .map(|c| format!("{c} is not in `{}`", l.table))
+            .chain(
+                diff.missing
+                    .iter()
+                    .map(|c| format!("{c} has no area in the table")),
+            )
+            .collect();
+        r.fail(
+            "la_set",
+            format!(
+                "{} local authorities of `{}` are missing and {} are not in it",
+                diff.missing.len(),
+                l.table,
+                diff.extra.len()
+            ),
+            examples,
+        );
+    }
+    if let (Some(names), true) = (&s.la_names, ln.is_some()) {
+        let mut bad = BTreeSet::new();
+        for i in 0..s.n {
+            let (Some(c), Some(got)) = (la.text(i), names.text(i)) else {
+                continue;
+            };
+            if let Some(Some(want)) = list.get(&c) {
+                if !s.same_name(&got, want) {
+                    bad.insert(format!("{c}: {got:?}, `{}` says {want:?}", l.table));
+                }
+            }
+        }
+        if bad.is_empty() {
+            r.pass("la_names", "local authority names match their codes");
+        } else {
+            r.fail(
+                "la_names",
+                format!(
+                    "{} local authority names do not match their codes",
+                    bad.len()
+                ),
+                bad.into_iter().collect(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Ranks: within 1..N, a permutation of 1..N or the ties listed.
+fn ranks(s: &Subject<'_>, missing: &IndexMap<String, String>, r: &mut TableReport) -> Result<()> {
+    let n = s.n;
+    for m in &s.spec.measures {
+        let col = format!("{m}_rank");
+        if missing.contains_key(&col) {
+            continue;
+        }
+        let ranks = s.table.values(&col)?;
+        let out_of_range: Vec<String> = (0..n)
+            .filter(|&i| !ranks.number(i).is_some_and(|x| x >= 1.0 && x <= n as f64))
+            .map(|i| format!("{}: {:?}", s.codes[i], ranks.number(i)))
+            .collect();
+        if !out_of_range.is_empty() {
+            r.fail(
+                &format!("ranks_{m}"),
+                format!("{} ranks are empty or outside 1..{n}", out_of_range.len()),
+                out_of_range,
+            );
+            continue;
+        }
+        let mut by_rank: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for (i, code) in s.codes.iter().enumerate() {
+            by_rank
+                .entry(ranks.text(i).unwrap_or_default())
+                .or_default()
+                .push(code);
+        }
+        let ties: Vec<String> = by_rank
+            .iter()
+            .filter(|(_, c)| c.len() > 1)
+            .map(|(rank, c)| format!("rank {rank}: {}", c.join(", ")))
+            .collect();
+        if ties.is_empty() {
+            r.pass(&format!("ranks_{m}"), format!("a permutation of 1..{n}"));
+        } else {
+            r.warn(
+                &format!("ranks_{m}"),
+                format!(
+                    "{} tied ranks, as published (tied areas share a rank)",
+                    ties.len()
+                ),
+                ties,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Published deciles agree with ranks: bands never decrease as rank grows;
+/// every difference from `ceil(rank * 10 / N)` is listed.
+fn deciles(s: &Subject<'_>, missing: &IndexMap<String, String>, r: &mut TableReport) -> Result<()> {
+    let (n, spec) = (s.n, s.spec);
+    for m in &spec.measures {
+        let (dcol, rcol) = (format!("{m}_decile"), format!("{m}_rank"));
+        if missing.contains_key(&dcol) || missing.contains_key(&rcol) {
+            continue;
+        }
+        let (d, rk) = (s.table.values(&dcol)?, s.table.values(&rcol)?);
+        if let Some(bad) = non_monotone(&rk, &d, &s.codes) {
+            r.fail(
+                &format!("deciles_{m}"),
+                format!("`{dcol}` does not follow `{rcol}`"),
+                bad,
+            );
+        } else {
+            r.pass(
+                &format!("deciles_{m}"),
+                format!("`{dcol}` rises with `{rcol}`"),
+            );
+        }
+        // The IMD's is under `bands_imd_decile`.
+        if m == "imd" && spec.published_bands.contains_key("imd_decile") {
+            continue;
+        }
+        let diffs: Vec<String> = (0..n)
+            .filter_map(|i| {
+                let (rank, dec) = (rk.number(i)?, d.number(i)? as i64);
+                let ours = quantile(rank, 10, n);
+                (ours != dec).then(|| {
+                    format!(
+                        "{} (rank {rank}): published {dec}, ceil(rank*10/{n}) = {ours}",
+                        s.codes[i]
+                    )
+                })
+            })
+            .collect();
+        if !diffs.is_empty() {
+            let reason = spec.band_note.clone().unwrap_or_else(|| {
+                "the publisher's band edges differ from equal-count bands; the published decile is kept".into()
+            });
+            r.warn(
+                &format!("decile_bands_{m}"),
+                format!(
+                    "{} areas' published `{dcol}` differs from ceil(rank*10/{n}): {reason}",
+                    diffs.len()
+                ),
+                diffs,
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Computed quantiles against every published band of the overall index.
+fn bands(s: &Subject<'_>, r: &mut TableReport) -> Result<()> {
+    let (n, spec) = (s.n, s.spec);
+    let imd_rank = s.table.values("imd_rank")?;
+    for (col, q) in &spec.published_bands {
+        let published = s.table.values(col)?;
+        let mut diffs = Vec::new();
+        for (i, code) in s.codes.iter().enumerate() {
+            let (Some(rank), Some(p)) = (imd_rank.number(i), published.number(i)) else {
+                continue;
+            };
+            let ours = quantile(rank, *q, n);
+            if ours != p as i64 {
+                diffs.push(format!(
+                    "{code} (rank {rank}): published {p}, ceil(rank*{q}/{n}) = {ours}"
+                ));
+            }
+        }
+        let check = format!("bands_{col}");
+        if diffs.is_empty() {
+            r.pass(
+                &check,
+                format!("`imd_quantile_{q}` equals the published `{col}` for every area"),
+            );
+        } else {
+            let reason = spec.band_note.clone().unwrap_or_else(|| {
+                "the publisher sets its band edges by hand; the published band is kept in the table".into()
+            });
+            r.warn(
+                &check,
+                format!("{} areas differ between `imd_quantile_{q}` and the published `{col}`: {reason}", diffs.len()),
+                diffs,
+            );
+        }
+    }
+    Ok(())
+}
+
+fn pass_or_fail(r: &mut TableReport, check: &str, detail: String, bad: Vec<String>) {
+    if bad.is_empty() {
+        r.pass(check, detail);
+    } else {
+        r.fail(check, detail, bad);
+    }
+}
+
+/// Rows where the band falls although the rank rises (sorted by rank).
+fn non_monotone(rank: &Values, band: &Values, codes: &[String]) -> Option<Vec<String>> {
+    let mut rows: Vec<(f64, i64, &str)> = (0..rank.len())
+        .filter_map(|i| Some((rank.number(i)?, band.number(i)? as i64, codes[i].as_str())))
+        .collect();
+    rows.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let bad: Vec<String> = rows
+        .windows(2)
+        .filter(|w| w[1].1 < w[0].1 && w[1].0 > w[0].0)
+        .map(|w| {
+            format!(
+                "{} (rank {}, band {}) after {} (rank {}, band {})",
+                w[1].2, w[1].0, w[1].1, w[0].2, w[0].0, w[0].1
+            )
+        })
+        .take(10)
+        .collect();
+    (!bad.is_empty()).then_some(bad)
+}

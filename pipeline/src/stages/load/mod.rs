@@ -1,0 +1,254 @@
+//! `load`: each dataset's source file into `tables/<dataset>.parquet`, with
+//! its canonical columns and types.
+//!
+//! Each dataset is one unit of work, cached under the digest of its source
+//! file, its catalog entry and its dataset declaration, so a rebuild with
+//! nothing changed reads no file. A file whose digest differs from its pin
+//! is never read; a file with another number of rows than declared stops the
+//! build.
+
+mod spec;
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde::{Deserialize, Serialize};
+use tracing::{debug, info};
+
+use crate::cache::{copy, sha256_file, unit_key, Cache};
+use crate::catalog::{Catalog, Source};
+use crate::contract::{Inputs, Output, PlanCtx, RunCtx, Stage, StageRun, UnitTime, Validator};
+use crate::error::{Error, ErrorKind, Result};
+use crate::par::parallel_map;
+use crate::read::{conform, read_raw};
+use crate::release::{write_parquet, FileEntry, InputKind, InputRef, TableEntry};
+
+pub use spec::{DatasetSelection, LoadStage};
+
+/// What is cached for one loaded table, beside its Parquet file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LoadMeta {
+    pub dataset: String,
+    pub rows: usize,
+    pub source_sha256: String,
+    pub source_file: String,
+    pub derived: bool,
+    pub mapping: indexmap::IndexMap<String, String>,
+    pub missing: indexmap::IndexMap<String, String>,
+    pub unmapped: Vec<String>,
+    pub parquet_sha256: String,
+    pub parquet_bytes: u64,
+}
+
+impl LoadMeta {
+    /// The table's manifest entry.
+    fn entry(self, rel: &str, description: &str) -> TableEntry {
+        TableEntry {
+            path: rel.to_string(),
+            rows: self.rows,
+            stage: "load".into(),
+            description: description.to_string(),
+            inputs: vec![InputRef {
+                kind: InputKind::File,
+                name: self.source_file,
+                sha256: self.source_sha256,
+            }],
+            derived: self.derived,
+            missing_columns: self.missing,
+            computed_columns: Default::default(),
+            notes: Vec::new(),
+            file: Some(FileEntry {
+                path: rel.to_string(),
+                bytes: self.parquet_bytes,
+                sha256: self.parquet_sha256,
+            }),
+        }
+    }
+}
+
+impl LoadStage {
+    /// The selected dataset ids, in order (`None` for a malformed selection).
+    fn selected<'a>(&'a self, catalog: &'a Catalog) -> Option<Vec<&'a String>> {
+        match &self.datasets {
+            DatasetSelection::All(s) if s == "all" => Some(catalog.sources.keys().collect()),
+            DatasetSelection::All(_) => None,
+            DatasetSelection::List(ids) => Some(ids.iter().collect()),
+        }
+    }
+}
+
+impl Stage for LoadStage {
+    fn inputs(&self) -> Inputs {
+        Inputs::default()
+    }
+
+    fn outputs(&self, ctx: &PlanCtx<'_>) -> Vec<Output> {
+        let catalog = ctx.catalog;
+        let Some(ids) = self.selected(catalog) else {
+            return Vec::new();
+        };
+        ids.into_iter()
+            .filter_map(|id| {
+                let schema = ctx.schemas.get(id)?.clone();
+                let unavailable = match catalog.sources.get(id) {
+                    Some(src) => src.raw.unavailable.clone(),
+                    None => Some(format!(
+                        "catalog `{}` has no source for this dataset",
+                        catalog.name
+                    )),
+                };
+                Some(Output {
+                    schema,
+                    unavailable,
+                })
+            })
+            .collect()
+    }
+
+    fn validate(&self, v: &mut Validator<'_>) {
+        match &self.datasets {
+            DatasetSelection::All(s) if s == "all" => {}
+            DatasetSelection::All(s) => v.error(format!(
+                "field `datasets` must be \"all\" or a list of dataset ids, got {s:?}"
+            )),
+            DatasetSelection::List(ids) => {
+                for id in ids {
+                    if !v.catalog.datasets.contains_key(id) {
+                        v.error(format!("field `datasets` refers to unknown dataset `{id}`"));
+                    }
+                }
+            }
+        }
+    }
+
+    fn run(&self, ctx: &RunCtx<'_>) -> Result<StageRun> {
+        // Largest files first, so the long ones start early.
+        let mut ids: Vec<&String> = ctx.outputs.iter().collect();
+        ids.sort_by_key(|id| {
+            std::cmp::Reverse(
+                ctx.sources
+                    .get(*id)
+                    .and_then(|p| std::fs::metadata(p).ok())
+                    .map_or(0, |m| m.len()),
+            )
+        });
+        let results = parallel_map(&ids, |id| -> Result<(String, TableEntry, UnitTime)> {
+            let t0 = Instant::now();
+            let src = &ctx.catalog.sources[*id];
+            let input = ctx.sources.get(*id).ok_or_else(|| {
+                Error::new(ErrorKind::NotCached {
+                    reason: "the source's file was not fetched".into(),
+                })
+                .source_id(*id)
+            })?;
+            let (entry, computed) = load_dataset(ctx.catalog, src, input, ctx.cache, ctx.staging)
+                .map_err(|e| e.source_id(*id).stage(ctx.stage))?;
+            (ctx.progress)();
+            let unit = UnitTime {
+                unit: (*id).clone(),
+                took: t0.elapsed(),
+                computed,
+            };
+            Ok(((*id).clone(), entry, unit))
+        });
+        let mut run = StageRun::default();
+        for r in results {
+            let (id, entry, unit) = r?;
+            run.units.push(unit);
+            run.tables.push((id, entry));
+        }
+        Ok(run)
+    }
+}
+
+/// Loads one dataset, from the unit cache when its key matches.
+/// Returns the release entry and whether work was done.
+fn load_dataset(
+    catalog: &Catalog,
+    src: &Source,
+    input: &Path,
+    cache: &Cache,
+    staging: &Path,
+) -> Result<(TableEntry, bool)> {
+    let dataset = &catalog.datasets[&src.id];
+    let input_sha = cache.file_sha256(input)?;
+    let key = unit_key(&serde_json::json!({
+        "kind": "load",
+        "dataset": dataset,
+        "source": src.raw,
+        "input_sha256": input_sha,
+    }));
+    let unit = cache.get_or_build(&key, |work| {
+        read_into(catalog, src, input, &input_sha, work)
+    })?;
+    let rel = format!("tables/{}.parquet", src.id);
+    copy(&unit.dir.join("table.parquet"), &staging.join(&rel))?;
+    if unit.computed {
+        info!(dataset = %src.id, rows = unit.meta.rows, "Loaded.");
+    } else {
+        debug!(dataset = %src.id, "Taken from the stage cache.");
+    }
+    Ok((unit.meta.entry(&rel, &dataset.title), unit.computed))
+}
+
+/// Reads, checks and conforms a source file into `work/table.parquet`.
+fn read_into(
+    catalog: &Catalog,
+    src: &Source,
+    input: &Path,
+    input_sha: &str,
+    work: &Path,
+) -> Result<LoadMeta> {
+    if let Some(pin) = &src.raw.sha256 {
+        if pin != input_sha {
+            return Err(Error::new(ErrorKind::ChecksumMismatch {
+                expected: pin.clone(),
+                actual: input_sha.to_string(),
+                quarantined: None,
+            })
+            .file(input));
+        }
+    }
+    let raw = read_raw(src, input)?;
+    if let Some(expected) = src.raw.rows {
+        if raw.height() != expected {
+            return Err(Error::new(ErrorKind::RowCount {
+                expected,
+                got: raw.height(),
+            })
+            .source_id(&src.id)
+            .file(input));
+        }
+    }
+    let dataset = &catalog.datasets[&src.id];
+    let conformed = conform(&raw, src, dataset).map_err(|e| e.file(input))?;
+    let mut table = conformed.table;
+    let parquet = work.join("table.parquet");
+    write_parquet(
+        &mut table,
+        &parquet,
+        vec![
+            ("census_pipeline.source".into(), src.id.clone()),
+            ("census_pipeline.source_file".into(), src.file_name()),
+            (
+                "census_pipeline.source_sha256".into(),
+                input_sha.to_string(),
+            ),
+            ("census_pipeline.licence".into(), src.raw.licence.clone()),
+        ],
+    )?;
+    Ok(LoadMeta {
+        dataset: src.id.clone(),
+        rows: table.height(),
+        source_sha256: input_sha.to_string(),
+        source_file: src.file_name(),
+        derived: src.raw.derived,
+        mapping: conformed.mapping,
+        missing: conformed.missing,
+        unmapped: conformed.unmapped,
+        parquet_sha256: sha256_file(&parquet)?,
+        parquet_bytes: std::fs::metadata(&parquet)
+            .map_err(|e| Error::io(&parquet, e))?
+            .len(),
+    })
+}

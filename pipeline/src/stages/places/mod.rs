@@ -1,0 +1,93 @@
+//! Places Scores: themes of standardised indicators, from a declarative
+//! taxonomy (`stages/places.toml`).
+//!
+//! For each geography (LAD 2024, ward 2024) every indicator is standardised
+//! across areas (z-score), signed so that higher = more favourable by its
+//! declared direction, and combined into theme scores (weighted means of the
+//! available indicators) and an overall score (weighted mean of the themes).
+//! Coverage is the share of the declared weight that was available; an area
+//! missing an indicator is never given a filled-in value. Each indicator
+//! records its Census 2011 equivalent and comparability, but no 2011 value is
+//! ever used or presented as current.
+
+mod scores;
+mod spec;
+
+use crate::contract::{
+    derived, Build, Built, Frames, Inputs, Output, PlanCtx, RunCtx, Stage, StageRun, TableSchema,
+    Validator,
+};
+use crate::error::Result;
+use crate::frame::ColType;
+
+pub use spec::{Census2011, Comparability, Direction, PlacesStage, Theme, ThemeIndicator};
+
+impl Stage for PlacesStage {
+    fn inputs(&self) -> Inputs {
+        Inputs::required([self.indicators_table.clone()])
+    }
+
+    fn outputs(&self, _: &PlanCtx<'_>) -> Vec<Output> {
+        self.outputs
+            .iter()
+            .map(|(geo_type, table)| {
+                let code = format!("{geo_type}_code");
+                let mut s = TableSchema::new(table).col(&code, ColType::String);
+                s.key = vec![code];
+                for theme in &self.themes {
+                    for ti in &theme.indicators {
+                        s = s.col(format!("z_{}", ti.id), ColType::Float);
+                    }
+                    s = s
+                        .col(format!("theme_{}_score", theme.id), ColType::Float)
+                        .col(format!("theme_{}_rank", theme.id), ColType::Int);
+                }
+                s.col("overall_score", ColType::Float)
+                    .col("overall_rank", ColType::Int)
+                    .col("coverage", ColType::Float)
+                    .col("flags", ColType::String)
+                    .into()
+            })
+            .collect()
+    }
+
+    /// Every taxonomy indicator and geography type must be one the
+    /// indicators table declares.
+    fn validate(&self, v: &mut Validator<'_>) {
+        let t = &self.indicators_table;
+        let cols = [
+            "geography_code",
+            "geography_type",
+            "indicator_id",
+            "value",
+            "status",
+            "reason",
+        ];
+        for c in cols {
+            v.column("indicators_table", t, c);
+        }
+        for (i, theme) in self.themes.iter().enumerate() {
+            for (j, ti) in theme.indicators.iter().enumerate() {
+                let field = format!("themes[{i}].indicators[{j}].id");
+                v.value(&field, t, "indicator_id", &ti.id);
+            }
+        }
+        for g in self.outputs.keys() {
+            v.value("outputs", t, "geography_type", g);
+        }
+    }
+
+    fn run(&self, ctx: &RunCtx<'_>) -> Result<StageRun> {
+        derived::run(self, ctx)
+    }
+}
+
+impl Build for PlacesStage {
+    fn build(&self, inputs: &Frames<'_>) -> Result<Vec<Built>> {
+        let long = scores::Long::read(inputs.table(&self.indicators_table)?)?;
+        self.outputs
+            .iter()
+            .map(|(geo_type, table)| scores::build(self, &long, geo_type, table))
+            .collect()
+    }
+}

@@ -1,0 +1,388 @@
+//! Summary measures for larger areas, by MHCLG's method (IoD technical
+//! report; File 10 of each edition).
+//!
+//! For each area (local authority or ward) of small areas with national
+//! rank `r` (1 = most deprived, N areas in the nation) and population `w`:
+//! - average score: `sum(w * score) / sum(w)`;
+//! - average rank: `sum(w * (N + 1 - r)) / sum(w)` (higher = more deprived);
+//! - proportion of its small areas in the most deprived 10% nationally;
+//! - extent: `sum(w * e(p)) / sum(w)`, with `p = ceil(r * 100 / N)` and
+//!   `e = 1` for p <= 10, `0.95 - (p - 11) * 0.90 / 19` for 11 <= p <= 30, else 0;
+//! - local concentration: the population-weighted mean inverted rank of the
+//!   area's most deprived small areas holding exactly 10% of its population
+//!   (the last one counted only for the population still needed);
+//! - income / employment scale: the numbers of income- and employment-deprived
+//!   people (`sum(rate * population)`).
+//!
+//! Each measure is then ranked across areas, 1 = most deprived, ties sharing
+//! the lowest rank (as File 10 does for zero extent).
+//!
+//! These reproduce IoD2019 File 10 to its published rounding (Hartlepool:
+//! average rank 22,581.98, extent 0.4973, local concentration 32,560.44).
+
+mod compare;
+mod method;
+mod spec;
+
+use std::collections::{BTreeMap, HashMap};
+
+use indexmap::IndexMap;
+
+use crate::checks::TableReport;
+use crate::contract::{
+    derived, Build, Built, BuiltTable, Frames, Inputs, Output, PlanCtx, RunCtx, Stage, StageRun,
+    TableSchema, Validator,
+};
+use crate::error::{Error, Result};
+use crate::frame::{ColType, Table, TableBuilder, Values};
+
+pub use method::{extent_weight, rank_desc, summarise, SmallArea, Summary};
+pub use spec::{AreaSummaryStage, CompareSpec, ComparedColumn, GroupSpec, PopulationSpec};
+
+/// The measures, in output order; each is followed by its rank.
+const MEASURES: [&str; 7] = [
+    "imd_average_score",
+    "imd_average_rank",
+    "imd_proportion_most_deprived_10pc",
+    "imd_extent",
+    "imd_local_concentration",
+    "income_scale",
+    "employment_scale",
+];
+
+fn measure(name: &str, s: &Summary) -> Option<f64> {
+    match name {
+        "imd_average_score" => s.average_score,
+        "imd_average_rank" => Some(s.average_rank),
+        "imd_proportion_most_deprived_10pc" => Some(s.proportion_most_deprived_10pc),
+        "imd_extent" => Some(s.extent),
+        "imd_local_concentration" => Some(s.local_concentration),
+        "income_scale" => s.income_scale,
+        _ => s.employment_scale,
+    }
+}
+
+impl Stage for AreaSummaryStage {
+    fn inputs(&self) -> Inputs {
+        let mut t = vec![self.index.clone()];
+        t.extend(self.group.table.clone());
+        t.extend(self.population.table.clone());
+        t.extend(self.compare.as_ref().map(|c| c.table.clone()));
+        Inputs::required_sorted(t)
+    }
+
+    fn outputs(&self, _: &PlanCtx<'_>) -> Vec<Output> {
+        let mut s = TableSchema::new(&self.table).col(&self.group.output_code, ColType::String);
+        s.key = vec![self.group.output_code.clone()];
+        if let Some(n) = &self.group.output_name {
+            s = s.col(n, ColType::String);
+        }
+        s = s
+            .col("lsoa_count", ColType::Int)
+            .col("population", ColType::Float);
+        for m in MEASURES {
+            s = s
+                .col(m, ColType::Float)
+                .col(format!("rank_of_{m}"), ColType::Int);
+        }
+        vec![s.into()]
+    }
+
+    fn validate(&self, v: &mut Validator<'_>) {
+        v.columns("key", &self.index, [&self.key, &"imd_rank".to_string()]);
+        let rates = [&self.income_rate, &self.employment_rate];
+        v.columns("income_rate", &self.index, rates.into_iter().flatten());
+        let g = &self.group;
+        let gt = g.table.as_ref().unwrap_or(&self.index);
+        let gk = g.key.as_ref().unwrap_or(&self.key);
+        v.columns("group", gt, [gk, &g.code].into_iter().chain(&g.name));
+        let p = &self.population;
+        let pt = p.table.as_ref().unwrap_or(&self.index);
+        let pk = p.key.as_ref().unwrap_or(&self.key);
+        v.columns(
+            "population",
+            pt,
+            [pk, &p.column].into_iter().chain(&p.working_age),
+        );
+        if let Some(c) = &self.compare {
+            v.column("compare.key", &c.table, &c.key);
+            v.columns(
+                "compare.columns",
+                &c.table,
+                c.columns.values().map(|p| &p.published),
+            );
+            let ours = self.outputs_names();
+            for col in c.columns.keys() {
+                if !ours.contains(col) {
+                    v.error(format!(
+                        "field `compare.columns` names `{col}`, which is not a column of `{}`; its columns are: {}",
+                        self.table,
+                        ours.join(", ")
+                    ));
+                }
+            }
+        }
+    }
+
+    fn run(&self, ctx: &RunCtx<'_>) -> Result<StageRun> {
+        derived::run(self, ctx)
+    }
+}
+
+impl AreaSummaryStage {
+    fn outputs_names(&self) -> Vec<String> {
+        let mut v = vec![self.group.output_code.clone()];
+        v.extend(self.group.output_name.clone());
+        v.extend(["lsoa_count".to_string(), "population".to_string()]);
+        for m in MEASURES {
+            v.push(m.to_string());
+            v.push(format!("rank_of_{m}"));
+        }
+        v
+    }
+}
+
+impl Build for AreaSummaryStage {
+    fn build(&self, inputs: &Frames<'_>) -> Result<Vec<Built>> {
+        let index = inputs.table(&self.index)?;
+        let (areas, names) = small_areas(self, index, inputs)?;
+        let summaries = summarise(&areas, index.height());
+        let mut report = TableReport::new(&self.table);
+        compare::population_check(&areas, &summaries, &mut report);
+        let (table, missing, computed) = self.columns(&summaries, &names)?;
+        if let Some(c) = &self.compare {
+            compare::compare_published(
+                c,
+                &table,
+                &self.group.output_code,
+                inputs,
+                self.population.approximate.as_deref(),
+                &computed,
+                &mut report,
+            )?;
+        }
+        report.ok()?;
+        let meta = BuiltTable {
+            name: self.table.clone(),
+            description: format!(
+                "{} Summary measures by MHCLG's method (IoD technical report) for each {}: average score, average rank (of inverted ranks, so higher = more deprived), \
+                 proportion of LSOAs in the most deprived 10% nationally, extent, local concentration, income and employment scales; each ranked across areas with 1 = most deprived. \
+                 Compare within one nation and edition only.",
+                self.description, self.area_type
+            ),
+            missing,
+            computed,
+            notes: self
+                .population
+                .approximate
+                .iter()
+                .map(|w| format!("Population weights: {w}"))
+                .collect(),
+            verification: Some(report),
+        };
+        Ok(vec![Built { table, meta }])
+    }
+}
+
+/// A column of a table by small-area code.
+fn by_code(
+    spec: &AreaSummaryStage,
+    inputs: &Frames<'_>,
+    table: &Option<String>,
+    key: &Option<String>,
+    col: &str,
+) -> Result<HashMap<String, Values>> {
+    let frame = inputs.table(table.as_ref().unwrap_or(&spec.index))?;
+    let k = frame.values(key.as_deref().unwrap_or(&spec.key))?;
+    let v = frame.values(col)?;
+    let mut m: HashMap<String, Values> = HashMap::new();
+    for i in 0..k.len() {
+        if let Some(code) = k.text(i) {
+            m.insert(code, v.gather(&[Some(i)]));
+        }
+    }
+    Ok(m)
+}
+
+/// Every small area of the index with its area, rank, score, rates and
+/// population; and each area's name. Every small area must be assigned and
+/// have a population.
+fn small_areas(
+    spec: &AreaSummaryStage,
+    index: &Table,
+    inputs: &Frames<'_>,
+) -> Result<(Vec<SmallArea>, BTreeMap<String, String>)> {
+    let codes = index.values(&spec.key)?;
+    let rank = index.values("imd_rank")?;
+    let idx_missing = inputs.missing_of(&spec.index);
+    let optional = |c: Option<&String>| -> Result<Option<Values>> {
+        match c {
+            Some(c) if !idx_missing.contains_key(c) => index.values(c).map(Some),
+            _ => Ok(None),
+        }
+    };
+    let score = optional(Some(&"imd_score".to_string()))?;
+    let (income, employment) = (
+        optional(spec.income_rate.as_ref())?,
+        optional(spec.employment_rate.as_ref())?,
+    );
+    let (g, p) = (&spec.group, &spec.population);
+    let group_code = by_code(spec, inputs, &g.table, &g.key, &g.code)?;
+    let group_name = g
+        .name
+        .as_ref()
+        .map(|c| by_code(spec, inputs, &g.table, &g.key, c))
+        .transpose()?;
+    let pops = by_code(spec, inputs, &p.table, &p.key, &p.column)?;
+    let working = p
+        .working_age
+        .as_ref()
+        .map(|c| by_code(spec, inputs, &p.table, &p.key, c))
+        .transpose()?;
+    let mut areas = Vec::with_capacity(codes.len());
+    let mut names: BTreeMap<String, String> = BTreeMap::new();
+    let (mut unassigned, mut no_population) = (Vec::new(), Vec::new());
+    for i in 0..codes.len() {
+        let code = codes.text(i).unwrap_or_default();
+        let Some(area) = group_code.get(&code).and_then(|v| v.text(0)) else {
+            unassigned.push(code);
+            continue;
+        };
+        let Some(population) = pops.get(&code).and_then(|v| v.number(0)) else {
+            no_population.push(code);
+            continue;
+        };
+        if let Some(nm) = group_name
+            .as_ref()
+            .and_then(|m| m.get(&code))
+            .and_then(|v| v.text(0))
+        {
+            names.entry(area.clone()).or_insert(nm);
+        }
+        let rank = rank.number(i).ok_or_else(|| {
+            Error::check(
+                &spec.table,
+                "ranks_present",
+                format!("{code} has no imd_rank"),
+                Vec::new(),
+            )
+        })?;
+        areas.push(SmallArea {
+            code: code.clone(),
+            area,
+            rank,
+            score: score.as_ref().and_then(|s| s.number(i)),
+            population,
+            income_rate: income.as_ref().and_then(|s| s.number(i)),
+            employment_rate: employment.as_ref().and_then(|s| s.number(i)),
+            working_age: working
+                .as_ref()
+                .and_then(|m| m.get(&code))
+                .and_then(|v| v.number(0)),
+        });
+    }
+    every_area_placed(spec, unassigned, no_population)?;
+    Ok((areas, names))
+}
+
+fn every_area_placed(
+    spec: &AreaSummaryStage,
+    unassigned: Vec<String>,
+    no_population: Vec<String>,
+) -> Result<()> {
+    if !unassigned.is_empty() {
+        return Err(Error::check(
+            &spec.table,
+            "assignment",
+            format!(
+                "{} small areas have no {} in the assignment",
+                unassigned.len(),
+                spec.area_type
+            ),
+            unassigned.into_iter().take(5).collect(),
+        ));
+    }
+    if !no_population.is_empty() {
+        return Err(Error::check(
+            &spec.table,
+            "population",
+            format!("{} small areas have no population", no_population.len()),
+            no_population.into_iter().take(5).collect(),
+        ));
+    }
+    Ok(())
+}
+
+type Columns = (Table, IndexMap<String, String>, IndexMap<String, String>);
+
+impl AreaSummaryStage {
+    /// The output table, and its missing and approximate columns.
+    fn columns(&self, summaries: &[Summary], names: &BTreeMap<String, String>) -> Result<Columns> {
+        let mut b = TableBuilder::new();
+        b.push(
+            &self.group.output_code,
+            summaries.iter().map(|s| s.area.clone()).collect::<Vec<_>>(),
+        );
+        if let Some(out) = &self.group.output_name {
+            b.push(
+                out,
+                summaries
+                    .iter()
+                    .map(|s| names.get(&s.area).cloned())
+                    .collect::<Vec<_>>(),
+            );
+        }
+        b.push(
+            "lsoa_count",
+            summaries
+                .iter()
+                .map(|s| s.lsoa_count as i64)
+                .collect::<Vec<_>>(),
+        );
+        b.push(
+            "population",
+            summaries
+                .iter()
+                .map(|s| Some(s.population))
+                .collect::<Vec<_>>(),
+        );
+        let mut missing = IndexMap::new();
+        let mut computed = IndexMap::new();
+        for name in MEASURES {
+            let values: Vec<Option<f64>> = summaries.iter().map(|s| measure(name, s)).collect();
+            let ranks = rank_desc(&values);
+            let rank_name = format!("rank_of_{name}");
+            if values.iter().all(Option::is_none) {
+                let reason = self.why_missing(name);
+                missing.insert(name.to_string(), reason.clone());
+                missing.insert(rank_name.clone(), reason);
+            } else if let Some(why) = &self.population.approximate {
+                if name != "imd_proportion_most_deprived_10pc" {
+                    computed.insert(
+                        name.to_string(),
+                        format!("approximate: population-weighted with {why}"),
+                    );
+                }
+            }
+            b.push(name, values);
+            b.push(&rank_name, ranks);
+        }
+        Ok((b.finish(summaries.len())?, missing, computed))
+    }
+
+    /// Why a measure is empty for every area.
+    fn why_missing(&self, name: &str) -> String {
+        match name {
+            "imd_average_score" => "the index has no IMD scores".to_string(),
+            "income_scale" => match &self.income_rate {
+                None => "the index publishes no income-deprivation rate (`income_rate` is not set)".to_string(),
+                Some(c) => format!("the index has no `{c}` values"),
+            },
+            _ => match (&self.employment_rate, &self.population.working_age) {
+                (None, _) => "the index publishes no employment-deprivation rate (`employment_rate` is not set)".to_string(),
+                (_, None) => "no working-age population is declared (`population.working_age`)".to_string(),
+                (Some(c), _) => format!("the index has no `{c}` values"),
+            },
+        }
+    }
+}
