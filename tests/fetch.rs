@@ -306,6 +306,7 @@ fn a_build_from_a_url_catalog_fetches_then_loads() {
             out: out.clone(),
             cache_dir: dir.path().join("cache"),
             fetch: opts(),
+            limits: Default::default(),
         },
     )
     .unwrap();

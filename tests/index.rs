@@ -205,6 +205,7 @@ pub(crate) fn build_with_edited(file: &str, edit: impl Fn(String) -> String) -> 
             out: out.clone(),
             cache_dir: shared_build().cache.clone(),
             fetch: FetchOptions::default(),
+            limits: Default::default(),
         },
     )
     .expect_err("the build must fail");

@@ -49,6 +49,7 @@ format = "{format}"
             out: out.clone(),
             cache_dir: dir.path().join("cache"),
             fetch: FetchOptions::default(),
+            limits: Default::default(),
         },
     )
     .expect_err("the build must fail");
@@ -82,6 +83,7 @@ fn a_good_tiny_csv_builds() {
             out: out.clone(),
             cache_dir: dir.path().join("cache"),
             fetch: FetchOptions::default(),
+            limits: Default::default(),
         },
     )
     .unwrap();

@@ -77,6 +77,7 @@ pub fn build_shared(out: &Path, cache: &Path) -> BuildReport {
             out: out.to_path_buf(),
             cache_dir: cache.to_path_buf(),
             fetch: FetchOptions::default(),
+            limits: Default::default(),
         },
     )
     .expect("shared build succeeds")

@@ -15,3 +15,13 @@ pub fn source(format: &str, selector: u8) -> RawSource {
     );
     toml::from_str(&text).expect("a valid source entry")
 }
+
+/// Small limits, so the fuzzer reaches them: a long line, a long field,
+/// a stream that decompresses past its cap.
+pub fn limits() -> census_pipeline::read::Limits {
+    census_pipeline::read::Limits {
+        max_bytes: 1 << 20,
+        max_line: 4 << 10,
+        max_field: 1 << 10,
+    }
+}

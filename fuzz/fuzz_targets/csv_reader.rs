@@ -12,5 +12,5 @@ fuzz_target!(|data: &[u8]| {
         2 => "csv.gz",
         _ => "zip",
     };
-    let _ = census_pipeline::read::read_raw_bytes(&common::source(format, selector), bytes);
+    let _ = census_pipeline::read::read_raw_bytes(&common::source(format, selector), bytes, &common::limits());
 });

@@ -16,7 +16,8 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::error::{ConfigError, Error, Result};
-use crate::schema::{normalise_header, DatasetSpec};
+use crate::schema::{normalise_header, ColumnType, DatasetSpec};
+use crate::units::Unit;
 
 /// The `[catalog]` table.
 #[derive(Debug, Clone, Deserialize, serde::Serialize)]
@@ -106,6 +107,10 @@ pub struct RawSource {
     /// Expected number of data rows (records after the header).
     #[serde(default)]
     pub rows: Option<usize>,
+    /// The most bytes the file may hold after decompression (default: the
+    /// build's `--max-source-bytes`, 2 GiB).
+    #[serde(default)]
+    pub max_bytes: Option<u64>,
     /// True if the file was re-shaped by a third party (not the publisher's).
     #[serde(default)]
     pub derived: bool,
@@ -141,6 +146,11 @@ pub struct RawSource {
     /// written as nulls and the reason is published; they are never invented.
     #[serde(default)]
     pub missing: IndexMap<String, String>,
+    /// Canonical columns this file publishes in another unit than the
+    /// dataset's (e.g. `income_score = "percent"` where the dataset holds a
+    /// rate): converted on read, and the conversion is published.
+    #[serde(default)]
+    pub units: IndexMap<String, Unit>,
     /// Free-form notes for maintainers.
     #[serde(default)]
     pub notes: Option<String>,
@@ -404,6 +414,7 @@ fn load_datasets(
                 )));
             }
         }
+        check_units(&what, &spec, errors);
         for (i, g) in spec.groups.iter().enumerate() {
             match regex::Regex::new(&g.header) {
                 Ok(re) if re.captures_len() < 2 => errors.push(msg(format!(
@@ -424,6 +435,41 @@ fn load_datasets(
     (out, text)
 }
 
+/// Every number declares its unit; a score (and an average rank) its range.
+fn check_units(what: &str, spec: &DatasetSpec, errors: &mut Vec<ConfigError>) {
+    let numeric = |t: ColumnType| matches!(t, ColumnType::Int | ColumnType::Float);
+    let columns = spec
+        .columns
+        .iter()
+        .map(|(n, c)| (format!("column `{n}`"), c.ty, c.unit, c.range));
+    let groups = spec
+        .groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| (format!("group {}", i + 1), g.ty, g.unit, g.range));
+    for (col, ty, unit, range) in columns.chain(groups) {
+        match unit {
+            None if numeric(ty) => errors.push(msg(format!(
+                "{what} {col} is a number without a `unit` (rank, decile, rate, percent, count, score, ...)"
+            ))),
+            Some(u) if u.needs_range() && range.is_none() => errors.push(msg(format!(
+                "{what} {col} is a {u} and needs its `range` = [low, high]"
+            ))),
+            Some(u) if u.is_text() && numeric(ty) => errors.push(msg(format!(
+                "{what} {col} is a number but its unit `{u}` is text"
+            ))),
+            _ => {}
+        }
+        if let Some([lo, hi]) = range {
+            if !(lo.is_finite() && lo <= hi) {
+                errors.push(msg(format!(
+                    "{what} {col} field `range` must be [low, high] with low <= high, got [{lo}, {hi}]"
+                )));
+            }
+        }
+    }
+}
+
 fn validate_source(
     id: &str,
     raw: RawSource,
@@ -441,6 +487,7 @@ fn validate_source(
     };
     check_origin(&what, &raw, data_dir, errors);
     check_layout(&what, &raw, errors);
+    check_conversions(&what, &raw, dataset, errors);
     let aliases = header_aliases(&what, id, &raw, dataset, errors);
     if errors.len() > before {
         return None;
@@ -483,12 +530,18 @@ fn check_origin(
         (None, None, None) => errors.push(msg(format!(
             "{what} has no `url`: give the official URL, or say why it is `unavailable`"
         ))),
-        (Some(u), _, _) if !(u.starts_with("https://") || u.starts_with("http://")) => {
-            errors.push(msg(format!(
-                "{what} field `url` must be an http(s) URL, got {u:?}"
-            )))
-        }
+        (Some(u), _, _) if !is_secure_url(u) => errors.push(msg(format!(
+            "{what} field `url` must be an https URL (plain http only for a server on this machine), got {u:?}"
+        ))),
         _ => {}
+    }
+    if let Some(p) = &raw.path {
+        if !is_plain_relative(p) {
+            errors.push(msg(format!(
+                "{what} field `path` must be a relative path inside `data_dir` (no `..`, not absolute), got {:?}",
+                p.display()
+            )));
+        }
     }
     if raw.path.is_some() && data_dir.is_none() {
         errors.push(msg(format!(
@@ -499,6 +552,28 @@ fn check_origin(
         errors.push(msg(format!(
             "{what} has no `path` but the catalog reads local files from `data_dir`"
         )));
+    }
+}
+
+/// A column published in another unit must convert to the dataset's.
+fn check_conversions(
+    what: &str,
+    raw: &RawSource,
+    dataset: &DatasetSpec,
+    errors: &mut Vec<ConfigError>,
+) {
+    for (col, published) in &raw.units {
+        let Some(canonical) = dataset.columns.get(col).and_then(|c| c.unit) else {
+            errors.push(msg(format!(
+                "{what} field `units` names column `{col}`, which the dataset does not have or gives no unit"
+            )));
+            continue;
+        };
+        if crate::units::conversion(*published, canonical).is_none() {
+            errors.push(msg(format!(
+                "{what} field `units.{col}`: a {published} cannot be converted to the dataset's {canonical}"
+            )));
+        }
     }
 }
 
@@ -536,8 +611,24 @@ fn check_layout(what: &str, raw: &RawSource, errors: &mut Vec<ConfigError>) {
             "{what} field `encoding` applies only to CSV files"
         )));
     }
-    if raw.rows == Some(0) {
-        errors.push(msg(format!("{what} field `rows` must be positive, got 0")));
+    match raw.rows {
+        Some(0) => errors.push(msg(format!("{what} field `rows` must be positive, got 0"))),
+        Some(n) if n > MAX_ROWS => errors.push(msg(format!(
+            "{what} field `rows` must be at most {MAX_ROWS}, got {n}"
+        ))),
+        _ => {}
+    }
+    if raw.max_bytes == Some(0) {
+        errors.push(msg(format!(
+            "{what} field `max_bytes` must be positive, got 0"
+        )));
+    }
+    if let Some(m) = &raw.member {
+        if !is_plain_relative(Path::new(m)) {
+            errors.push(msg(format!(
+                "{what} field `member` must name a file inside the archive (no `..`, not absolute), got {m:?}"
+            )));
+        }
     }
 }
 
@@ -646,6 +737,33 @@ pub(crate) fn is_identifier(s: &str) -> bool {
         && s.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
         && !s.as_bytes()[0].is_ascii_digit()
+}
+
+/// The most rows a source may declare: more than any UK small-area file
+/// (the postcode directory has about 2.7 million).
+const MAX_ROWS: usize = 100_000_000;
+
+/// An https URL, or http to this machine (test servers).
+fn is_secure_url(u: &str) -> bool {
+    match url::Url::parse(u) {
+        Ok(url) if url.scheme() == "https" => url.host().is_some(),
+        Ok(url) if url.scheme() == "http" => matches!(
+            url.host_str(),
+            Some("127.0.0.1") | Some("localhost") | Some("[::1]")
+        ),
+        _ => false,
+    }
+}
+
+/// A path with only normal parts: not absolute, no `..`.
+fn is_plain_relative(p: &Path) -> bool {
+    !p.as_os_str().is_empty()
+        && p.components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        })
 }
 
 /// A configuration problem in words (the message names its entry).

@@ -198,6 +198,11 @@ pub enum ErrorKind {
     },
     /// The server sent an HTML page where data was expected.
     HtmlInsteadOfData,
+    /// A local file is an HTML page (a web page saved under a data file's name).
+    HtmlFile,
+    /// A file goes past a reader's limit (decompressed bytes, line length,
+    /// field length): a damaged file or a decompression bomb.
+    TooLarge { limit: String },
     /// A source is not in the cache and the run is offline (or the mirror lacks it).
     NotCached { reason: String },
     /// The bytes are not a readable file of the declared format (empty,
@@ -227,6 +232,9 @@ pub enum ErrorKind {
     RowCount { expected: usize, got: usize },
     /// A cell cannot be read as its declared type.
     BadValue { expected: String, got: String },
+    /// A value breaks its column's declared unit or range (an IMD score of
+    /// 1e308, a NUL in a name): the release stops.
+    Implausible { value: String, rule: String },
     /// A key column is empty in a row.
     EmptyKey { column: String },
     /// A key repeats; `first_row` holds its first occurrence.
@@ -255,6 +263,9 @@ pub enum ErrorKind {
     LatestMoved { reason: String },
     /// A file of the release no longer matches its manifest entry.
     ReleaseModified { path: PathBuf },
+    /// A command-line argument is unusable (a `--previous` that is not a
+    /// release, a bad `--to` URL).
+    Usage { reason: String },
     /// `--out` is a directory this tool did not make; it is never replaced.
     OutputRefused { path: PathBuf, reason: String },
     /// An error from polars or a serialiser while building or writing a table.
@@ -289,6 +300,15 @@ impl fmt::Display for ErrorKind {
                 f,
                 "the server returned an HTML page instead of data (an error or landing page); check the source URL"
             ),
+            ErrorKind::HtmlFile => write!(
+                f,
+                "the file is an HTML page, not data (a web page saved under the data file's name?); download the file itself from the publisher"
+            ),
+            ErrorKind::TooLarge { limit } => write!(
+                f,
+                "the file holds {limit}, past the reader's limit (a damaged file or a decompression bomb?); \
+                 if the file is genuine, raise the limit (`max_bytes` in the catalog entry, or --max-source-bytes)"
+            ),
             ErrorKind::NotCached { reason } => write!(f, "{reason}"),
             ErrorKind::Unreadable { reason } => write!(f, "{reason}"),
             ErrorKind::NotInFile { what, name, available } => {
@@ -311,6 +331,9 @@ impl fmt::Display for ErrorKind {
                 "expected {expected} data rows (field `rows` in the catalog), found {got} (truncated, or a new edition?)"
             ),
             ErrorKind::BadValue { expected, got } => write!(f, "cannot read {got} as {expected}"),
+            ErrorKind::Implausible { value, rule } => {
+                write!(f, "implausible value {value}: the column's rule is {rule}")
+            }
             ErrorKind::EmptyKey { column } => write!(f, "key column `{column}` is empty"),
             ErrorKind::DuplicateKey { key, first_row } => {
                 write!(f, "duplicate key {key:?} (first at row {first_row})")
@@ -340,14 +363,16 @@ impl fmt::Display for ErrorKind {
             ErrorKind::Bucket { reason } => write!(f, "bucket request failed: {reason}"),
             ErrorKind::PublishedDiffers { object } => write!(
                 f,
-                "{object} already exists with different content: a published version never changes; bump the version"
+                "{object} already exists with different content: a published version never changes; bump the version \
+                 (or, if the bucket was damaged and this release is the version, publish with --verify to restore it)"
             ),
             ErrorKind::LatestMoved { reason } => write!(f, "{reason}"),
             ErrorKind::ReleaseModified { path } => write!(
                 f,
-                "{} does not match its sha256 in manifest.json: the release directory was modified; rebuild it",
+                "{} does not match the sha256 its release records (manifest.json, datapackage.json): the release directory was modified or damaged; rebuild it",
                 path.display()
             ),
+            ErrorKind::Usage { reason } => write!(f, "{reason}"),
             ErrorKind::OutputRefused { path, reason } => write!(
                 f,
                 "{} {reason}; refusing to replace it. Choose another --out",
@@ -434,9 +459,18 @@ impl Error {
         self
     }
 
-    /// True for configuration errors (exit code 2 in the CLI).
+    /// True for configuration errors.
     pub fn is_config(&self) -> bool {
         matches!(self.kind, ErrorKind::Config(_))
+    }
+
+    /// The CLI's exit code: 2 for a configuration or usage error (nothing
+    /// was attempted), 1 for anything that went wrong while working.
+    pub fn exit_code(&self) -> u8 {
+        match self.kind {
+            ErrorKind::Config(_) | ErrorKind::Usage { .. } | ErrorKind::OutputRefused { .. } => 2,
+            _ => 1,
+        }
     }
 
     /// The failed check, if this is a verification failure.

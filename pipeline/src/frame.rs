@@ -176,6 +176,17 @@ impl Table {
         self.df.column(name).is_ok()
     }
 
+    /// Multiplies a numeric column by `factor` in place (a unit conversion);
+    /// the column becomes a float.
+    pub fn scale(&mut self, name: &str, factor: f64) -> Result<()> {
+        let values = self.values(name)?;
+        let scaled: Vec<Option<f64>> = (0..values.len())
+            .map(|i| values.number(i).map(|x| x * factor))
+            .collect();
+        self.df.with_column(Column::new(name.into(), scaled))?;
+        Ok(())
+    }
+
     /// Column names and their types, in order.
     pub fn schema(&self) -> Vec<(String, Option<ColType>)> {
         self.df

@@ -31,5 +31,6 @@ pub mod release;
 pub mod report;
 pub mod schema;
 pub mod stages;
+pub mod units;
 
 pub use error::{Error, ErrorKind, Result};

@@ -14,9 +14,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use tracing_subscriber::prelude::*;
 
 use census_pipeline::build::{build, BuildOptions, BuildReport};
-use census_pipeline::cache::{default_dir, Cache};
+use census_pipeline::cache::{default_dir, Cache, DirLock};
 use census_pipeline::fetch::{fetch_all, FetchOptions};
 use census_pipeline::plan::load_config;
+use census_pipeline::publish::PublishOptions;
+use census_pipeline::read::Limits;
 use census_pipeline::Error;
 
 #[derive(Parser)]
@@ -82,6 +84,13 @@ enum Command {
         /// Uploads at once (a release has ~60k small API files).
         #[arg(long, default_value_t = 32)]
         concurrency: usize,
+        /// Read back every object of the version and put back any that
+        /// differs from the release (changed or deleted in the bucket).
+        #[arg(long)]
+        verify: bool,
+        /// Let latest.json move to an older version than it points at.
+        #[arg(long)]
+        allow_downgrade: bool,
     },
     /// Time a full build (fresh stage cache, inputs in place) and a no-op rebuild.
     Bench {
@@ -122,6 +131,10 @@ struct FetchArgs {
     /// First retry delay in milliseconds (doubles each time).
     #[arg(long, default_value_t = 500)]
     backoff_ms: u64,
+    /// The most bytes a source may hold after decompression (a catalog
+    /// entry's `max_bytes` overrides it).
+    #[arg(long, default_value_t = 2 << 30)]
+    max_source_bytes: u64,
 }
 
 impl FetchArgs {
@@ -133,6 +146,12 @@ impl FetchArgs {
             backoff: Duration::from_millis(self.backoff_ms),
             read_timeout: Duration::from_secs(self.read_timeout_secs.max(1)),
             ..FetchOptions::default()
+        }
+    }
+    fn limits(&self) -> Limits {
+        Limits {
+            max_bytes: self.max_source_bytes,
+            ..Limits::default()
         }
     }
     fn cache_dir(&self) -> PathBuf {
@@ -171,9 +190,9 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(err) => {
-            let config = err.downcast_ref::<Error>().is_some_and(Error::is_config);
+            let code = err.downcast_ref::<Error>().map_or(1, Error::exit_code);
             eprintln!("error: {err:#}");
-            ExitCode::from(if config { 2 } else { 1 })
+            ExitCode::from(code)
         }
     }
 }
@@ -194,6 +213,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Fetch { config, fetch } => {
             let (catalog, _) = load_config(&config.sources, &config.stages)?;
             let cache = Cache::open(&fetch.cache_dir())?;
+            // The same lock as a build's: a build cleans the cache's tmp/.
+            let _lock = DirLock::acquire(&cache.dir.join(".lock"), true)?;
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
             let fetched = rt.block_on(fetch_all(&catalog, &cache, &fetch.options()))?;
             println!(
@@ -213,14 +234,23 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             from,
             to,
             concurrency,
+            verify,
+            allow_downgrade,
         } => {
             let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
-            let r = rt.block_on(census_pipeline::publish::publish(&from, &to, concurrency))?;
+            let opts = PublishOptions {
+                concurrency,
+                verify,
+                allow_downgrade,
+            };
+            let r = rt.block_on(census_pipeline::publish::publish(&from, &to, opts))?;
             println!(
-                "published version {} to {to}: {} uploaded, {} already there; latest.json {}",
+                "published version {} to {}: {} uploaded, {} already there, {} repaired; latest.json {}",
                 r.version,
+                census_pipeline::publish::redact(&to),
                 r.uploaded,
                 r.skipped,
+                r.repaired,
                 if r.latest_switched {
                     "switched"
                 } else {
@@ -243,6 +273,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     previous,
                     cache_dir: fetch.cache_dir(),
                     fetch: fetch.options(),
+                    limits: fetch.limits(),
                 },
             )?;
             println!(
@@ -275,6 +306,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                     offline: !catalog.sources.values().all(|s| s.local_path.is_some()),
                     ..fetch.options()
                 },
+                limits: fetch.limits(),
             };
             let t = Instant::now();
             let full = build(&catalog, &plan, &opts)?;

@@ -13,7 +13,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 use crate::frame::{Table, Values};
 use crate::package::resources;
 
@@ -77,6 +77,25 @@ fn read_json(p: &Path) -> Result<Value> {
         .map_err(|e| Error::unreadable(format!("not valid JSON: {e}")).file(p))
 }
 
+/// Every table of a release must be the file its data package describes:
+/// a truncated or altered table is damage, reported before any comparison
+/// (which would otherwise trust the recorded digests).
+fn check_tables(dir: &Path, resources: &BTreeMap<String, Value>) -> Result<()> {
+    for r in resources.values() {
+        let rel = r["path"].as_str().unwrap_or_default();
+        let want = r["hash"]
+            .as_str()
+            .unwrap_or_default()
+            .trim_start_matches("sha256:");
+        let path = dir.join(rel);
+        let got = crate::cache::sha256_file(&path)?;
+        if got != want {
+            return Err(Error::new(ErrorKind::ReleaseModified { path }));
+        }
+    }
+    Ok(())
+}
+
 /// Compares two release directories.
 pub fn diff(old: &Path, new: &Path) -> Result<DiffReport> {
     let (op, np) = (
@@ -84,6 +103,8 @@ pub fn diff(old: &Path, new: &Path) -> Result<DiffReport> {
         read_json(&new.join("datapackage.json"))?,
     );
     let (or, nr) = (resources(&op), resources(&np));
+    check_tables(old, &or)?;
+    check_tables(new, &nr)?;
     let mut report = DiffReport {
         old_version: op["version"].as_str().unwrap_or_default().into(),
         new_version: np["version"].as_str().unwrap_or_default().into(),

@@ -10,6 +10,8 @@
 use indexmap::IndexMap;
 use serde::Deserialize;
 
+use crate::units::{Rule, Unit};
+
 /// The type of a canonical column in the Parquet table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -49,6 +51,48 @@ pub struct ColumnSpec {
     /// What the column holds, with its direction (rank 1 = most deprived).
     #[serde(default)]
     pub description: Option<String>,
+    /// What it measures (`rank`, `decile`, `rate`, `count`, `score`, ...),
+    /// and so which values are plausible. Required for numbers; text is a
+    /// code, name or text by its name unless declared.
+    #[serde(default)]
+    pub unit: Option<Unit>,
+    /// Bounds of its values (inclusive), required for a `score`.
+    #[serde(default)]
+    pub range: Option<[f64; 2]>,
+    /// The longest text allowed (default by unit: codes 32, names 200).
+    #[serde(default)]
+    pub max_len: Option<usize>,
+}
+
+impl ColumnSpec {
+    /// The rule the column's values must follow (by name for text without
+    /// a declared unit; `None` for an undeclared number, which `check`
+    /// reports).
+    pub fn rule(&self, name: &str) -> Option<Rule> {
+        let unit = match (self.unit, self.ty) {
+            (Some(u), _) => u,
+            (None, ColumnType::Geometry) => Unit::Geometry,
+            (None, ColumnType::String) => text_unit(name),
+            (None, _) => return None,
+        };
+        Some(Rule {
+            unit,
+            range: self.range.map(|[lo, hi]| (lo, hi)),
+            max_len: self.max_len,
+        })
+    }
+}
+
+/// The unit of a text column by its name: `*_code` a code, `*_name` a
+/// name, anything else text.
+pub fn text_unit(name: &str) -> Unit {
+    if name == "code" || name.ends_with("_code") {
+        Unit::Code
+    } else if name == "name" || name.ends_with("_name") {
+        Unit::Name
+    } else {
+        Unit::Text
+    }
 }
 
 /// A family of columns matched by a header pattern, for wide tables such as
@@ -68,6 +112,12 @@ pub struct ColumnGroup {
     /// How many columns the group must match, when known.
     #[serde(default)]
     pub count: Option<usize>,
+    /// What every column of the family measures.
+    #[serde(default)]
+    pub unit: Option<Unit>,
+    /// Bounds of its values, required for a `score`.
+    #[serde(default)]
+    pub range: Option<[f64; 2]>,
 }
 
 /// A logical dataset as declared in `datasets.toml`.

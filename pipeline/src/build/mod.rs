@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use tracing::info;
+use tracing::{info, warn};
 
 use crate::cache::{Cache, DirLock};
 use crate::catalog::Catalog;
@@ -21,7 +21,8 @@ use crate::contract::UnitTime;
 use crate::error::{Error, ErrorKind, Result};
 use crate::fetch::{fetch_all, FetchOptions};
 use crate::plan::Plan;
-use crate::release::{self, Manifest};
+use crate::read::Limits;
+use crate::release::{self, sibling, Manifest};
 
 /// How to build.
 #[derive(Debug, Clone)]
@@ -31,6 +32,8 @@ pub struct BuildOptions {
     pub previous: Option<PathBuf>,
     pub cache_dir: PathBuf,
     pub fetch: FetchOptions,
+    /// What a reader takes at most from one source.
+    pub limits: Limits,
 }
 
 /// What a build did, for logs and the benchmark.
@@ -63,9 +66,18 @@ impl BuildReport {
 /// Runs the whole plan and writes the release directory.
 pub fn build(catalog: &Catalog, plan: &Plan, opts: &BuildOptions) -> Result<BuildReport> {
     let started = Instant::now();
+    // Before any work: an --out this tool may not replace, or a --previous
+    // that is not a release, stops here.
+    release::check_out(&opts.out)?;
+    check_previous(opts.previous.as_deref())?;
     let cache = Cache::open(&opts.cache_dir)?;
     let _cache_lock = DirLock::acquire(&opts.cache_dir.join(".lock"), true)?;
+    cache.clean_tmp()?;
     let _out_lock = DirLock::acquire(&sibling(&opts.out, ".lock"), true)?;
+    for what in release::recover(&opts.out)? {
+        warn!(%what, "Tidied what an interrupted build left.");
+    }
+    release::check_out(&opts.out)?;
 
     let fetch_started = Instant::now();
     let sources = inputs(catalog, &cache, &opts.fetch)?;
@@ -77,6 +89,7 @@ pub fn build(catalog: &Catalog, plan: &Plan, opts: &BuildOptions) -> Result<Buil
     }
     let tables_dir = staging.join("tables");
     std::fs::create_dir_all(&tables_dir).map_err(|e| Error::io(&tables_dir, e))?;
+    release::write_marker(&staging)?;
     let result = write_release(catalog, plan, &cache, &sources, &staging, opts);
     let (manifest, stages) = match result {
         Ok(r) => r,
@@ -136,16 +149,12 @@ fn write_release(
     staging: &Path,
     opts: &BuildOptions,
 ) -> Result<(Manifest, Vec<StageReport>)> {
-    let o = run::run_stages(catalog, plan, cache, sources, staging)?;
+    let o = run::run_stages(catalog, plan, cache, sources, staging, opts.limits)?;
     release::write_verification(staging, &o.verification)?;
     let (version, why) =
         crate::package::write_datapackage(staging, catalog, &o.tables, opts.previous.as_deref())?;
     // The diff report against the previous release, for review.
-    if let Some(prev) = opts
-        .previous
-        .as_deref()
-        .filter(|p| p.join("datapackage.json").is_file())
-    {
+    if let Some(prev) = opts.previous.as_deref() {
         let r = crate::report::diff(prev, staging)?;
         crate::report::write(staging, &r)?;
     }
@@ -156,15 +165,15 @@ fn write_release(
     Ok((manifest, o.reports))
 }
 
-/// `output` + `.lock` -> `.output.lock` beside it (also for staging dirs).
-fn sibling(out: &Path, suffix: &str) -> PathBuf {
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "output".into());
-    let parent = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    parent.join(format!(".{name}{suffix}"))
+/// A `--previous` must be a release: one with a data package to compare.
+fn check_previous(previous: Option<&Path>) -> Result<()> {
+    match previous {
+        Some(p) if !p.join("datapackage.json").is_file() => Err(Error::new(ErrorKind::Usage {
+            reason: format!(
+                "--previous {} is not a release directory (it has no datapackage.json); give the directory of the last published release, or leave --previous out for a first release",
+                p.display()
+            ),
+        })),
+        _ => Ok(()),
+    }
 }

@@ -16,6 +16,7 @@ use crate::contract::{RunCtx, StageRun};
 use crate::error::Result;
 use crate::par::{lock, parallel};
 use crate::plan::{Plan, PlannedStage};
+use crate::read::Limits;
 use crate::release::{FileEntry, TableEntry};
 
 /// What the stages produced.
@@ -36,6 +37,7 @@ struct Shared<'a> {
     cache: &'a Cache,
     sources: &'a BTreeMap<String, PathBuf>,
     staging: &'a Path,
+    limits: Limits,
     reports: Mutex<Vec<StageReport>>,
     tables: Mutex<BTreeMap<String, TableEntry>>,
     verification: Mutex<Vec<TableReport>>,
@@ -48,6 +50,7 @@ pub fn run_stages(
     cache: &Cache,
     sources: &BTreeMap<String, PathBuf>,
     staging: &Path,
+    limits: Limits,
 ) -> Result<StageOutputs> {
     let shared = Shared {
         catalog,
@@ -55,6 +58,7 @@ pub fn run_stages(
         cache,
         sources,
         staging,
+        limits,
         reports: Mutex::new(Vec::new()),
         tables: Mutex::new(BTreeMap::new()),
         verification: Mutex::new(Vec::new()),
@@ -124,6 +128,7 @@ impl Shared<'_> {
             unavailable: &self.plan.unavailable,
             outputs: &stage.outputs,
             progress: &progress,
+            limits: self.limits,
         };
         let run = stage.spec.kind.stage().run(&ctx)?;
         self.record(name, run, started);

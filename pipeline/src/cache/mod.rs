@@ -96,6 +96,25 @@ impl Cache {
         self.dir.join("quarantine").join(format!("{sha256}-{name}"))
     }
 
+    /// Removes everything under `tmp/`: with the cache's lock held, it can
+    /// only be what a killed build left (partial downloads, unfinished units).
+    pub fn clean_tmp(&self) -> Result<()> {
+        let tmp = self.tmp_dir();
+        let Ok(entries) = std::fs::read_dir(&tmp) else {
+            return Ok(());
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            let r = if p.is_dir() {
+                std::fs::remove_dir_all(&p)
+            } else {
+                std::fs::remove_file(&p)
+            };
+            r.map_err(|e| Error::io(&p, e))?;
+        }
+        Ok(())
+    }
+
     pub fn tmp_dir(&self) -> PathBuf {
         self.dir.join("tmp")
     }

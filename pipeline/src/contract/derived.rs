@@ -134,6 +134,7 @@ fn write_output(
         ))
     })?;
     schema.conforms(&table)?;
+    schema.check_values(&table)?;
     let file_name = format!("{}.parquet", meta.name);
     let parquet = work.join(&file_name);
     write_parquet(

@@ -30,7 +30,10 @@ use crate::catalog::Catalog;
 use crate::checks::TableReport;
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::{ColType, Table};
+use crate::read::Limits;
 use crate::release::{FileEntry, TableEntry};
+use crate::schema::text_unit;
+use crate::units::{Rule, Unit};
 
 pub use validator::Validator;
 
@@ -90,6 +93,8 @@ pub struct TableSchema {
     /// Columns whose values are a declared set (dbt's `accepted_values`):
     /// the indicator ids of a long table, its geography types.
     pub accepted: BTreeMap<String, Vec<String>>,
+    /// Each column's unit and range (text by its name when not declared).
+    pub rules: BTreeMap<String, Rule>,
 }
 
 impl TableSchema {
@@ -101,7 +106,65 @@ impl TableSchema {
             open: Vec::new(),
             facts: BTreeMap::new(),
             accepted: BTreeMap::new(),
+            rules: BTreeMap::new(),
         }
+    }
+
+    /// Adds a column with its unit (builder style).
+    pub fn col_unit(self, name: impl Into<String>, ty: ColType, unit: Unit) -> Self {
+        self.col_rule(name, ty, Rule::of(unit))
+    }
+
+    /// Adds a column with its rule (builder style).
+    pub fn col_rule(mut self, name: impl Into<String>, ty: ColType, rule: Rule) -> Self {
+        let name = name.into();
+        self.rules.insert(name.clone(), rule);
+        self.columns.insert(name, ty);
+        self
+    }
+
+    /// The rule of a column: declared, or for text and flags by its name
+    /// and type (`None` for a number without a unit).
+    pub fn rule_of(&self, column: &str) -> Option<Rule> {
+        if let Some(r) = self.rules.get(column) {
+            return Some(*r);
+        }
+        match self.type_of(column)? {
+            ColType::String => Some(Rule::of(text_unit(column))),
+            ColType::Bool => Some(Rule::of(Unit::Flag)),
+            _ => self
+                .open
+                .iter()
+                .find(|(p, _)| column.starts_with(p.as_str()))
+                .and_then(|(p, _)| self.rules.get(&format!("{p}*")).copied()),
+        }
+    }
+
+    /// Checks every value of a built table against its column's rule: an
+    /// impossible value stops the release, naming the table, column, row
+    /// (and its key), value and rule.
+    pub fn check_values(&self, table: &Table) -> Result<()> {
+        let key_values = self.key.first().and_then(|k| table.values(k).ok());
+        for name in table.names() {
+            let Some(rule) = self.rule_of(&name) else {
+                continue;
+            };
+            if let Some(v) = rule.first_violation(&table.values(&name)?) {
+                let key = key_values
+                    .as_ref()
+                    .and_then(|k| k.text(v.row))
+                    .map(|k| format!(" ({} {k})", self.key[0]))
+                    .unwrap_or_default();
+                return Err(Error::new(ErrorKind::Implausible {
+                    value: format!("{}{key}", v.value),
+                    rule: v.rule,
+                })
+                .source_id(format!("table {}", self.name))
+                .column(name)
+                .row(v.row + 2));
+            }
+        }
+        Ok(())
     }
 
     /// Adds a column (builder style).
@@ -358,6 +421,8 @@ pub struct RunCtx<'a> {
     pub outputs: &'a [String],
     /// Called once per unit of work done, for progress.
     pub progress: &'a (dyn Fn() + Sync),
+    /// What a reader takes at most from one source.
+    pub limits: Limits,
 }
 
 /// What a stage did.

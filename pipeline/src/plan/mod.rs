@@ -23,6 +23,7 @@ use crate::error::{ConfigError, Error, Result};
 use crate::frame::ColType;
 use crate::schema::{ColumnType, DatasetSpec};
 use crate::stages::StageSpec;
+use crate::units::Rule;
 
 /// A validated, ordered plan.
 #[derive(Debug, Clone)]
@@ -65,7 +66,10 @@ pub fn dataset_schema(id: &str, d: &DatasetSpec) -> TableSchema {
     };
     let mut s = TableSchema::new(id);
     for (name, c) in &d.columns {
-        s = s.col(name, ty(c.ty));
+        s = match c.rule(name) {
+            Some(r) => s.col_rule(name, ty(c.ty), r),
+            None => s.col(name, ty(c.ty)),
+        };
     }
     s.key = d.key.clone();
     s.open = d
@@ -73,6 +77,13 @@ pub fn dataset_schema(id: &str, d: &DatasetSpec) -> TableSchema {
         .iter()
         .map(|g| (g.prefix.clone(), ty(g.ty)))
         .collect();
+    for g in &d.groups {
+        if let Some(unit) = g.unit {
+            let mut r = Rule::of(unit);
+            r.range = g.range.map(|[lo, hi]| (lo, hi));
+            s.rules.insert(format!("{}*", g.prefix), r);
+        }
+    }
     s
 }
 

@@ -7,6 +7,7 @@ use crate::catalog::Source;
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::Table;
 use crate::schema::{normalise_header, snake_case, ColumnType, DatasetSpec};
+use crate::units::Rule;
 
 use super::{Cell, RawTable};
 
@@ -20,6 +21,8 @@ pub struct Conformed {
     pub missing: IndexMap<String, String>,
     /// Headers in the file that no canonical column claims (dropped).
     pub unmapped: Vec<String>,
+    /// Columns converted from the unit the file uses, and how.
+    pub conversions: IndexMap<String, String>,
 }
 
 /// Conforms `raw` to `dataset`, or explains precisely why it cannot:
@@ -64,12 +67,85 @@ pub fn conform(raw: &RawTable, source: &Source, dataset: &DatasetSpec) -> Result
         })
         .collect();
     check_key(raw, &key).map_err(ctx)?;
+    let mut table = Table::from_frame(frame);
+    let conversions = convert_units(&mut table, source, dataset).map_err(ctx)?;
+    check_plausible(&table, raw, dataset, &mapping).map_err(ctx)?;
     Ok(Conformed {
-        table: Table::from_frame(frame),
+        table,
         mapping,
         missing: source.raw.missing.clone(),
         unmapped,
+        conversions,
     })
+}
+
+/// Converts the columns the source publishes in another unit, and says how.
+fn convert_units(
+    table: &mut Table,
+    source: &Source,
+    dataset: &DatasetSpec,
+) -> Result<IndexMap<String, String>> {
+    let mut done = IndexMap::new();
+    for (col, published) in &source.raw.units {
+        let canonical = dataset.columns.get(col).and_then(|c| c.unit);
+        let (Some(to), Some(factor)) = (
+            canonical,
+            canonical.and_then(|to| crate::units::conversion(*published, to)),
+        ) else {
+            continue;
+        };
+        if factor != 1.0 && !source.raw.missing.contains_key(col) {
+            table.scale(col, factor)?;
+            done.insert(
+                col.clone(),
+                format!("published in {published}, converted to a {to} on read (x {factor})"),
+            );
+        }
+    }
+    Ok(done)
+}
+
+/// Every value of every column follows its declared unit and range: a
+/// violation names the column, the row in the file, the value and the rule.
+fn check_plausible(
+    table: &Table,
+    raw: &RawTable,
+    dataset: &DatasetSpec,
+    mapping: &IndexMap<String, String>,
+) -> Result<()> {
+    let groups: Vec<(String, Rule)> = dataset
+        .groups
+        .iter()
+        .filter_map(|g| {
+            let unit = g.unit?;
+            let rule = Rule {
+                unit,
+                range: g.range.map(|[lo, hi]| (lo, hi)),
+                max_len: None,
+            };
+            Some((g.prefix.clone(), rule))
+        })
+        .collect();
+    for (name, header) in mapping {
+        let rule = match dataset.columns.get(name) {
+            Some(c) => c.rule(name),
+            None => groups
+                .iter()
+                .find(|(p, _)| name.starts_with(p.as_str()))
+                .map(|(_, r)| *r),
+        };
+        let Some(rule) = rule else { continue };
+        if let Some(v) = rule.first_violation(&table.values(name)?) {
+            let row = raw.row_numbers.get(v.row).copied().unwrap_or(v.row + 2);
+            return Err(Error::new(ErrorKind::Implausible {
+                value: v.value,
+                rule: v.rule,
+            })
+            .column(header.trim().to_string())
+            .row(row));
+        }
+    }
+    Ok(())
 }
 
 /// What conforming has decided so far.

@@ -1,64 +1,56 @@
-//! CSV files: plain, gzipped, or a zip member (already unpacked by the caller).
+//! CSV files: plain, gzipped, or a zip member, read as a stream.
 
+use std::io::{BufRead, BufReader, Read};
+
+use super::bounded::{read_error, Bounded, Limits};
+use super::{Cell, RawTable};
 use crate::catalog::{Encoding, RawSource};
 use crate::error::{Error, ErrorKind, Result};
 
-use super::{Cell, RawTable};
-
-/// Parses CSV bytes into a raw table. Text must be valid in the declared
-/// encoding; rows must have as many fields as the header, except wholly empty
-/// rows at the end of the file (spreadsheet exports often leave some).
-pub fn read_csv(bytes: &[u8], raw: &RawSource) -> Result<RawTable> {
-    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+/// Parses CSV from a stream into a raw table. Text must be valid in the
+/// declared encoding; rows must have as many fields as the header, except
+/// wholly empty rows at the end of the file (spreadsheet exports often leave
+/// some). Lines, fields and the whole stream are capped by `limits`.
+pub fn read_csv(input: impl Read, raw: &RawSource, limits: &Limits) -> Result<RawTable> {
+    let mut input = BufReader::with_capacity(64 << 10, Bounded::lines(input, limits));
+    let head = input.fill_buf().map_err(|e| read_error(e, "cannot read"))?;
+    if head.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::unreadable("the file is empty"));
     }
-    let text = decode(bytes, raw.encoding)?;
+    if crate::fetch::looks_like_html(&head[..head.len().min(512)]) {
+        return Err(Error::new(ErrorKind::HtmlFile));
+    }
     let mut reader = ::csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
-        .from_reader(text.as_bytes());
-
+        .from_reader(input);
     let mut headers: Option<Vec<String>> = None;
     let mut groups: Option<Vec<String>> = None;
     let mut rows: Vec<(usize, Vec<Cell>)> = Vec::new();
-    for (i, record) in reader.records().enumerate() {
-        let record_no = i + 1;
-        let record = record.map_err(|e| {
-            let line = e.position().map(|p| p.line() as usize);
-            let err = Error::unreadable(format!("malformed CSV: {e}"));
-            match line {
-                Some(l) => err.row(l),
-                None => err,
-            }
-        })?;
+    let mut record = ::csv::ByteRecord::new();
+    let mut record_no = 0;
+    loop {
+        match reader.read_byte_record(&mut record) {
+            Ok(false) => break,
+            Ok(true) => {}
+            Err(e) => return Err(csv_error(e)),
+        }
+        record_no += 1;
         let line = record
             .position()
             .map(|p| p.line() as usize)
             .unwrap_or(record_no);
+        if record_no < raw.header_row && Some(record_no) != raw.group_row {
+            continue;
+        }
+        let fields = decode_record(&record, raw.encoding, limits).map_err(|e| e.row(line))?;
         if Some(record_no) == raw.group_row {
-            groups = Some(record.iter().map(str::to_string).collect());
-            continue;
+            groups = Some(fields);
+        } else if record_no == raw.header_row {
+            headers = Some(fields);
+        } else {
+            rows.push((line, fields.into_iter().map(cell).collect()));
         }
-        if record_no < raw.header_row {
-            continue;
-        }
-        if record_no == raw.header_row {
-            headers = Some(record.iter().map(str::to_string).collect());
-            continue;
-        }
-        rows.push((
-            line,
-            record
-                .iter()
-                .map(|f| {
-                    if f.trim().is_empty() {
-                        Cell::Empty
-                    } else {
-                        Cell::Text(f.to_string())
-                    }
-                })
-                .collect(),
-        ));
     }
     let Some(mut headers) = headers else {
         return Err(Error::unreadable(format!(
@@ -87,6 +79,66 @@ pub fn read_csv(bytes: &[u8], raw: &RawSource) -> Result<RawTable> {
     Ok(RawTable::from_rows(headers, rows))
 }
 
+fn cell(f: String) -> Cell {
+    if f.trim().is_empty() {
+        Cell::Empty
+    } else {
+        Cell::Text(f)
+    }
+}
+
+/// A parse or read error, with the line where the parser was.
+fn csv_error(e: ::csv::Error) -> Error {
+    let line = e.position().map(|p| p.line() as usize);
+    let err = match e.into_kind() {
+        ::csv::ErrorKind::Io(io) => read_error(io, "cannot read"),
+        other => Error::unreadable(format!("malformed CSV: {other:?}")),
+    };
+    match line {
+        Some(l) => err.row(l),
+        None => err,
+    }
+}
+
+/// The fields of a record as text in the declared encoding.
+fn decode_record(
+    record: &::csv::ByteRecord,
+    encoding: Encoding,
+    limits: &Limits,
+) -> Result<Vec<String>> {
+    record
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            if f.len() > limits.max_field {
+                return Err(Error::new(ErrorKind::TooLarge {
+                    limit: format!(
+                        "a field ({}) of {} bytes, longer than {}",
+                        i + 1,
+                        f.len(),
+                        limits.max_field
+                    ),
+                }));
+            }
+            decode(f, encoding)
+        })
+        .collect()
+}
+
+fn decode(bytes: &[u8], encoding: Encoding) -> Result<String> {
+    match encoding {
+        Encoding::Utf8 => std::str::from_utf8(bytes).map(str::to_string).map_err(|e| {
+            let at = e.valid_up_to();
+            Error::unreadable(format!(
+                "the file is not valid UTF-8 (byte 0x{:02x} in this row); if it is Windows-1252, \
+                 declare `encoding = \"windows-1252\"` for this source",
+                bytes[at]
+            ))
+        }),
+        Encoding::Windows1252 => Ok(encoding_rs::WINDOWS_1252.decode(bytes).0.into_owned()),
+    }
+}
+
 /// Combines a group header row (merged cells, so blank after the first
 /// column of each group) with the field row: `Property type: Houses / Address count`.
 pub(crate) fn with_groups(groups: &[String], fields: &[String]) -> Vec<String> {
@@ -105,26 +157,4 @@ pub(crate) fn with_groups(groups: &[String], fields: &[String]) -> Vec<String> {
             }
         })
         .collect()
-}
-
-fn decode(bytes: &[u8], encoding: Encoding) -> Result<std::borrow::Cow<'_, str>> {
-    match encoding {
-        Encoding::Utf8 => match std::str::from_utf8(bytes) {
-            Ok(s) => Ok(std::borrow::Cow::Borrowed(s)),
-            Err(e) => {
-                let at = e.valid_up_to();
-                let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() + 1;
-                Err(Error::unreadable(format!(
-                    "the file is not valid UTF-8 (byte 0x{:02x} at offset {at}); if it is Windows-1252, \
-                     declare `encoding = \"windows-1252\"` for this source",
-                    bytes[at]
-                ))
-                .row(line))
-            }
-        },
-        Encoding::Windows1252 => {
-            let (text, _, _) = encoding_rs::WINDOWS_1252.decode(bytes);
-            Ok(text)
-        }
-    }
 }

@@ -9,18 +9,21 @@
 //! declared-missing columns, and the same error messages naming the column
 //! and row, and polars only ever sees clean, typed columns.
 
+pub mod bounded;
 mod conform;
 mod csv;
 mod geo;
 mod sheet;
 
-use std::io::Read;
 use std::path::Path;
 
 use crate::catalog::{Format, RawSource, Source};
 use crate::error::{Error, ErrorKind, Result};
 
+pub use bounded::Limits;
 pub use conform::{conform, Conformed};
+
+use bounded::read_all;
 
 /// One cell as read, before its canonical type is applied.
 #[derive(Debug, Clone, PartialEq)]
@@ -72,70 +75,104 @@ impl RawTable {
     }
 }
 
-/// Reads a source's file into a raw table. `path` is where the bytes are
-/// (the cache blob or the local file); the source says how to read them.
-pub fn read_raw(source: &Source, path: &Path) -> Result<RawTable> {
+/// Reads a source's file into a raw table, from the bytes read (the
+/// caller hashes the same bytes, so the digest published is that of what
+/// was read). `path` is where they came from, for shapefiles (several files)
+/// and messages.
+pub fn read_raw(source: &Source, path: &Path, bytes: &[u8], limits: &Limits) -> Result<RawTable> {
     let ctx = |e: Error| e.source_id(&source.id).file(path);
     if source.raw.format == Format::Shapefile {
         return geo::read_shapefile(path).map_err(ctx);
     }
-    read_raw_bytes(&source.raw, &read_bytes(path)?).map_err(ctx)
+    read_raw_bytes(&source.raw, bytes, limits).map_err(ctx)
 }
 
 /// Reads a file's bytes as the source's format says (every format but
 /// shapefiles, which are several files). Bad input gives an error, never a
 /// panic: this is the entry point the fuzz targets drive.
-pub fn read_raw_bytes(raw: &RawSource, bytes: &[u8]) -> Result<RawTable> {
+pub fn read_raw_bytes(raw: &RawSource, bytes: &[u8], limits: &Limits) -> Result<RawTable> {
     match raw.format {
-        Format::Csv => csv::read_csv(bytes, raw),
-        Format::CsvGz => csv::read_csv(&gunzip(bytes)?, raw),
+        Format::Csv => csv::read_csv(bytes, raw, limits),
+        Format::CsvGz => csv::read_csv(flate2::read::MultiGzDecoder::new(bytes), raw, limits),
         Format::Zip => {
             let member = raw.member.as_deref().unwrap_or_default();
-            let inner = unzip_member(bytes, member)?;
-            csv::read_csv(&inner, raw).map_err(|e| e.sheet(format!("zip member {member}")))
+            read_zip_member(bytes, member, raw, limits)
+                .map_err(|e| e.sheet(format!("zip member {member}")))
         }
-        Format::Xlsx | Format::Xls | Format::Ods => sheet::read_sheet(bytes, raw),
+        Format::Xlsx | Format::Ods => {
+            check_zip_size(bytes, limits)?;
+            sheet::read_sheet(bytes, raw)
+        }
+        Format::Xls => sheet::read_sheet(bytes, raw),
         Format::Geojson => geo::read_geojson(bytes),
-        Format::GeojsonGz => geo::read_geojson(&gunzip(bytes)?),
+        Format::GeojsonGz => {
+            let max = limits.whole(bytes.len());
+            let text = read_all(
+                flate2::read::MultiGzDecoder::new(bytes),
+                max,
+                "not a valid gzip file (truncated or corrupt?)",
+            )?;
+            geo::read_geojson(&text)
+        }
         Format::Shapefile => Err(Error::unreadable(
             "a shapefile is read from its path, not from bytes",
         )),
     }
 }
 
-fn read_bytes(path: &Path) -> Result<Vec<u8>> {
-    std::fs::read(path).map_err(|e| Error::io(path, e))
-}
-
-/// Decompresses gzip, including multi-member files.
-pub(crate) fn gunzip(bytes: &[u8]) -> Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(bytes.len() * 4);
-    flate2::read::MultiGzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .map_err(|e| {
-            Error::unreadable(format!(
-                "not a valid gzip file (truncated or corrupt?): {e}"
-            ))
-        })?;
-    Ok(out)
-}
-
-fn unzip_member(bytes: &[u8], member: &str) -> Result<Vec<u8>> {
+/// Streams a CSV member of a zip archive.
+fn read_zip_member(
+    bytes: &[u8],
+    member: &str,
+    raw: &RawSource,
+    limits: &Limits,
+) -> Result<RawTable> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|e| Error::unreadable(format!("not a valid zip archive: {e}")))?;
     let names: Vec<String> = zip
         .file_names()
         .filter_map(|n| n.ok().map(|s| s.into_owned()))
         .collect();
-    let mut file = zip.by_name(member).map_err(|_| {
+    let file = zip.by_name(member).map_err(|_| {
         Error::new(ErrorKind::NotInFile {
             what: "zip member",
             name: member.to_string(),
             available: names.clone(),
         })
     })?;
-    let mut out = Vec::new();
-    file.read_to_end(&mut out)
-        .map_err(|e| Error::unreadable(format!("cannot extract zip member {member:?}: {e}")))?;
-    Ok(out)
+    if file.size() > limits.max_bytes {
+        return Err(Error::new(ErrorKind::TooLarge {
+            limit: format!(
+                "a member of {} bytes, more than {} bytes after decompression",
+                file.size(),
+                limits.max_bytes
+            ),
+        }));
+    }
+    csv::read_csv(file, raw, limits)
+}
+
+/// A workbook is a zip of XML parts: their declared sizes must stay within
+/// the limit before any is opened.
+fn check_zip_size(bytes: &[u8], limits: &Limits) -> Result<()> {
+    let Ok(mut zip) = zip::ZipArchive::new(std::io::Cursor::new(bytes)) else {
+        // Not a zip: the workbook reader says what it is.
+        return Ok(());
+    };
+    let max = limits.whole(bytes.len());
+    let mut total: u64 = 0;
+    for i in 0..zip.len() {
+        if let Ok(f) = zip.by_index_raw(i) {
+            total = total.saturating_add(f.size());
+        }
+    }
+    if total > max {
+        return Err(Error::new(ErrorKind::TooLarge {
+            limit: format!(
+                "{total} bytes of XML in a workbook of {} bytes, more than {max}",
+                bytes.len()
+            ),
+        }));
+    }
+    Ok(())
 }

@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::frame::Table;
 
 mod swap;
-pub use swap::swap_into_place;
+pub use swap::{check_out, is_release, recover, sibling, swap_into_place, write_marker, MARKER};
 
 /// `manifest.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

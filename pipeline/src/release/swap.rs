@@ -1,39 +1,254 @@
-//! Putting a finished release in place of the old one.
+//! Putting a finished release in place of the old one, and never touching
+//! anything else.
+//!
+//! A release directory carries a marker file only this tool writes
+//! ([`MARKER`]). `--out` is replaced only when it is absent, empty, or
+//! holds that marker; anything else (a web app's folder, a home folder that
+//! happens to hold a `manifest.json`, `/`) is refused before any work
+//! starts. The swap is one atomic exchange of the two directories
+//! (`renameat2(RENAME_EXCHANGE)` on Linux), so `--out` is never missing;
+//! where the file system cannot exchange, two renames are used, and a later
+//! run restores a release left aside by an interrupted swap.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::error::{Error, ErrorKind, Result};
 
-/// Replaces `out` with the finished staging directory. The old release is
-/// moved aside first and removed only after the new one is in place, so an
-/// interruption leaves either the old or the new release, never a mixture.
-/// A non-empty `out` that is not a release (no manifest.json) is refused
-/// rather than deleted.
-pub fn swap_into_place(staging: &Path, out: &Path) -> Result<()> {
-    if out.exists() {
-        let is_release = out.join("manifest.json").is_file();
-        let is_empty = std::fs::read_dir(out)
-            .map(|mut d| d.next().is_none())
-            .unwrap_or(false);
-        if !is_release && !is_empty {
-            return Err(Error::new(ErrorKind::OutputRefused {
-                path: out.to_path_buf(),
-                reason: "exists and is not a release directory (no manifest.json)".into(),
-            }));
-        }
-        let old = staging.with_extension("old");
-        let _ = std::fs::remove_dir_all(&old);
-        std::fs::rename(out, &old).map_err(|e| Error::io(out, e))?;
-        if let Err(e) = std::fs::rename(staging, out) {
-            let _ = std::fs::rename(&old, out);
-            return Err(Error::io(out, e));
-        }
-        let _ = std::fs::remove_dir_all(&old);
+/// The marker file's name, at the root of every release.
+pub const MARKER: &str = ".census-release";
+
+/// The marker's text: the tool and the release format version.
+const MARKER_TEXT: &str = "census-pipeline release, format 1\n\
+This directory was written by census-pipeline and is replaced as a whole by its next build.\n";
+
+/// Writes the marker into a directory this tool made.
+pub fn write_marker(dir: &Path) -> Result<()> {
+    let p = dir.join(MARKER);
+    std::fs::write(&p, MARKER_TEXT).map_err(|e| Error::io(&p, e))
+}
+
+/// True if `dir` holds this tool's marker.
+pub fn is_release(dir: &Path) -> bool {
+    std::fs::read(dir.join(MARKER))
+        .map(|b| b.starts_with(b"census-pipeline release"))
+        .unwrap_or(false)
+}
+
+fn refuse(out: &Path, reason: &str) -> Error {
+    Error::new(ErrorKind::OutputRefused {
+        path: out.to_path_buf(),
+        reason: reason.to_string(),
+    })
+}
+
+/// Refuses an `--out` this tool may not replace: anything but an absent
+/// path, an empty directory, or a release.
+pub fn check_out(out: &Path) -> Result<()> {
+    let meta = match std::fs::symlink_metadata(out) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(Error::io(out, e)),
+    };
+    if meta.file_type().is_symlink() {
+        return Err(refuse(out, "is a symbolic link"));
+    }
+    if !meta.is_dir() {
+        return Err(refuse(out, "exists and is not a directory"));
+    }
+    if is_release(out) {
+        return Ok(());
+    }
+    let empty = std::fs::read_dir(out)
+        .map_err(|e| Error::io(out, e))?
+        .next()
+        .is_none();
+    if empty {
+        return Ok(());
+    }
+    let why = if out.join("manifest.json").exists() {
+        format!(
+            "holds a manifest.json but no `{MARKER}` marker: it is someone else's folder, or a release written by a census-pipeline older than the marker \
+             (delete that yourself if so); this tool only replaces directories it marked"
+        )
     } else {
+        format!("exists, is not empty and holds no `{MARKER}` marker, so it is not a release this tool wrote")
+    };
+    Err(refuse(out, &why))
+}
+
+/// `.<name><suffix>` beside `out` (staging and left-over directories).
+pub fn sibling(out: &Path, suffix: &str) -> PathBuf {
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    parent.join(format!(".{name}{suffix}"))
+}
+
+/// Tidies what an interrupted build left beside `out` (call with the
+/// output lock held): a release set aside by an interrupted swap is put
+/// back if `out` is missing, else removed; staging directories of dead
+/// builds are removed. Only directories holding the marker are touched.
+/// Returns what was done, for the log.
+pub fn recover(out: &Path) -> Result<Vec<String>> {
+    let mut done = Vec::new();
+    let old = sibling(out, ".old");
+    if old.is_dir() && is_release(&old) {
+        if !out.exists() {
+            std::fs::rename(&old, out).map_err(|e| Error::io(&old, e))?;
+            done.push(format!("restored {} from {}", out.display(), old.display()));
+        } else {
+            std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
+            done.push(format!("removed {}", old.display()));
+        }
+    }
+    let prefix = sibling(out, ".partial-");
+    let (Some(parent), Some(stem)) = (prefix.parent(), prefix.file_name()) else {
+        return Ok(done);
+    };
+    let stem = stem.to_string_lossy().into_owned();
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return Ok(done);
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(&stem) && p.is_dir() && is_release(&p) {
+            std::fs::remove_dir_all(&p).map_err(|e| Error::io(&p, e))?;
+            done.push(format!("removed {}", p.display()));
+        }
+    }
+    Ok(done)
+}
+
+/// Replaces `out` with the finished staging directory (which holds the
+/// marker). With an existing `out`, the two are exchanged atomically, then
+/// the old release (now at the staging path) is removed.
+pub fn swap_into_place(staging: &Path, out: &Path) -> Result<()> {
+    check_out(out)?;
+    if !out.exists() {
         if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
         }
-        std::fs::rename(staging, out).map_err(|e| Error::io(out, e))?;
+        return std::fs::rename(staging, out).map_err(|e| Error::io(out, e));
     }
-    Ok(())
+    match exchange(staging, out) {
+        Ok(()) => remove_replaced(staging),
+        Err(_) => swap_by_renames(staging, out),
+    }
+}
+
+/// Removes what was `out` before the swap: a release, or an empty directory.
+fn remove_replaced(dir: &Path) -> Result<()> {
+    if is_release(dir) {
+        std::fs::remove_dir_all(dir).map_err(|e| Error::io(dir, e))
+    } else {
+        std::fs::remove_dir(dir).map_err(|e| Error::io(dir, e))
+    }
+}
+
+/// The fallback where directories cannot be exchanged: the old release is
+/// set aside, the new one renamed in, the old one removed. A crash between
+/// the renames leaves `.<name>.old`, which [`recover`] puts back.
+fn swap_by_renames(staging: &Path, out: &Path) -> Result<()> {
+    let old = sibling(out, ".old");
+    if old.exists() {
+        remove_replaced(&old)?;
+    }
+    std::fs::rename(out, &old).map_err(|e| Error::io(out, e))?;
+    if let Err(e) = std::fs::rename(staging, out) {
+        let _ = std::fs::rename(&old, out);
+        return Err(Error::io(out, e));
+    }
+    remove_replaced(&old)
+}
+
+/// Exchanges two paths atomically.
+#[cfg(target_os = "linux")]
+fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let a = CString::new(a.as_os_str().as_bytes())?;
+    let b = CString::new(b.as_os_str().as_bytes())?;
+    // SAFETY: two valid NUL-terminated paths, relative to the working
+    // directory; renameat2 reads them and touches no other memory.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            libc::RENAME_EXCHANGE,
+        )
+    };
+    if r == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn exchange(_: &Path, _: &Path) -> std::io::Result<()> {
+    Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_folder_with_a_manifest_but_no_marker_is_refused_and_left_alone() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("site");
+        std::fs::create_dir_all(out.join(".ssh")).unwrap();
+        std::fs::write(out.join("manifest.json"), "{}").unwrap();
+        let err = check_out(&out).unwrap_err();
+        assert!(matches!(err.kind, ErrorKind::OutputRefused { .. }), "{err}");
+        let staging = d.path().join("new");
+        std::fs::create_dir(&staging).unwrap();
+        write_marker(&staging).unwrap();
+        assert!(swap_into_place(&staging, &out).is_err());
+        assert!(out.join(".ssh").is_dir() && out.join("manifest.json").is_file());
+    }
+
+    #[test]
+    fn a_release_is_exchanged_and_the_old_one_removed() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("rel");
+        for (dir, file) in [(&out, "old.txt"), (&d.path().join("new"), "new.txt")] {
+            std::fs::create_dir_all(dir).unwrap();
+            write_marker(dir).unwrap();
+            std::fs::write(dir.join(file), "x").unwrap();
+        }
+        swap_into_place(&d.path().join("new"), &out).unwrap();
+        assert!(out.join("new.txt").is_file() && !out.join("old.txt").exists());
+        assert!(!d.path().join("new").exists());
+    }
+
+    #[test]
+    fn a_release_left_aside_by_an_interrupted_swap_is_restored() {
+        let d = tempfile::tempdir().unwrap();
+        let out = d.path().join("rel");
+        let old = sibling(&out, ".old");
+        std::fs::create_dir_all(&old).unwrap();
+        write_marker(&old).unwrap();
+        let stale = sibling(&out, ".partial-999999");
+        std::fs::create_dir_all(&stale).unwrap();
+        write_marker(&stale).unwrap();
+        let foreign = sibling(&out, ".partial-notours");
+        std::fs::create_dir_all(&foreign).unwrap();
+        let done = recover(&out).unwrap();
+        assert_eq!(done.len(), 2, "{done:?}");
+        assert!(is_release(&out) && !old.exists() && !stale.exists());
+        assert!(
+            foreign.is_dir(),
+            "a directory without the marker is not ours"
+        );
+    }
 }

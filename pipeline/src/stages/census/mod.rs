@@ -27,6 +27,7 @@ use crate::contract::{
 };
 use crate::error::Result;
 use crate::frame::ColType;
+use crate::units::Unit;
 
 pub use parts::median_age;
 pub use rows::{IndicatorStatus, COLUMNS};
@@ -96,11 +97,11 @@ impl Stage for CensusStage {
     fn outputs(&self, _: &PlanCtx<'_>) -> Vec<Output> {
         let mut s = TableSchema::new(&self.table);
         for c in COLUMNS {
-            let ty = match c {
-                "value" | "numerator" | "denominator" => ColType::Float,
-                _ => ColType::String,
+            s = match c {
+                // Each row's unit is in its `unit` column.
+                "value" | "numerator" | "denominator" => s.col_unit(c, ColType::Float, Unit::Mixed),
+                _ => s.col(c, ColType::String),
             };
-            s = s.col(c, ty);
         }
         s.key = vec![
             "geography_code".into(),

@@ -21,6 +21,7 @@ use crate::contract::{
 };
 use crate::error::Result;
 use crate::frame::ColType;
+use crate::units::{Rule, Unit};
 
 pub use edition::direction;
 pub use spec::{ChangeLookup, ChangeStage, EditionSpec, PopulationRef, WardSpec};
@@ -43,17 +44,33 @@ impl Stage for ChangeStage {
         Inputs::required_sorted(t)
     }
 
-    fn outputs(&self, _: &PlanCtx<'_>) -> Vec<Output> {
+    fn outputs(&self, ctx: &PlanCtx<'_>) -> Vec<Output> {
         let (be, ae) = (&self.before.edition, &self.after.edition);
+        // Ranks of the later edition on LSOA 2011 codes: within 1..N of its areas.
+        let after_n = ctx
+            .schemas
+            .get(&self.after.table)
+            .and_then(|s| s.facts.get("rows"))
+            .and_then(|r| r.parse::<f64>().ok())
+            .unwrap_or(f64::INFINITY);
+        let after_rank = Rule::of(Unit::Rank).range(1.0, after_n);
         let lsoa21 = TableSchema::new(&self.lsoa21_table)
             .col("lsoa21_code", ColType::String)
             .col("lsoa11_codes", ColType::String)
             .col("change", ColType::String)
             .col("method", ColType::String)
-            .col(format!("imd_rank_percentile_{be}"), ColType::Float)
-            .col(format!("imd_decile_{be}"), ColType::Int)
-            .col(format!("imd_rank_percentile_{ae}"), ColType::Float)
-            .col(format!("imd_decile_{ae}"), ColType::Int)
+            .col_unit(
+                format!("imd_rank_percentile_{be}"),
+                ColType::Float,
+                Unit::Percentile,
+            )
+            .col_unit(format!("imd_decile_{be}"), ColType::Int, Unit::Band(10))
+            .col_unit(
+                format!("imd_rank_percentile_{ae}"),
+                ColType::Float,
+                Unit::Percentile,
+            )
+            .col_unit(format!("imd_decile_{ae}"), ColType::Int, Unit::Band(10))
             .col("direction", ColType::String)
             .col("comparable", ColType::Bool)
             .col("not_comparable_reason", ColType::String)
@@ -63,16 +80,25 @@ impl Stage for ChangeStage {
             .col(&w.output_code, ColType::String)
             .col(&w.output_name, ColType::String)
             .col(&w.output_lad_code, ColType::String)
-            .col("lsoa_count", ColType::Int)
-            .col("comparable_lsoa_count", ColType::Int)
-            .col("population", ColType::Float)
-            .col("comparable_population_share", ColType::Float)
-            .col(
+            .col_unit("lsoa_count", ColType::Int, Unit::Count)
+            .col_unit("comparable_lsoa_count", ColType::Int, Unit::Count)
+            .col_unit("population", ColType::Float, Unit::Count)
+            .col_unit("comparable_population_share", ColType::Float, Unit::Rate)
+            .col_unit(
                 format!("imd_rank_percentile_{ae}_all_lsoas"),
                 ColType::Float,
+                Unit::Percentile,
             )
-            .col(format!("imd_rank_percentile_{be}"), ColType::Float)
-            .col(format!("imd_rank_percentile_{ae}"), ColType::Float)
+            .col_unit(
+                format!("imd_rank_percentile_{be}"),
+                ColType::Float,
+                Unit::Percentile,
+            )
+            .col_unit(
+                format!("imd_rank_percentile_{ae}"),
+                ColType::Float,
+                Unit::Percentile,
+            )
             .col("direction", ColType::String)
             .col("comparable", ColType::Bool)
             .col("not_comparable_reason", ColType::String)
@@ -82,9 +108,13 @@ impl Stage for ChangeStage {
             .col("lsoa21_codes", ColType::String)
             .col("change", ColType::String)
             .col("method", ColType::String)
-            .col(format!("imd_rank_{ae}"), ColType::Float)
-            .col(format!("imd_decile_{ae}"), ColType::Int)
-            .col(format!("imd_rank_percentile_{ae}"), ColType::Float)
+            .col_rule(format!("imd_rank_{ae}"), ColType::Float, after_rank)
+            .col_unit(format!("imd_decile_{ae}"), ColType::Int, Unit::Band(10))
+            .col_unit(
+                format!("imd_rank_percentile_{ae}"),
+                ColType::Float,
+                Unit::Percentile,
+            )
             .key(&["lsoa11_code"]);
         vec![lsoa21.into(), ward.into(), lsoa11.into()]
     }

@@ -26,6 +26,7 @@ use crate::contract::{
 };
 use crate::error::Result;
 use crate::frame::ColType;
+use crate::units::{Rule, Unit};
 
 pub use measures::{quantile, quantile_values};
 pub use spec::{FromTable, IndexStage, ListCheck, LookupCheck, VerifySpec};
@@ -74,6 +75,25 @@ impl Build for IndexStage {
     }
 }
 
+/// The type and rule of a measure column no input gives (computed, or
+/// declared missing): bands are integers, scores and ranks floats (ranks
+/// can be tied means such as 4563.5).
+fn measure_column(col: &str) -> (ColType, Option<Rule>) {
+    if let Some(q) = col
+        .strip_prefix("imd_quantile_")
+        .and_then(|q| q.parse().ok())
+    {
+        return (ColType::Int, Some(Rule::of(Unit::Band(q))));
+    }
+    if col.ends_with("_decile") {
+        return (ColType::Int, Some(Rule::of(Unit::Band(10))));
+    }
+    if col.ends_with("_rank") {
+        return (ColType::Float, Some(Rule::of(Unit::Rank)));
+    }
+    (ColType::Float, Some(Rule::of(Unit::Score)))
+}
+
 /// Where columns come from when it is not the publisher's index file.
 fn assembled_notes(spec: &IndexStage) -> Vec<String> {
     spec.from.iter().filter_map(|f| f.note.clone()).collect()
@@ -83,32 +103,34 @@ impl IndexStage {
     /// The output table's schema: the key, the inputs' other columns with
     /// their types, every measure's score, rank and decile, the quantiles.
     fn schema(&self, ctx: &PlanCtx<'_>) -> TableSchema {
-        let mut types: BTreeMap<&String, ColType> = BTreeMap::new();
+        // Provided columns keep their input's type and rule.
+        let mut given: BTreeMap<&String, (ColType, Option<Rule>)> = BTreeMap::new();
         for f in &self.from {
             for (out, input) in &f.columns {
-                let ty = ctx
-                    .schemas
-                    .get(&f.table)
+                let input_schema = ctx.schemas.get(&f.table);
+                let ty = input_schema
                     .and_then(|s| s.type_of(input))
                     .unwrap_or(ColType::String);
-                types.insert(out, ty);
+                let rule = input_schema.and_then(|s| s.rule_of(input));
+                given.insert(out, (ty, rule));
             }
         }
         let mut schema = TableSchema::new(&self.table)
             .key(&[self.key.as_str()])
             .fact("nation", &self.nation)
             .fact("edition", &self.edition)
-            .fact("area_type", &self.area_type);
+            .fact("area_type", &self.area_type)
+            .fact("rows", self.rows.to_string());
         for col in self.output_columns() {
-            let ty = match types.get(&col) {
-                Some(t) if col != self.key => *t,
-                _ if col == self.key => ColType::String,
-                // Declared missing or computed: bands are integers; scores
-                // and ranks floats (ranks can be tied means such as 4563.5).
-                _ if col.ends_with("_decile") || col.contains("_quantile_") => ColType::Int,
-                _ => ColType::Float,
+            let (ty, rule) = match given.get(&col) {
+                _ if col == self.key => (ColType::String, Some(Rule::of(Unit::Code))),
+                Some((ty, rule)) => (*ty, *rule),
+                None => measure_column(&col),
             };
-            schema = schema.col(col, ty);
+            schema = match rule {
+                Some(r) => schema.col_rule(col, ty, r),
+                None => schema.col(col, ty),
+            };
         }
         schema
     }

@@ -15,12 +15,12 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info};
 
-use crate::cache::{copy, sha256_file, unit_key, Cache};
+use crate::cache::{copy, sha256_bytes, sha256_file, unit_key, Cache};
 use crate::catalog::{Catalog, Source};
 use crate::contract::{Inputs, Output, PlanCtx, RunCtx, Stage, StageRun, UnitTime, Validator};
 use crate::error::{Error, ErrorKind, Result};
 use crate::par::parallel_map;
-use crate::read::{conform, read_raw};
+use crate::read::{conform, read_raw, Limits};
 use crate::release::{write_parquet, FileEntry, InputKind, InputRef, TableEntry};
 
 pub use spec::{DatasetSelection, LoadStage};
@@ -36,6 +36,9 @@ pub struct LoadMeta {
     pub mapping: indexmap::IndexMap<String, String>,
     pub missing: indexmap::IndexMap<String, String>,
     pub unmapped: Vec<String>,
+    /// Columns converted from the unit the file uses, and how.
+    #[serde(default)]
+    pub conversions: indexmap::IndexMap<String, String>,
     pub parquet_sha256: String,
     pub parquet_bytes: u64,
 }
@@ -56,7 +59,11 @@ impl LoadMeta {
             derived: self.derived,
             missing_columns: self.missing,
             computed_columns: Default::default(),
-            notes: Vec::new(),
+            notes: self
+                .conversions
+                .iter()
+                .map(|(c, how)| format!("`{c}`: {how}."))
+                .collect(),
             file: Some(FileEntry {
                 path: rel.to_string(),
                 bytes: self.parquet_bytes,
@@ -141,8 +148,13 @@ impl Stage for LoadStage {
                 })
                 .source_id(*id)
             })?;
-            let (entry, computed) = load_dataset(ctx.catalog, src, input, ctx.cache, ctx.staging)
-                .map_err(|e| e.source_id(*id).stage(ctx.stage))?;
+            let limits = Limits {
+                max_bytes: src.raw.max_bytes.unwrap_or(ctx.limits.max_bytes),
+                ..ctx.limits
+            };
+            let (entry, computed) =
+                load_dataset(ctx.catalog, src, input, ctx.cache, ctx.staging, &limits)
+                    .map_err(|e| e.source_id(*id).stage(ctx.stage))?;
             (ctx.progress)();
             let unit = UnitTime {
                 unit: (*id).clone(),
@@ -169,6 +181,7 @@ fn load_dataset(
     input: &Path,
     cache: &Cache,
     staging: &Path,
+    limits: &Limits,
 ) -> Result<(TableEntry, bool)> {
     let dataset = &catalog.datasets[&src.id];
     let input_sha = cache.file_sha256(input)?;
@@ -178,9 +191,7 @@ fn load_dataset(
         "source": src.raw,
         "input_sha256": input_sha,
     }));
-    let unit = cache.get_or_build(&key, |work| {
-        read_into(catalog, src, input, &input_sha, work)
-    })?;
+    let unit = cache.get_or_build(&key, |work| read_into(catalog, src, input, limits, work))?;
     let rel = format!("tables/{}.parquet", src.id);
     copy(&unit.dir.join("table.parquet"), &staging.join(&rel))?;
     if unit.computed {
@@ -192,13 +203,19 @@ fn load_dataset(
 }
 
 /// Reads, checks and conforms a source file into `work/table.parquet`.
+/// The pin is checked against the digest of the bytes actually read (not a
+/// digest remembered for the file's size and time, which an edit in place
+/// can keep), and that digest is the one published.
 fn read_into(
     catalog: &Catalog,
     src: &Source,
     input: &Path,
-    input_sha: &str,
+    limits: &Limits,
     work: &Path,
 ) -> Result<LoadMeta> {
+    let bytes = std::fs::read(input).map_err(|e| Error::io(input, e))?;
+    let input_sha = sha256_bytes(&bytes);
+    let input_sha = input_sha.as_str();
     if let Some(pin) = &src.raw.sha256 {
         if pin != input_sha {
             return Err(Error::new(ErrorKind::ChecksumMismatch {
@@ -209,7 +226,8 @@ fn read_into(
             .file(input));
         }
     }
-    let raw = read_raw(src, input)?;
+    let raw = read_raw(src, input, &bytes, limits)?;
+    drop(bytes);
     if let Some(expected) = src.raw.rows {
         if raw.height() != expected {
             return Err(Error::new(ErrorKind::RowCount {
@@ -246,6 +264,7 @@ fn read_into(
         mapping: conformed.mapping,
         missing: conformed.missing,
         unmapped: conformed.unmapped,
+        conversions: conformed.conversions,
         parquet_sha256: sha256_file(&parquet)?,
         parquet_bytes: std::fs::metadata(&parquet)
             .map_err(|e| Error::io(&parquet, e))?

@@ -19,6 +19,7 @@ use crate::contract::{
 };
 use crate::error::Result;
 use crate::frame::ColType;
+use crate::units::Unit;
 
 pub use spec::{Census2011, Comparability, Direction, PlacesStage, Theme, ThemeIndicator};
 
@@ -36,15 +37,15 @@ impl Stage for PlacesStage {
                 s.key = vec![code];
                 for theme in &self.themes {
                     for ti in &theme.indicators {
-                        s = s.col(format!("z_{}", ti.id), ColType::Float);
+                        s = s.col_unit(format!("z_{}", ti.id), ColType::Float, Unit::Z);
                     }
                     s = s
-                        .col(format!("theme_{}_score", theme.id), ColType::Float)
-                        .col(format!("theme_{}_rank", theme.id), ColType::Int);
+                        .col_unit(format!("theme_{}_score", theme.id), ColType::Float, Unit::Z)
+                        .col_unit(format!("theme_{}_rank", theme.id), ColType::Int, Unit::Rank);
                 }
-                s.col("overall_score", ColType::Float)
-                    .col("overall_rank", ColType::Int)
-                    .col("coverage", ColType::Float)
+                s.col_unit("overall_score", ColType::Float, Unit::Z)
+                    .col_unit("overall_rank", ColType::Int, Unit::Rank)
+                    .col_unit("coverage", ColType::Float, Unit::Rate)
                     .col("flags", ColType::String)
                     .into()
             })

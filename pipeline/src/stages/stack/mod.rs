@@ -11,6 +11,7 @@ use crate::contract::{
 use crate::error::{Error, Result};
 use crate::frame::{ColType, TableBuilder};
 use crate::stages::index::QUANTILES;
+use crate::units::Unit;
 
 /// Parameters of a `stack_indices` stage.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -37,10 +38,10 @@ impl Stage for StackStage {
             .col("edition", ColType::String)
             .col("area_type", ColType::String)
             .col("area_code", ColType::String)
-            .col("imd_rank", ColType::Float)
-            .col("imd_decile", ColType::Int);
+            .col_unit("imd_rank", ColType::Float, Unit::Rank)
+            .col_unit("imd_decile", ColType::Int, Unit::Band(10));
         for q in QUANTILES {
-            s = s.col(format!("imd_quantile_{q}"), ColType::Int);
+            s = s.col_unit(format!("imd_quantile_{q}"), ColType::Int, Unit::Band(q));
         }
         vec![s.col("comparable_across_nations", ColType::Bool).into()]
     }

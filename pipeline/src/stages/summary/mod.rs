@@ -35,6 +35,7 @@ use crate::contract::{
 };
 use crate::error::{Error, Result};
 use crate::frame::{ColType, Table, TableBuilder, Values};
+use crate::units::{Rule, Unit};
 
 pub use method::{extent_weight, rank_desc, summarise, SmallArea, Summary};
 pub use spec::{AreaSummaryStage, CompareSpec, ComparedColumn, GroupSpec, PopulationSpec};
@@ -71,19 +72,22 @@ impl Stage for AreaSummaryStage {
         Inputs::required_sorted(t)
     }
 
-    fn outputs(&self, _: &PlanCtx<'_>) -> Vec<Output> {
+    fn outputs(&self, ctx: &PlanCtx<'_>) -> Vec<Output> {
         let mut s = TableSchema::new(&self.table).col(&self.group.output_code, ColType::String);
         s.key = vec![self.group.output_code.clone()];
         if let Some(n) = &self.group.output_name {
             s = s.col(n, ColType::String);
         }
         s = s
-            .col("lsoa_count", ColType::Int)
-            .col("population", ColType::Float);
-        for m in MEASURES {
-            s = s
-                .col(m, ColType::Float)
-                .col(format!("rank_of_{m}"), ColType::Int);
+            .col_unit("lsoa_count", ColType::Int, Unit::Count)
+            .col_unit("population", ColType::Float, Unit::Count);
+        let rules = self.measure_rules(ctx);
+        for (m, rule) in MEASURES.iter().zip(rules) {
+            s = s.col_rule(*m, ColType::Float, rule).col_unit(
+                format!("rank_of_{m}"),
+                ColType::Int,
+                Unit::Rank,
+            );
         }
         vec![s.into()]
     }
@@ -130,6 +134,33 @@ impl Stage for AreaSummaryStage {
 }
 
 impl AreaSummaryStage {
+    /// Each measure's rule: an average of scores on the index's scale, an
+    /// average of (inverted) ranks within 1..N of the nation's small areas,
+    /// shares, and counts of people.
+    fn measure_rules(&self, ctx: &PlanCtx<'_>) -> [Rule; 7] {
+        let index = ctx.schemas.get(&self.index);
+        let score = index
+            .and_then(|s| s.rule_of("imd_score"))
+            .map_or(Rule::of(Unit::Score), |r| Rule {
+                unit: Unit::Score,
+                ..r
+            });
+        let n = index
+            .and_then(|s| s.facts.get("rows"))
+            .and_then(|r| r.parse::<f64>().ok())
+            .unwrap_or(f64::INFINITY);
+        let average_rank = Rule::of(Unit::AverageRank).range(1.0, n);
+        [
+            score,
+            average_rank,
+            Rule::of(Unit::Rate),
+            Rule::of(Unit::Rate),
+            average_rank,
+            Rule::of(Unit::Count),
+            Rule::of(Unit::Count),
+        ]
+    }
+
     fn outputs_names(&self) -> Vec<String> {
         let mut v = vec![self.group.output_code.clone()];
         v.extend(self.group.output_name.clone());

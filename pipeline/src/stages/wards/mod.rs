@@ -20,6 +20,7 @@ use crate::contract::{
 };
 use crate::error::{Error, Result};
 use crate::frame::{ColType, TableBuilder, Values};
+use crate::units::Unit;
 
 pub use spec::{CentroidSpec, GeometrySpec, LayerSpec, WardLookup, WardStage};
 
@@ -60,7 +61,7 @@ impl Stage for WardStage {
             .col("ward_vintage", ColType::String)
             .col("assignment", ColType::String)
             .col("centroid_in_ward", ColType::Bool)
-            .col("straddle_share", ColType::Float)
+            .col_unit("straddle_share", ColType::Float, Unit::Rate)
             .col("boundary_check", ColType::String)
             .into()]
     }

@@ -1,0 +1,344 @@
+//! Units: what a column measures, and so which values are plausible.
+//!
+//! Every canonical column of `datasets.toml` and every column a stage
+//! writes declares a [`Unit`]. A unit implies the range its values must lie
+//! in (a rate in 0..1, a decile in 1..10, a rank in 1..N of the table's
+//! areas); a score declares its own `range`. Text declares no control
+//! characters and a length. Every table is checked against its rules before
+//! it is published, so an impossible value (an IMD score of 1e308, a NUL in
+//! a name) stops the release naming the table, column, row, value and rule.
+
+use serde::{Deserialize, Serialize};
+
+use crate::frame::Values;
+
+/// What a column holds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum Unit {
+    /// An area or other code.
+    Code,
+    /// A name in words.
+    Name,
+    /// Other text (a category, a method, a reason).
+    Text,
+    /// A GeoJSON geometry as text.
+    Geometry,
+    /// A date or period as the publisher writes it (e.g. `2021`, `202001`).
+    Date,
+    /// A rank among the table's areas: 1..=N, N the number of rows.
+    Rank,
+    /// A mean of small-area ranks (an area summary's average rank): within
+    /// the declared range.
+    AverageRank,
+    /// A band 1..=n: decile (10), quintile (5), quartile (4), vigintile (20)
+    /// or any quantile.
+    Band(u32),
+    /// A proportion, 0..=1.
+    Rate,
+    /// A percentage, 0..=100.
+    Percent,
+    /// A rank percentile, 0..=100 (near 0 = most deprived).
+    Percentile,
+    /// A count of people, households or addresses (estimates may be
+    /// fractional); never negative.
+    Count,
+    /// A score on the scale its column declares with `range`.
+    Score,
+    /// A standardised score: finite.
+    Z,
+    /// Years of age.
+    Years,
+    /// People per square kilometre.
+    PerKm2,
+    /// Square kilometres.
+    Km2,
+    /// Square metres.
+    M2,
+    /// Metres on the British National Grid.
+    Metres,
+    /// Several units in one family of columns (a wide table of
+    /// indicators); each value finite.
+    Mixed,
+    /// True or false.
+    Flag,
+}
+
+impl Unit {
+    /// The range its values must lie in, when the unit implies one (`None`
+    /// for the end of a rank, which is the table's number of rows).
+    pub fn implied_range(self) -> Option<(f64, f64)> {
+        Some(match self {
+            Unit::Band(n) => (1.0, n as f64),
+            Unit::Rate => (0.0, 1.0),
+            Unit::Percent | Unit::Percentile => (0.0, 100.0),
+            Unit::Count | Unit::PerKm2 | Unit::Km2 | Unit::M2 => (0.0, f64::INFINITY),
+            Unit::Years => (0.0, 130.0),
+            Unit::Metres => (-1.0e7, 1.0e7),
+            _ => return None,
+        })
+    }
+
+    /// True for units of text (a date may be text or a number).
+    pub fn is_text(self) -> bool {
+        matches!(self, Unit::Code | Unit::Name | Unit::Text | Unit::Geometry)
+    }
+
+    /// The longest text a unit allows by default.
+    pub fn default_max_len(self) -> usize {
+        match self {
+            Unit::Code => 32,
+            Unit::Name => 200,
+            Unit::Date => 32,
+            Unit::Geometry => 64 << 20,
+            _ => 2_000,
+        }
+    }
+
+    /// True if the unit needs a declared `range`.
+    pub fn needs_range(self) -> bool {
+        matches!(self, Unit::Score | Unit::AverageRank)
+    }
+}
+
+impl TryFrom<String> for Unit {
+    type Error = String;
+    fn try_from(s: String) -> Result<Unit, String> {
+        Ok(match s.as_str() {
+            "code" => Unit::Code,
+            "name" => Unit::Name,
+            "text" => Unit::Text,
+            "geometry" => Unit::Geometry,
+            "date" => Unit::Date,
+            "rank" => Unit::Rank,
+            "average_rank" => Unit::AverageRank,
+            "decile" => Unit::Band(10),
+            "quintile" => Unit::Band(5),
+            "quartile" => Unit::Band(4),
+            "vigintile" => Unit::Band(20),
+            "rate" => Unit::Rate,
+            "percent" => Unit::Percent,
+            "percentile" => Unit::Percentile,
+            "count" => Unit::Count,
+            "score" => Unit::Score,
+            "z" => Unit::Z,
+            "years" => Unit::Years,
+            "per_km2" => Unit::PerKm2,
+            "km2" => Unit::Km2,
+            "m2" => Unit::M2,
+            "metres" => Unit::Metres,
+            "mixed" => Unit::Mixed,
+            "flag" => Unit::Flag,
+            other => match other.strip_prefix("band_").and_then(|n| n.parse().ok()) {
+                Some(n) if n >= 2 => Unit::Band(n),
+                _ => return Err(format!(
+                    "unknown unit {other:?}; one of code, name, text, geometry, date, rank, average_rank, decile, quintile, quartile, vigintile, band_<n>, rate, percent, percentile, count, score, z, years, per_km2, km2, m2, metres, mixed, flag"
+                )),
+            },
+        })
+    }
+}
+
+impl From<Unit> for String {
+    fn from(u: Unit) -> String {
+        match u {
+            Unit::Band(10) => "decile".into(),
+            Unit::Band(5) => "quintile".into(),
+            Unit::Band(4) => "quartile".into(),
+            Unit::Band(20) => "vigintile".into(),
+            Unit::Band(n) => format!("band_{n}"),
+            Unit::Code => "code".into(),
+            Unit::Name => "name".into(),
+            Unit::Text => "text".into(),
+            Unit::Geometry => "geometry".into(),
+            Unit::Date => "date".into(),
+            Unit::Rank => "rank".into(),
+            Unit::AverageRank => "average_rank".into(),
+            Unit::Rate => "rate".into(),
+            Unit::Percent => "percent".into(),
+            Unit::Percentile => "percentile".into(),
+            Unit::Count => "count".into(),
+            Unit::Score => "score".into(),
+            Unit::Z => "z".into(),
+            Unit::Years => "years".into(),
+            Unit::PerKm2 => "per_km2".into(),
+            Unit::Km2 => "km2".into(),
+            Unit::M2 => "m2".into(),
+            Unit::Metres => "metres".into(),
+            Unit::Mixed => "mixed".into(),
+            Unit::Flag => "flag".into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Unit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&String::from(*self))
+    }
+}
+
+/// The rule a column's values must follow.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    pub unit: Unit,
+    /// Declared bounds (inclusive), overriding the unit's.
+    pub range: Option<(f64, f64)>,
+    /// The longest text allowed, overriding the unit's default.
+    pub max_len: Option<usize>,
+}
+
+/// A value that breaks its column's rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Violation {
+    /// 0-based row of the table.
+    pub row: usize,
+    /// The value, shortened for messages.
+    pub value: String,
+    /// The rule, in words.
+    pub rule: String,
+}
+
+impl Rule {
+    pub fn of(unit: Unit) -> Rule {
+        Rule {
+            unit,
+            range: None,
+            max_len: None,
+        }
+    }
+
+    pub fn range(mut self, lo: f64, hi: f64) -> Rule {
+        self.range = Some((lo, hi));
+        self
+    }
+
+    /// The bounds numbers must lie in, for a table of `rows` rows.
+    fn bounds(&self, rows: usize) -> Option<(f64, f64)> {
+        self.range.or_else(|| match self.unit {
+            Unit::Rank => Some((1.0, rows.max(1) as f64)),
+            u => u.implied_range(),
+        })
+    }
+
+    /// The rule in words, for messages.
+    pub fn describe(&self, rows: usize) -> String {
+        match (self.unit.is_text(), self.bounds(rows)) {
+            (true, _) => format!(
+                "{}: no control characters, at most {} characters",
+                self.unit,
+                self.max_len.unwrap_or(self.unit.default_max_len())
+            ),
+            (false, Some((lo, hi))) if hi.is_infinite() => {
+                format!("{}: finite, at least {lo}", self.unit)
+            }
+            (false, Some((lo, hi))) => format!("{}: within {lo}..={hi}", self.unit),
+            (false, None) => format!("{}: finite", self.unit),
+        }
+    }
+
+    /// The first value of `values` that breaks the rule.
+    pub fn first_violation(&self, values: &Values) -> Option<Violation> {
+        let rows = values.len();
+        let bad = |row: usize, value: String| Violation {
+            row,
+            value: shorten(&value),
+            rule: self.describe(rows),
+        };
+        match values {
+            Values::Str(v) => {
+                let max = self.max_len.unwrap_or(self.unit.default_max_len());
+                v.iter().enumerate().find_map(|(i, s)| {
+                    let s = s.as_deref()?;
+                    let control =
+                        !matches!(self.unit, Unit::Geometry) && s.chars().any(char::is_control);
+                    (control || s.chars().count() > max).then(|| bad(i, format!("{s:?}")))
+                })
+            }
+            Values::Bool(_) => None,
+            _ => {
+                let (lo, hi) = self
+                    .bounds(rows)
+                    .unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+                (0..rows).find_map(|i| {
+                    let x = values.number(i)?;
+                    (!x.is_finite() || x < lo || x > hi).then(|| bad(i, x.to_string()))
+                })
+            }
+        }
+    }
+}
+
+/// The factor that turns a value published in `from` into `to`, for the
+/// conversions a publisher's file may need (percent to rate and back).
+pub fn conversion(from: Unit, to: Unit) -> Option<f64> {
+    match (from, to) {
+        (a, b) if a == b => Some(1.0),
+        (Unit::Percent, Unit::Rate) => Some(0.01),
+        (Unit::Rate, Unit::Percent) => Some(100.0),
+        _ => None,
+    }
+}
+
+/// A value as shown in a message: at most 120 characters, and how long it
+/// really was.
+pub fn shorten(s: &str) -> String {
+    let n = s.chars().count();
+    if n <= 120 {
+        s.to_string()
+    } else {
+        let head: String = s.chars().take(120).collect();
+        format!("{head}… ({n} characters)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn floats(v: &[f64]) -> Values {
+        Values::Float(v.iter().map(|x| Some(*x)).collect())
+    }
+
+    #[test]
+    fn impossible_numbers_break_their_unit() {
+        let score = Rule::of(Unit::Score).range(0.0, 100.0);
+        assert_eq!(
+            score.first_violation(&floats(&[1.0, 1e308])).unwrap().row,
+            1
+        );
+        assert_eq!(score.first_violation(&floats(&[-5.0])).unwrap().value, "-5");
+        assert!(score.first_violation(&floats(&[0.0, 99.9])).is_none());
+        let rate = Rule::of(Unit::Rate);
+        assert!(rate.first_violation(&floats(&[60.9])).is_some());
+        let rank = Rule::of(Unit::Rank);
+        assert!(rank.first_violation(&floats(&[1.0, 2.0, 3.0])).is_none());
+        assert!(rank.first_violation(&floats(&[1.0, 4.0, 3.0])).is_some());
+        assert!(Rule::of(Unit::Z)
+            .first_violation(&floats(&[f64::INFINITY]))
+            .is_some());
+    }
+
+    #[test]
+    fn names_have_no_control_characters_and_a_length() {
+        let name = Rule::of(Unit::Name);
+        let nul = Values::Str(vec![Some("Ok".into()), Some("Bad\u{0}name".into())]);
+        let v = name.first_violation(&nul).unwrap();
+        assert_eq!((v.row, v.value.as_str()), (1, "\"Bad\\0name\""));
+        let long = Values::Str(vec![Some("x".repeat(10_000_000))]);
+        let v = name.first_violation(&long).unwrap();
+        assert!(
+            v.value.len() < 200 && v.value.contains("10000002 characters"),
+            "{}",
+            v.value
+        );
+    }
+
+    #[test]
+    fn units_read_and_write_as_their_names() {
+        for name in ["decile", "band_12", "rate", "average_rank", "per_km2"] {
+            let u = Unit::try_from(name.to_string()).unwrap();
+            assert_eq!(String::from(u), name);
+        }
+        assert!(Unit::try_from("furlongs".to_string()).is_err());
+    }
+}
