@@ -137,7 +137,7 @@ fn local_authority_tables_pass_verification_on_real_data() {
 #[test]
 fn a_county_row_in_a_local_authority_table_is_caught() {
     // Hartlepool's row given Buckinghamshire county's code.
-    let msg = crate::index::build_with_edited("census2021/census2021-ts054-ltla.csv", |t| {
+    let msg = crate::util::build_with_edited("census2021/census2021-ts054-ltla.csv", |t| {
         t.replacen(
             "2021,Hartlepool,E06000001,",
             "2021,Buckinghamshire,E10000002,",

@@ -79,8 +79,8 @@ fn build_refuses_to_replace_a_directory_that_is_not_a_release() {
         .arg("--cache")
         .arg(&b.cache)
         .assert()
-        .code(1)
-        .stderr(predicate::str::contains("is not a release directory"));
+        .code(2)
+        .stderr(predicate::str::contains("not a release this tool wrote"));
     assert!(out.join("thesis.txt").is_file());
 }
 

@@ -1,13 +1,10 @@
 //! The deprivation tables of the four nations: values as published,
 //! quantiles, verification, and faults that verification must catch.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use polars::prelude::*;
 
-use census_pipeline::build::{build, BuildOptions};
-use census_pipeline::fetch::FetchOptions;
-use census_pipeline::plan::load_config;
 use census_pipeline::stages::index::quantile;
 
 use crate::util::*;
@@ -175,101 +172,6 @@ fn the_uk_table_stacks_current_editions_and_says_they_do_not_compare() {
     assert!(m.tables["imd_uk_small_areas"]
         .description
         .contains("NOT comparable across nations"));
-}
-
-/// A copy of the shared catalog over a data directory in which `file` is
-/// replaced by `edit(original text)`; returns the build error message.
-pub(crate) fn build_with_edited(file: &str, edit: impl Fn(String) -> String) -> String {
-    let dir = tempdir();
-    let data = dir.path().join("data");
-    mirror_data(&data);
-    let original = read_text(&data_dir().join(file));
-    let target = data.join(file);
-    std::fs::remove_file(&target).unwrap();
-    if file.ends_with(".gz") {
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        std::io::Write::write_all(&mut gz, edit(original).as_bytes()).unwrap();
-        std::fs::write(&target, gz.finish().unwrap()).unwrap();
-    } else {
-        std::fs::write(&target, edit(original)).unwrap();
-    }
-
-    let catalog = edited_catalog(dir.path(), &data, file);
-    let (catalog, graph) = load_config(&catalog, &stages_dir()).unwrap();
-    let out = dir.path().join("release");
-    let err = build(
-        &catalog,
-        &graph,
-        &BuildOptions {
-            previous: None,
-            out: out.clone(),
-            cache_dir: shared_build().cache.clone(),
-            fetch: FetchOptions::default(),
-            limits: Default::default(),
-        },
-    )
-    .expect_err("the build must fail");
-    assert!(!out.exists(), "nothing is published");
-    err.to_string()
-}
-
-fn read_text(path: &Path) -> String {
-    let bytes = std::fs::read(path).unwrap();
-    if !path.to_string_lossy().ends_with(".gz") {
-        return String::from_utf8(bytes).unwrap();
-    }
-    let mut s = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&bytes[..]), &mut s)
-        .unwrap();
-    s
-}
-
-/// Links every file of the real data directory into `to`.
-fn mirror_data(to: &Path) {
-    fn walk(from: &Path, to: &Path) {
-        std::fs::create_dir_all(to).unwrap();
-        for e in std::fs::read_dir(from).unwrap() {
-            let e = e.unwrap();
-            let (src, dst) = (e.path(), to.join(e.file_name()));
-            if src.is_dir() {
-                walk(&src, &dst);
-            } else {
-                std::os::unix::fs::symlink(std::fs::canonicalize(&src).unwrap(), &dst).unwrap();
-            }
-        }
-    }
-    walk(&data_dir(), to);
-}
-
-/// The shared catalog, pointed at `data`, with `file`'s pin lifted.
-fn edited_catalog(dir: &Path, data: &Path, file: &str) -> PathBuf {
-    let text = std::fs::read_to_string(shared_catalog()).unwrap();
-    let mut out = String::new();
-    let mut lift_next_pin = false;
-    for line in text.lines() {
-        if line.starts_with("datasets = ") {
-            out.push_str(&format!(
-                "datasets = {:?}\n",
-                repo().join("datasets.toml").to_string_lossy()
-            ));
-        } else if line.starts_with("data_dir = ") {
-            out.push_str(&format!("data_dir = {:?}\n", data.to_string_lossy()));
-        } else if line.starts_with("data_dir_env") {
-        } else if line == format!("path = {file:?}") {
-            out.push_str(line);
-            out.push('\n');
-            lift_next_pin = true;
-        } else if lift_next_pin && line.starts_with("sha256 = ") {
-            out.push_str("unpinned = \"a deliberately edited copy for a test\"\n");
-            lift_next_pin = false;
-        } else {
-            out.push_str(line);
-            out.push('\n');
-        }
-    }
-    let path = dir.join("edited.sources.toml");
-    std::fs::write(&path, out).unwrap();
-    path
 }
 
 const FILE_2: &str = "imd_england_2019/File_2_-_IoD2019_Domains_of_Deprivation.csv.gz";

@@ -97,7 +97,7 @@ fn a_modified_release_directory_is_not_published() {
         &[],
     );
     assert_eq!(o.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("does not match its sha256"));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not match the sha256"));
     assert!(!dir.path().join("bucket/latest.json").exists());
 }
 
@@ -259,4 +259,154 @@ fn publishing_to_s3_survives_the_server_dying_mid_publish() {
         "the rerun skipped what had arrived: {out}"
     );
     assert_eq!(latest_version(&root).as_deref(), Some("2.0.0"));
+}
+
+fn text(o: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// Every object under `root`, with its bytes.
+fn objects(root: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in rd {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_tampered_or_deleted_object_in_the_bucket_is_found_and_restored_by_verify() {
+    let dir = tempdir();
+    let root = dir.path().join("s3");
+    std::fs::create_dir_all(root.join("bucket")).unwrap();
+    let s3 = S3::start(&root, None);
+    let to = "s3://bucket/site";
+    let release = tiny_release(dir.path());
+    let o = publish(&release, to, &s3.env());
+    assert!(o.status.success(), "{}", text(&o));
+    let version = root.join("bucket/site/releases/1.0.0");
+    let table = version.join("tables/tiny.parquet");
+    let good = std::fs::read(&table).unwrap();
+    std::fs::write(&table, b"tampered with").unwrap();
+    std::fs::remove_file(version.join("verification.json")).unwrap();
+    // The data package and latest.json are always checked by content.
+    let dp = version.join("datapackage.json");
+    let good_dp = std::fs::read(&dp).unwrap();
+    std::fs::write(&dp, b"{}").unwrap();
+    let o = publish(&release, to, &s3.env());
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("1 repaired"), "{}", text(&o));
+    assert_eq!(std::fs::read(&dp).unwrap(), good_dp);
+    // With --verify, every object is read back and restored.
+    let mut c = cli();
+    c.args(["publish", "--verify", "--from"])
+        .arg(&release)
+        .args(["--to", to]);
+    for (k, v) in s3.env() {
+        c.env(k, v);
+    }
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("2 repaired"), "{}", text(&o));
+    assert_eq!(std::fs::read(&table).unwrap(), good);
+    assert_eq!(
+        std::fs::read(version.join("verification.json")).unwrap(),
+        std::fs::read(release.join("verification.json")).unwrap()
+    );
+}
+
+/// A copy of the tiny release whose manifest is rewritten by `edit`.
+fn release_with_manifest(dir: &Path, edit: impl Fn(&mut serde_json::Value)) -> PathBuf {
+    let release = tiny_release(dir);
+    let path = release.join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    edit(&mut m);
+    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+    release
+}
+
+#[test]
+fn a_manifest_with_a_bad_version_or_path_is_refused_before_anything_is_sent() {
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(Edit, &str); 4] = [
+        (|m| m["version"] = "".into(), "is not MAJOR.MINOR.PATCH"),
+        (
+            |m| m["version"] = "../../escape".into(),
+            "is not MAJOR.MINOR.PATCH",
+        ),
+        (
+            |m| m["files"][0]["path"] = "../x".into(),
+            "is not a plain relative path",
+        ),
+        (
+            |m| m["files"][0]["path"] = "/etc/passwd".into(),
+            "is not a plain relative path",
+        ),
+    ];
+    for (i, (edit, want)) in cases.into_iter().enumerate() {
+        let dir = tempdir();
+        let release = release_with_manifest(&dir.path().join(i.to_string()), edit);
+        let bucket = dir.path().join("bucket");
+        let o = publish(&release, &format!("file://{}", bucket.display()), &[]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(text(&o).contains(want), "{}", text(&o));
+        assert!(!text(&o).contains("panicked"), "{}", text(&o));
+        assert!(objects(&bucket).is_empty(), "nothing is uploaded");
+    }
+}
+
+#[test]
+fn latest_json_never_moves_back_to_an_older_version_unless_asked() {
+    let dir = tempdir();
+    let bucket = dir.path().join("bucket");
+    let to = format!("file://{}", bucket.display());
+    let newer = release_with_manifest(&dir.path().join("new"), |m| m["version"] = "2.0.0".into());
+    // Rewriting the manifest changes no file digest: the release stays valid.
+    let o = publish(&newer, &to, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    let older = tiny_release(&dir.path().join("old"));
+    let before = objects(&bucket);
+    let o = publish(&older, &to, &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("latest.json points at version 2.0.0"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(objects(&bucket), before, "nothing is uploaded or switched");
+    let mut c = cli();
+    c.args(["publish", "--allow-downgrade", "--from"])
+        .arg(&older)
+        .args(["--to", &to]);
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let latest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(bucket.join("latest.json")).unwrap()).unwrap();
+    assert_eq!(latest["version"], "1.0.0");
+}
+
+#[test]
+fn a_password_in_the_destination_is_never_echoed() {
+    let dir = tempdir();
+    let release = tiny_release(dir.path());
+    let o = publish(&release, "http://someone:hunter2@127.0.0.1:9/bucket", &[]);
+    assert!(!o.status.success());
+    let t = text(&o);
+    assert!(!t.contains("hunter2"), "{t}");
 }

@@ -17,4 +17,5 @@ mod layout;
 mod publish;
 mod readers;
 mod report;
+mod safety;
 mod summaries;

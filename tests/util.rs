@@ -50,8 +50,13 @@ pub struct SharedBuild {
     _dir: tempfile::TempDir,
 }
 
+/// The build time of every in-process build of the tests (and of the CLI
+/// builds a test compares with them, through SOURCE_DATE_EPOCH).
+pub const TEST_EPOCH: i64 = 1_700_000_000;
+
 pub fn shared_build() -> &'static SharedBuild {
     static BUILD: OnceLock<SharedBuild> = OnceLock::new();
+    census_pipeline::release::set_build_epoch(TEST_EPOCH);
     BUILD.get_or_init(|| {
         let dir = tempdir();
         let out = dir.path().join("release");
@@ -129,7 +134,7 @@ title = "A tiny synthetic table"
 key = ["code"]
 [datasets.tiny.columns]
 code = { type = "string", aliases = ["Area code"] }
-value = { type = "int", aliases = ["Value"] }
+value = { type = "int", unit = "count", aliases = ["Value"] }
 "#,
     )
     .unwrap();
@@ -197,4 +202,125 @@ pub fn table_checks<'a>(v: &'a serde_json::Value, table: &str) -> Vec<&'a serde_
         .unwrap()
         .iter()
         .collect()
+}
+
+/// A copy of the shared catalog over a data directory in which `file` is
+/// replaced by `edit(original text)`; returns the build error message.
+pub fn build_with_edited(file: &str, edit: impl Fn(String) -> String) -> String {
+    build_error_with_edited(file, edit).to_string()
+}
+
+/// As [`build_with_edited`], returning the error itself.
+pub fn build_error_with_edited(
+    file: &str,
+    edit: impl Fn(String) -> String,
+) -> census_pipeline::Error {
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    mirror_data(&data);
+    let original = read_text(&data_dir().join(file));
+    let target = data.join(file);
+    std::fs::remove_file(&target).unwrap();
+    if file.ends_with(".gz") {
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, edit(original).as_bytes()).unwrap();
+        std::fs::write(&target, gz.finish().unwrap()).unwrap();
+    } else {
+        std::fs::write(&target, edit(original)).unwrap();
+    }
+
+    let catalog = edited_catalog(dir.path(), &data, file);
+    let (catalog, graph) = load_config(&catalog, &stages_dir()).unwrap();
+    let out = dir.path().join("release");
+    let err = build(
+        &catalog,
+        &graph,
+        &BuildOptions {
+            previous: None,
+            out: out.clone(),
+            cache_dir: shared_build().cache.clone(),
+            fetch: FetchOptions::default(),
+            limits: Default::default(),
+        },
+    )
+    .expect_err("the build must fail");
+    assert!(!out.exists(), "nothing is published");
+    err
+}
+
+pub fn read_text(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap();
+    if !path.to_string_lossy().ends_with(".gz") {
+        return String::from_utf8(bytes).unwrap();
+    }
+    let mut s = String::new();
+    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&bytes[..]), &mut s)
+        .unwrap();
+    s
+}
+
+/// Links every file of the real data directory into `to`.
+pub fn mirror_data(to: &Path) {
+    fn walk(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            let (src, dst) = (e.path(), to.join(e.file_name()));
+            if src.is_dir() {
+                walk(&src, &dst);
+            } else {
+                std::os::unix::fs::symlink(std::fs::canonicalize(&src).unwrap(), &dst).unwrap();
+            }
+        }
+    }
+    walk(&data_dir(), to);
+}
+
+/// The shared catalog, pointed at `data`, with `file`'s pin lifted.
+pub fn edited_catalog(dir: &Path, data: &Path, file: &str) -> PathBuf {
+    let text = std::fs::read_to_string(shared_catalog()).unwrap();
+    let mut out = String::new();
+    let mut lift_next_pin = false;
+    for line in text.lines() {
+        if line.starts_with("datasets = ") {
+            out.push_str(&format!(
+                "datasets = {:?}\n",
+                repo().join("datasets.toml").to_string_lossy()
+            ));
+        } else if line.starts_with("data_dir = ") {
+            out.push_str(&format!("data_dir = {:?}\n", data.to_string_lossy()));
+        } else if line.starts_with("data_dir_env") {
+        } else if line == format!("path = {file:?}") {
+            out.push_str(line);
+            out.push('\n');
+            lift_next_pin = true;
+        } else if lift_next_pin && line.starts_with("sha256 = ") {
+            out.push_str("unpinned = \"a deliberately edited copy for a test\"\n");
+            lift_next_pin = false;
+        } else {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    let path = dir.join("edited.sources.toml");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+/// Copies a release's tables, data package, manifest and verification (not
+/// its API) into `to`, for tests that alter a copy.
+pub fn copy_release(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to.join("tables")).unwrap();
+    for e in std::fs::read_dir(from.join("tables")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join("tables").join(p.file_name().unwrap())).unwrap();
+    }
+    for f in [
+        "datapackage.json",
+        "manifest.json",
+        "verification.json",
+        ".census-release",
+    ] {
+        std::fs::copy(from.join(f), to.join(f)).unwrap();
+    }
 }

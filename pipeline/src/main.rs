@@ -187,14 +187,21 @@ fn main() -> ExitCode {
         }
     };
     init_logging(cli.log_format);
-    match run(cli) {
+    let code = match run(cli) {
         Ok(code) => code,
         Err(err) => {
             let code = err.downcast_ref::<Error>().map_or(1, Error::exit_code);
             eprintln!("error: {err:#}");
             ExitCode::from(code)
         }
+    };
+    // For tests and benchmarks that hold the tool to a memory budget.
+    if std::env::var_os("CENSUS_PIPELINE_REPORT_PEAK_RSS").is_some() {
+        if let Some(mb) = peak_rss_mb() {
+            eprintln!("peak RSS {:.0} KiB", mb * 1024.0);
+        }
     }
+    code
 }
 
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {

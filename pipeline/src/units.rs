@@ -261,7 +261,7 @@ impl Rule {
                     .unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
                 (0..rows).find_map(|i| {
                     let x = values.number(i)?;
-                    (!x.is_finite() || x < lo || x > hi).then(|| bad(i, x.to_string()))
+                    (!x.is_finite() || x < lo || x > hi).then(|| bad(i, show(x)))
                 })
             }
         }
@@ -276,6 +276,15 @@ pub fn conversion(from: Unit, to: Unit) -> Option<f64> {
         (Unit::Percent, Unit::Rate) => Some(0.01),
         (Unit::Rate, Unit::Percent) => Some(100.0),
         _ => None,
+    }
+}
+
+/// A number as a person writes it: `1e308`, not 309 digits.
+fn show(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-6..1e15).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        x.to_string()
     }
 }
 

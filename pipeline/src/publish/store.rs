@@ -7,8 +7,19 @@ use crate::error::{Error, ErrorKind, Result};
 
 pub fn store_err(what: &str, e: object_store::Error) -> Error {
     Error::new(ErrorKind::Bucket {
-        reason: format!("{what}: {e}"),
+        reason: scrub(&format!("{what}: {e}")),
     })
+}
+
+/// Removes credentials (`scheme://user:password@`) from any URL in a text,
+/// such as an error the store library wrote.
+pub fn scrub(text: &str) -> String {
+    static CREDENTIALS: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = CREDENTIALS.get_or_init(|| {
+        regex::Regex::new(r"([A-Za-z][A-Za-z0-9+.-]*://)[^/\s@]+@")
+            .expect("a constant, valid pattern")
+    });
+    re.replace_all(text, "$1").into_owned()
 }
 
 /// A destination URL as it may be shown: without a user name or password.
@@ -99,6 +110,15 @@ pub fn attributes(path: &str, immutable: bool) -> Attributes {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn credentials_are_scrubbed_from_any_text() {
+        let t = scrub("error sending request for url (http://u:pw@127.0.0.1:9/b/latest.json)");
+        assert_eq!(
+            t,
+            "error sending request for url (http://127.0.0.1:9/b/latest.json)"
+        );
+    }
 
     #[test]
     fn credentials_never_appear_in_messages() {

@@ -127,12 +127,24 @@ pub fn write_parquet(
 /// computed it: a cached table keeps its time, so a rebuild from the same
 /// cache is byte-identical.
 pub fn build_time() -> String {
-    let t = std::env::var("SOURCE_DATE_EPOCH")
-        .ok()
-        .and_then(|s| s.parse::<i64>().ok())
+    let epoch = BUILD_EPOCH.get().copied().or_else(|| {
+        std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+    });
+    let t = epoch
         .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
         .unwrap_or_else(chrono::Utc::now);
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+static BUILD_EPOCH: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+
+/// Fixes the build time of this process's builds, as `SOURCE_DATE_EPOCH`
+/// does, without touching the environment (for tests and programs that
+/// embed the library). The first call wins.
+pub fn set_build_epoch(seconds: i64) {
+    let _ = BUILD_EPOCH.set(seconds);
 }
 
 /// Writes `manifest.json` into the staging directory. File digests come from

@@ -1,0 +1,568 @@
+//! Never destroy, never publish the impossible: each case a tester found,
+//! asserting the exit code, a message naming the thing, and that nothing
+//! was deleted or published.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use census_pipeline::build::{build, BuildOptions};
+use census_pipeline::fetch::FetchOptions;
+use census_pipeline::plan::load_config;
+use census_pipeline::ErrorKind;
+
+use crate::util::*;
+
+fn cli() -> Command {
+    let mut c = Command::new(assert_cmd::cargo::cargo_bin("census-pipeline"));
+    c.current_dir(repo()).env("CENSUS_DATA_DIR", data_dir());
+    c
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// `build` of the tiny catalog into `out`.
+fn tiny_build(dir: &Path, out: &Path) -> Output {
+    let (catalog, stages) = tiny_fixture(dir, "Area code,Value\nA1,1\nA2,2\n", Some(2));
+    cli()
+        .arg("build")
+        .arg("--sources")
+        .arg(&catalog)
+        .arg("--stages")
+        .arg(&stages)
+        .arg("--cache")
+        .arg(dir.join("cache"))
+        .arg("--out")
+        .arg(out)
+        .output()
+        .unwrap()
+}
+
+/// Every file under `dir`, with its bytes.
+fn snapshot(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((p.clone(), std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn a_folder_with_a_manifest_and_user_files_is_refused_before_any_work_and_survives() {
+    let dir = tempdir();
+    let out = dir.path().join("webapp");
+    std::fs::create_dir_all(out.join(".ssh")).unwrap();
+    std::fs::write(out.join(".ssh/id_ed25519"), "secret key").unwrap();
+    std::fs::write(out.join("manifest.json"), "{\"name\": \"my web app\"}").unwrap();
+    std::fs::write(out.join("index.html"), "<html></html>").unwrap();
+    let before = snapshot(&out);
+    let o = tiny_build(dir.path(), &out);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("no `.census-release` marker"),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        !text(&o).contains("Loaded"),
+        "refused before any work: {}",
+        text(&o)
+    );
+    assert_eq!(snapshot(&out), before, "every file is untouched");
+    assert!(!dir.path().join("cache").exists(), "no work started");
+}
+
+#[test]
+fn root_home_and_the_repository_are_refused() {
+    let dir = tempdir();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join(".ssh")).unwrap();
+    std::fs::write(home.join(".bashrc"), "alias x=y").unwrap();
+    for out in [PathBuf::from("/"), home.clone(), repo()] {
+        let o = tiny_build(dir.path(), &out);
+        assert_eq!(o.status.code(), Some(2), "{}: {}", out.display(), text(&o));
+        assert!(text(&o).contains("refusing to replace it"), "{}", text(&o));
+    }
+    assert!(home.join(".bashrc").is_file() && repo().join("Cargo.toml").is_file());
+}
+
+#[test]
+fn a_release_is_replaced_and_what_a_killed_build_left_is_tidied() {
+    let dir = tempdir();
+    let out = dir.path().join("rel");
+    let o = tiny_build(dir.path(), &out);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(out.join(".census-release").is_file());
+    // A killed build's leftovers: a release set aside with --out missing, a
+    // staging directory, and cache temporaries.
+    std::fs::rename(&out, dir.path().join(".rel.old")).unwrap();
+    let stale = dir.path().join(".rel.partial-4242");
+    std::fs::create_dir_all(stale.join("tables")).unwrap();
+    std::fs::copy(
+        dir.path().join(".rel.old/.census-release"),
+        stale.join(".census-release"),
+    )
+    .unwrap();
+    let tmp = dir.path().join("cache/tmp/leftover.part");
+    std::fs::write(&tmp, vec![0u8; 1024]).unwrap();
+    let o = tiny_build(dir.path(), &out);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(out.join("manifest.json").is_file());
+    assert!(!dir.path().join(".rel.old").exists() && !stale.exists() && !tmp.exists());
+}
+
+/// A copy of the shared catalog where the source of `file` reads `csv`
+/// (written as a plain CSV), with everything else as in the real catalog.
+fn build_error_with_csv(file: &str, csv: &str) -> census_pipeline::Error {
+    build_error_with_edited(file, |_| csv.to_string())
+}
+
+fn implausible(e: &census_pipeline::Error) -> (String, String) {
+    match &e.kind {
+        ErrorKind::Implausible { value, rule } => (value.clone(), rule.clone()),
+        other => panic!("expected an implausible value, got {other}: {e}"),
+    }
+}
+
+const UK_COMPOSITE: &str = "imd_uk_composite/UK_IMD_E.mysociety.csv.gz";
+
+#[test]
+fn an_impossible_imd_score_stops_the_release_naming_where() {
+    let original = read_text(&data_dir().join(UK_COMPOSITE));
+    let first_english = original.lines().position(|l| l.starts_with("E,")).unwrap();
+    for bad in ["1e308", "-5"] {
+        let mut lines: Vec<String> = original.lines().map(str::to_string).collect();
+        let mut cells: Vec<&str> = lines[first_english].split(',').collect();
+        cells[2] = bad;
+        lines[first_english] = cells.join(",");
+        let e = build_error_with_csv(UK_COMPOSITE, &lines.join("\n"));
+        let (value, rule) = implausible(&e);
+        assert_eq!(value, bad);
+        assert!(rule.contains("score: within 0..=100"), "{rule}");
+        let c = &e.context;
+        assert_eq!(c.source.as_deref(), Some("uk_composite_imd"));
+        assert_eq!(c.column.as_deref(), Some("overall_local_score"));
+        assert_eq!(c.row, Some(first_english + 1));
+        assert!(c.file.as_ref().unwrap().ends_with(UK_COMPOSITE));
+    }
+}
+
+#[test]
+fn an_impossible_average_rank_in_file_10_stops_the_release() {
+    // File 10 as loaded from the publisher's workbook, written as CSV with
+    // one average rank made impossible, read through the same dataset.
+    let b = shared_build();
+    let mut t = read_table(&b.out, "iod2019_lad_summaries");
+    let mut ranks: Vec<Option<f64>> = t
+        .column("imd_average_rank")
+        .unwrap()
+        .f64()
+        .unwrap()
+        .iter()
+        .collect();
+    ranks[0] = Some(1e308);
+    t.with_column(polars::prelude::Column::new(
+        "imd_average_rank".into(),
+        ranks,
+    ))
+    .unwrap();
+    let mut csv = Vec::new();
+    use polars::prelude::SerWriter;
+    polars::prelude::CsvWriter::new(&mut csv)
+        .finish(&mut t)
+        .unwrap();
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    mirror_data(&data);
+    std::fs::write(data.join("file10.csv"), &csv).unwrap();
+    let catalog = std::fs::read_to_string(edited_catalog(dir.path(), &data, "none")).unwrap();
+    let start = catalog.find("[sources.iod2019_lad_summaries]").unwrap();
+    let end = start + catalog[start + 1..].find("\n[sources.").unwrap() + 1;
+    let entry = "[sources.iod2019_lad_summaries]\ntitle = \"File 10 as CSV\"\npublisher = \"MHCLG\"\nlicence = \"OGL-UK-3.0\"\nedition = \"2019\"\ngeography = \"LAD 2019\"\npath = \"file10.csv\"\nunpinned = \"a test copy\"\nformat = \"csv\"\n";
+    let catalog_path = dir.path().join("file10.sources.toml");
+    std::fs::write(
+        &catalog_path,
+        format!("{}{entry}{}", &catalog[..start], &catalog[end..]),
+    )
+    .unwrap();
+    let (catalog, plan) = load_config(&catalog_path, &stages_dir()).unwrap();
+    let out = dir.path().join("release");
+    let e = build(
+        &catalog,
+        &plan,
+        &BuildOptions {
+            previous: None,
+            out: out.clone(),
+            cache_dir: dir.path().join("cache"),
+            fetch: FetchOptions::default(),
+            limits: Default::default(),
+        },
+    )
+    .unwrap_err();
+    let (value, rule) = implausible(&e);
+    assert_eq!(value, "1e308");
+    assert!(rule.starts_with("average_rank: within 1..=33755"), "{rule}");
+    assert_eq!(e.context.column.as_deref(), Some("imd_average_rank"));
+    assert_eq!(e.context.row, Some(2));
+    assert!(!out.exists(), "nothing is published");
+}
+
+const LSOA_WARDS: &str = "lookups/lookup_lsoa21_ward24_ltla24.geographr.csv.gz";
+
+#[test]
+fn a_nul_byte_in_an_area_name_stops_the_release() {
+    let e = build_error_with_edited(LSOA_WARDS, |t| {
+        t.replacen("Middlesbrough 014A", "Middlesbrough\u{0}014A", 1)
+    });
+    let (value, rule) = implausible(&e);
+    assert!(value.contains("\\0"), "{value}");
+    assert!(rule.contains("no control characters"), "{rule}");
+    assert_eq!(e.context.column.as_deref(), Some("lsoa21_name"));
+    assert_eq!(e.context.row, Some(2));
+}
+
+#[test]
+fn a_ten_megabyte_name_is_refused_without_being_echoed() {
+    let e = build_error_with_edited(LSOA_WARDS, |t| {
+        t.replacen("Middlesbrough 014A", &"x".repeat(10 << 20), 1)
+    });
+    assert!(matches!(e.kind, ErrorKind::TooLarge { .. }), "{e}");
+    let msg = e.to_string();
+    assert!(msg.len() < 2_000, "the message is {} bytes", msg.len());
+    assert!(msg.contains("longer than 1048576 bytes"), "{msg}");
+    assert_eq!(e.context.source.as_deref(), Some("lookup_lsoa21_ward24"));
+}
+
+/// Runs the CLI on `catalog` and returns its output and peak memory (KiB),
+/// as the process itself reports it (VmHWM, which a fork's parent does not
+/// inflate, unlike rusage).
+fn run_measured(catalog: &Path, stages: &Path, dir: &Path) -> (Output, i64) {
+    let o = cli()
+        .env("CENSUS_PIPELINE_REPORT_PEAK_RSS", "1")
+        .arg("build")
+        .arg("--sources")
+        .arg(catalog)
+        .arg("--stages")
+        .arg(stages)
+        .arg("--cache")
+        .arg(dir.join("cache"))
+        .arg("--out")
+        .arg(dir.join("out"))
+        .output()
+        .unwrap();
+    let peak = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("peak RSS ")?
+                .strip_suffix(" KiB")?
+                .parse()
+                .ok()
+        })
+        .unwrap_or_else(|| panic!("no peak RSS reported: {}", text(&o)));
+    (o, peak)
+}
+
+/// A tiny catalog whose one source is `name` in `format`.
+fn bomb_catalog(dir: &Path, name: &str, format: &str, member: &str) -> (PathBuf, PathBuf) {
+    let member = if member.is_empty() {
+        String::new()
+    } else {
+        format!("member = {member:?}\n")
+    };
+    let catalog = write_tiny_catalog(
+        dir,
+        Some(dir),
+        &format!("[sources.tiny]\ntitle = \"t\"\npublisher = \"p\"\nlicence = \"l\"\nedition = \"e\"\ngeography = \"g\"\npath = {name:?}\nunpinned = \"a bomb\"\nformat = {format:?}\n{member}"),
+    );
+    (catalog, load_all_stages(dir))
+}
+
+#[test]
+fn a_gzip_bomb_fails_fast_in_little_memory() {
+    // 4 GiB of zeros: 4,096 gzip members of 1 MiB each, about 4 MiB on disk.
+    let dir = tempdir();
+    let mut one = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    one.write_all(&vec![0u8; 1 << 20]).unwrap();
+    let member = one.finish().unwrap();
+    let mut bytes = Vec::with_capacity(member.len() * 4096);
+    for _ in 0..4096 {
+        bytes.extend_from_slice(&member);
+    }
+    std::fs::write(dir.path().join("bomb.csv.gz"), &bytes).unwrap();
+    let (catalog, stages) = bomb_catalog(dir.path(), "bomb.csv.gz", "csv.gz", "");
+    let (o, peak_kib) = run_measured(&catalog, &stages, dir.path());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("past the reader's limit"), "{}", text(&o));
+    assert!(peak_kib < 500 * 1024, "peak RSS {} MiB", peak_kib / 1024);
+    assert!(!dir.path().join("out").exists());
+}
+
+#[test]
+fn a_zip_bomb_fails_fast_in_little_memory() {
+    // A member of 1 GiB of zeros, about 1 MiB on disk; and one whose header
+    // hides its size would be stopped by the line cap the same way.
+    let dir = tempdir();
+    let mut zip = zip::ZipWriter::new(std::fs::File::create(dir.path().join("bomb.zip")).unwrap());
+    zip.start_file(
+        "data.csv",
+        zip::write::SimpleFileOptions::default().large_file(true),
+    )
+    .unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    for _ in 0..1024 {
+        zip.write_all(&zeros).unwrap();
+    }
+    zip.finish().unwrap();
+    let (catalog, stages) = bomb_catalog(dir.path(), "bomb.zip", "zip", "data.csv");
+    let (o, peak_kib) = run_measured(&catalog, &stages, dir.path());
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("past the reader's limit"), "{}", text(&o));
+    assert!(peak_kib < 500 * 1024, "peak RSS {} MiB", peak_kib / 1024);
+}
+
+#[test]
+fn an_html_page_saved_as_csv_is_called_an_html_page() {
+    let dir = tempdir();
+    let (catalog, stages) = tiny_fixture(
+        dir.path(),
+        "<!DOCTYPE html>\n<html><head><title>Download</title></head>\n<body>Not found, a, b</body></html>\n",
+        None,
+    );
+    let o = cli()
+        .arg("build")
+        .arg("--sources")
+        .arg(&catalog)
+        .arg("--stages")
+        .arg(&stages)
+        .arg("--cache")
+        .arg(dir.path().join("cache"))
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        text(&o).contains("the file is an HTML page"),
+        "{}",
+        text(&o)
+    );
+    assert!(!text(&o).contains("fields"), "{}", text(&o));
+}
+
+#[test]
+fn a_pinned_file_edited_in_place_with_its_time_restored_is_never_used() {
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let file = data.join("t.csv");
+    std::fs::write(&file, "Area code,Value\nA1,1\nA2,2\n").unwrap();
+    let pin = sha256_hex(&std::fs::read(&file).unwrap());
+    let entry = |notes: &str| {
+        format!("[sources.tiny]\ntitle = \"t\"\npublisher = \"p\"\nlicence = \"l\"\nedition = \"e\"\ngeography = \"g\"\npath = \"t.csv\"\nsha256 = \"{pin}\"\nformat = \"csv\"\nnotes = \"{notes}\"\n")
+    };
+    let catalog = write_tiny_catalog(dir.path(), Some(&data), &entry("first"));
+    let stages = load_all_stages(dir.path());
+    let run = |catalog: &Path| {
+        cli()
+            .arg("build")
+            .arg("--sources")
+            .arg(catalog)
+            .arg("--stages")
+            .arg(&stages)
+            .arg("--cache")
+            .arg(dir.path().join("cache"))
+            .arg("--out")
+            .arg(dir.path().join("out"))
+            .output()
+            .unwrap()
+    };
+    let o = run(&catalog);
+    assert!(o.status.success(), "{}", text(&o));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("out/manifest.json")).unwrap())
+            .unwrap();
+    assert_eq!(
+        manifest["tables"]["tiny"]["inputs"][0]["sha256"], pin,
+        "the digest of the bytes read"
+    );
+    // Edit in place (same size), restore the modification time, and change
+    // the catalog so that the load is redone.
+    let mtime = std::fs::metadata(&file).unwrap().modified().unwrap();
+    std::fs::write(&file, "Area code,Value\nA1,7\nA2,2\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&file)
+        .unwrap()
+        .set_modified(mtime)
+        .unwrap();
+    let catalog = write_tiny_catalog(dir.path(), Some(&data), &entry("second"));
+    let before = snapshot(&dir.path().join("out"));
+    let o = run(&catalog);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let msg = text(&o);
+    assert!(
+        msg.contains("sha256 mismatch") && msg.contains("was not used"),
+        "{msg}"
+    );
+    assert!(!msg.contains("quarantined"), "nothing was moved: {msg}");
+    assert_eq!(
+        snapshot(&dir.path().join("out")),
+        before,
+        "the release is unchanged"
+    );
+}
+
+#[test]
+fn a_previous_that_is_not_a_release_is_refused() {
+    let dir = tempdir();
+    let (catalog, stages) = tiny_fixture(dir.path(), "Area code,Value\nA1,1\n", None);
+    for previous in [dir.path().join("nonexistent"), dir.path().to_path_buf()] {
+        let o = cli()
+            .arg("build")
+            .arg("--sources")
+            .arg(&catalog)
+            .arg("--stages")
+            .arg(&stages)
+            .arg("--out")
+            .arg(dir.path().join("out"))
+            .arg("--previous")
+            .arg(&previous)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(
+            text(&o).contains("is not a release directory"),
+            "{}",
+            text(&o)
+        );
+        assert!(!dir.path().join("out").exists());
+    }
+}
+
+#[test]
+fn diff_refuses_a_release_with_a_truncated_table() {
+    let b = shared_build();
+    let dir = tempdir();
+    let copy = dir.path().join("copy");
+    copy_release(&b.out, &copy);
+    let table = copy.join("tables/imd_wales_2025.parquet");
+    let bytes = std::fs::read(&table).unwrap();
+    std::fs::remove_file(&table).unwrap();
+    std::fs::write(&table, &bytes[..bytes.len() / 2]).unwrap();
+    let o = cli().arg("diff").arg(&b.out).arg(&copy).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("imd_wales_2025.parquet"), "{}", text(&o));
+    assert!(text(&o).contains("modified or damaged"), "{}", text(&o));
+}
+
+#[test]
+fn config_check_refuses_paths_outside_the_data_urls_without_tls_and_absurd_rows() {
+    let dir = tempdir();
+    let source = |extra: &str| {
+        format!("[sources.tiny]\ntitle = \"t\"\npublisher = \"p\"\nlicence = \"l\"\nedition = \"e\"\ngeography = \"g\"\nunpinned = \"test\"\n{extra}")
+    };
+    let cases = [
+        (
+            "path = \"/etc/passwd\"\nformat = \"csv\"\n",
+            "field `path` must be a relative path",
+        ),
+        (
+            "path = \"../../secret.csv\"\nformat = \"csv\"\n",
+            "field `path` must be a relative path",
+        ),
+        (
+            "path = \"t.zip\"\nformat = \"zip\"\nmember = \"../x.csv\"\n",
+            "field `member` must name a file inside the archive",
+        ),
+        (
+            "path = \"t.csv\"\nformat = \"csv\"\nrows = 9223372036854775807\n",
+            "field `rows` must be at most",
+        ),
+    ];
+    for (extra, want) in cases {
+        let catalog = write_tiny_catalog(dir.path(), Some(dir.path()), &source(extra));
+        let stages = load_all_stages(dir.path());
+        let o = cli()
+            .arg("check")
+            .arg("--sources")
+            .arg(&catalog)
+            .arg("--stages")
+            .arg(&stages)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(2), "{extra}: {}", text(&o));
+        assert!(text(&o).contains(want), "{extra}: {}", text(&o));
+    }
+    let catalog = write_tiny_catalog(
+        dir.path(),
+        None,
+        &source("url = \"http://example.org/t.csv\"\nformat = \"csv\"\n"),
+    );
+    let o = cli()
+        .arg("check")
+        .arg("--sources")
+        .arg(&catalog)
+        .arg("--stages")
+        .arg(load_all_stages(dir.path()))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("must be an https URL"), "{}", text(&o));
+}
+
+#[test]
+fn two_clean_builds_with_a_fixed_date_are_byte_identical() {
+    let b = shared_build();
+    let dir = tempdir();
+    let out = dir.path().join("again");
+    let o = cli()
+        .env("SOURCE_DATE_EPOCH", TEST_EPOCH.to_string())
+        .args(["build", "--sources", "tests/shared.sources.toml", "--out"])
+        .arg(&out)
+        .arg("--cache")
+        .arg(dir.path().join("fresh-cache"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let (mut a, mut c) = (Vec::new(), Vec::new());
+    for (root, files) in [(&b.out, &mut a), (&out, &mut c)] {
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(d) = stack.pop() {
+            for e in std::fs::read_dir(&d).unwrap() {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    stack.push(p);
+                } else {
+                    files.push(p.strip_prefix(root).unwrap().to_path_buf());
+                }
+            }
+        }
+        files.sort();
+    }
+    assert_eq!(a, c, "the same files");
+    let differ: Vec<&PathBuf> = a
+        .iter()
+        .filter(|p| std::fs::read(b.out.join(p)).unwrap() != std::fs::read(out.join(p)).unwrap())
+        .collect();
+    assert!(
+        differ.is_empty(),
+        "{} files differ, first {:?}",
+        differ.len(),
+        differ.first()
+    );
+}
