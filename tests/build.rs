@@ -60,11 +60,11 @@ fn every_dataset_becomes_a_table_with_the_row_count_of_manifest_md() {
 fn manifest_lists_every_file_with_its_true_size_and_sha256() {
     let b = shared_build();
     let m = manifest(&b.out);
-    // Every table, verification.json, datapackage.json, openapi.json, and
-    // the API's files (checked in tests/api.rs).
+    // Every table, verification.json, datapackage.json, openapi.json, the
+    // release marker, and the API's files (checked in tests/api.rs).
     let (api, other): (Vec<_>, Vec<_>) = m.files.iter().partition(|f| f.path.starts_with("api/"));
-    assert_eq!(other.len(), m.tables.len() + 3);
-    for name in ["verification.json", "datapackage.json", "openapi.json"] {
+    assert_eq!(other.len(), m.tables.len() + 4);
+    for name in ["verification.json", "datapackage.json", "openapi.json", ".census-release"] {
         assert!(m.files.iter().any(|f| f.path == name), "{name}");
     }
     let on_disk = walkdir(&b.out).len() - 1; // less manifest.json itself
