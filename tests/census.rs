@@ -111,7 +111,8 @@ fn indicators_whose_tables_are_absent_are_unavailable_with_the_reason() {
     let density = indicator(&b.out, "lsoa21", "population_density");
     assert_eq!(
         density.column("status").unwrap().str().unwrap().get(0),
-        Some("approximate")
+        Some("unavailable"),
+        "only generalised boundaries are in ../shared/data"
     );
 }
 

@@ -140,7 +140,8 @@ fn missing_and_computed_columns_are_published_with_reasons() {
         "{:?}",
         e25.missing_columns
     );
-    assert!(e25.missing_columns["idaci_decile"].contains("iod2025_all"));
+    // IDACI and IDAOPI ranks and deciles come from File 3, for every LSOA.
+    assert!(!e25.missing_columns.contains_key("idaci_decile"));
     assert!(e25.derived);
     let w19 = &m.tables["imd_wales_2019"];
     assert!(w19.computed_columns["income_decile"].contains("ceil(rank * 10 / 1909)"));
@@ -154,6 +155,8 @@ fn missing_and_computed_columns_are_published_with_reasons() {
     assert!(w19.description.contains("Rank 1 = most deprived"));
     let t = read_table(&b.out, "imd_england_2025");
     assert_eq!(t.column("idaci_score").unwrap().null_count(), t.height());
+    assert_eq!(t.column("idaci_rank").unwrap().null_count(), 0);
+    assert_eq!(t.column("idaopi_decile").unwrap().null_count(), 0);
 }
 
 #[test]

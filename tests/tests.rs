@@ -19,3 +19,4 @@ mod readers;
 mod report;
 mod safety;
 mod summaries;
+mod truth;

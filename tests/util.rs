@@ -134,7 +134,7 @@ title = "A tiny synthetic table"
 key = ["code"]
 [datasets.tiny.columns]
 code = { type = "string", aliases = ["Area code"] }
-value = { type = "int", unit = "count", aliases = ["Value"] }
+value = { type = "int", unit = "count", direction = "neutral", aliases = ["Value"] }
 "#,
     )
     .unwrap();

@@ -435,19 +435,31 @@ fn load_datasets(
     (out, text)
 }
 
-/// Every number declares its unit; a score (and an average rank) its range.
+/// Every number declares its unit and its direction (which end is more
+/// deprived, or `neutral`; ranks and bands default to 1 = most deprived); a
+/// score (and an average rank) its range.
 fn check_units(what: &str, spec: &DatasetSpec, errors: &mut Vec<ConfigError>) {
     let numeric = |t: ColumnType| matches!(t, ColumnType::Int | ColumnType::Float);
     let columns = spec
         .columns
         .iter()
-        .map(|(n, c)| (format!("column `{n}`"), c.ty, c.unit, c.range));
-    let groups = spec
-        .groups
-        .iter()
-        .enumerate()
-        .map(|(i, g)| (format!("group {}", i + 1), g.ty, g.unit, g.range));
-    for (col, ty, unit, range) in columns.chain(groups) {
+        .map(|(n, c)| (format!("column `{n}`"), c.ty, c.unit, c.range, c.direction));
+    let groups = spec.groups.iter().enumerate().map(|(i, g)| {
+        (
+            format!("group {}", i + 1),
+            g.ty,
+            g.unit,
+            g.range,
+            g.direction,
+        )
+    });
+    for (col, ty, unit, range, direction) in columns.chain(groups) {
+        let implied = unit.is_some_and(|u| matches!(u, Unit::Rank | Unit::Band(_)));
+        if numeric(ty) && direction.is_none() && !implied {
+            errors.push(msg(format!(
+                "{what} {col} is a number without a `direction` (higher_more_deprived, higher_less_deprived, most_deprived_first, neutral, ...)"
+            )));
+        }
         match unit {
             None if numeric(ty) => errors.push(msg(format!(
                 "{what} {col} is a number without a `unit` (rank, decile, rate, percent, count, score, ...)"

@@ -15,9 +15,11 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::catalog::Catalog;
+use crate::contract::{Schemas, TableSchema};
 use crate::error::{Error, Result};
 use crate::frame::{parquet_schema, ColType};
 use crate::release::TableEntry;
+use crate::units::Rule;
 
 /// A field as the version comparison sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -40,6 +42,9 @@ fn frictionless_type(ty: Option<ColType>) -> &'static str {
 /// What a column means, from its name, for columns without a declared
 /// description. Every rank, decile and quantile states its direction.
 pub fn describe_field(name: &str) -> String {
+    if let Some(d) = summary_measure(name) {
+        return d.into();
+    }
     if let Some(q) = name.strip_prefix("imd_quantile_") {
         return format!("IMD {q}-quantile within the nation and edition: ceil(imd_rank * {q} / N); 1 = most deprived.");
     }
@@ -73,16 +78,75 @@ pub fn describe_field(name: &str) -> String {
     }
 }
 
+/// The MHCLG summary measures (File 10 and the summaries of this release),
+/// whose names end like ranks but are not: each says which end is more
+/// deprived.
+fn summary_measure(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "imd_average_rank" => "Population-weighted mean of the inverted national ranks (N + 1 - rank) of the area's small areas: higher = more deprived. Not a rank: 1 is not most deprived.",
+        "imd_local_concentration" => "Population-weighted mean inverted national rank (N + 1 - rank) of the area's most deprived small areas that hold 10% of its population: higher = more deprived. Not a rank.",
+        "imd_average_score" => "Population-weighted mean of the small areas' IMD scores: higher = more deprived.",
+        "imd_extent" => "Share of the population living in the most deprived 30% of small areas nationally, weighted (1 for the most deprived 10%, tapering to 0 at 30%): higher = more deprived.",
+        "imd_proportion_most_deprived_10pc" => "Proportion (0 to 1) of the area's small areas among the most deprived 10% nationally: higher = more deprived.",
+        "income_scale" => "Number of income-deprived people (income rate x population): higher = more deprived. At most the population.",
+        "employment_scale" => "Number of employment-deprived people of working age (employment rate x working-age population): higher = more deprived.",
+        _ => return None,
+    })
+}
+
+/// A field's description, ending with its direction where the column
+/// declares one and the text does not already say it.
+fn field_description(base: String, rule: Option<Rule>) -> String {
+    match rule.and_then(|r| r.effective_direction()) {
+        Some(d) if !base.contains(d.words()) => {
+            let sep = if base.ends_with('.') { " " } else { ". " };
+            format!("{base}{sep}Direction: {}.", d.words())
+        }
+        _ => base,
+    }
+}
+
+/// A field's unit, and for numbers the range every build checks, as
+/// Table Schema constraints (so any validator checks them again).
+fn declare_unit(f: &mut Value, r: Rule, rows: usize, ty: Option<ColType>) {
+    f["unit"] = json!(r.unit.to_string());
+    if !matches!(ty, Some(ColType::Int | ColType::Float)) {
+        return;
+    }
+    if let Some((lo, hi)) = r.bounds(rows) {
+        let c = f
+            .as_object_mut()
+            .map(|o| o.entry("constraints").or_insert(json!({})));
+        // An integer field's bounds are integers, rounded inward.
+        let int = matches!(ty, Some(ColType::Int));
+        if let Some(c) = c {
+            c["minimum"] = if int {
+                json!(lo.ceil() as i64)
+            } else {
+                json!(lo)
+            };
+            if hi.is_finite() {
+                c["maximum"] = if int {
+                    json!(hi.floor() as i64)
+                } else {
+                    json!(hi)
+                };
+            }
+        }
+    }
+}
+
 /// Describes every table of the release.
 pub fn datapackage(
     out: &Path,
     catalog: &Catalog,
     tables: &BTreeMap<String, TableEntry>,
+    schemas: &Schemas,
     version: &str,
 ) -> Result<Value> {
     let mut resources = Vec::new();
     for (name, t) in tables {
-        resources.push(resource(out, catalog, name, t)?);
+        resources.push(resource(out, catalog, name, t, schemas.get(name))?);
     }
     Ok(json!({
         "profile": "data-package",
@@ -98,7 +162,13 @@ pub fn datapackage(
     }))
 }
 
-fn resource(out: &Path, catalog: &Catalog, name: &str, t: &TableEntry) -> Result<Value> {
+fn resource(
+    out: &Path,
+    catalog: &Catalog,
+    name: &str,
+    t: &TableEntry,
+    table_schema: Option<&TableSchema>,
+) -> Result<Value> {
     let path = out.join(&t.path);
     let schema = parquet_schema(&path)?;
     let spec = catalog.datasets.get(name);
@@ -107,8 +177,11 @@ fn resource(out: &Path, catalog: &Catalog, name: &str, t: &TableEntry) -> Result
     for (fname, ty) in schema {
         let declared = spec
             .and_then(|d| d.columns.get(&fname))
-            .and_then(|c| c.description.clone());
-        let mut description = declared.unwrap_or_else(|| describe_field(&fname));
+            .and_then(|c| c.description.clone())
+            .or_else(|| table_schema.and_then(|s| s.descriptions.get(&fname).cloned()));
+        let rule = table_schema.and_then(|s| s.rule_of(&fname));
+        let mut description =
+            field_description(declared.unwrap_or_else(|| describe_field(&fname)), rule);
         if let Some(reason) = t.missing_columns.get(&fname) {
             description.push_str(&format!(" EMPTY in this release: {reason}."));
         }
@@ -119,6 +192,9 @@ fn resource(out: &Path, catalog: &Catalog, name: &str, t: &TableEntry) -> Result
             json!({"name": fname, "type": frictionless_type(ty), "description": description});
         if key.contains(&fname) {
             f["constraints"] = json!({"required": true, "unique": key.len() == 1});
+        }
+        if let Some(r) = rule {
+            declare_unit(&mut f, r, t.rows, ty);
         }
         fields.push(f);
     }
@@ -253,9 +329,10 @@ pub fn write_datapackage(
     out: &Path,
     catalog: &Catalog,
     tables: &BTreeMap<String, TableEntry>,
+    schemas: &Schemas,
     previous: Option<&Path>,
 ) -> Result<(String, Vec<String>)> {
-    let mut pkg = datapackage(out, catalog, tables, "")?;
+    let mut pkg = datapackage(out, catalog, tables, schemas, "")?;
     let (version, why) = match previous
         .map(|p| p.join("datapackage.json"))
         .filter(|p| p.is_file())

@@ -10,7 +10,7 @@
 use indexmap::IndexMap;
 use serde::Deserialize;
 
-use crate::units::{Rule, Unit};
+use crate::units::{Direction, Rule, Unit};
 
 /// The type of a canonical column in the Parquet table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
@@ -62,6 +62,9 @@ pub struct ColumnSpec {
     /// The longest text allowed (default by unit: codes 32, names 200).
     #[serde(default)]
     pub max_len: Option<usize>,
+    /// Which end is more deprived (ranks and bands: 1 = most deprived).
+    #[serde(default)]
+    pub direction: Option<Direction>,
 }
 
 impl ColumnSpec {
@@ -79,6 +82,7 @@ impl ColumnSpec {
             unit,
             range: self.range.map(|[lo, hi]| (lo, hi)),
             max_len: self.max_len,
+            direction: self.direction,
         })
     }
 }
@@ -118,6 +122,9 @@ pub struct ColumnGroup {
     /// Bounds of its values, required for a `score`.
     #[serde(default)]
     pub range: Option<[f64; 2]>,
+    /// Which end is more deprived, or `neutral`.
+    #[serde(default)]
+    pub direction: Option<Direction>,
 }
 
 /// A logical dataset as declared in `datasets.toml`.

@@ -53,6 +53,7 @@ pub enum Unit {
     PerKm2,
     /// Square kilometres.
     Km2,
+
     /// Square metres.
     M2,
     /// Metres on the British National Grid.
@@ -177,6 +178,48 @@ impl std::fmt::Display for Unit {
     }
 }
 
+/// Which end of a measure is more deprived (or more favourable): stated in
+/// every published description, and beside every field whose direction is
+/// not the usual "1 = most deprived".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// A rank or band: 1 = most deprived.
+    MostDeprivedFirst,
+    /// A score, rate, mean of inverted ranks or count of deprived people:
+    /// higher = more deprived.
+    HigherMoreDeprived,
+    /// A rank percentile: near 0 = most deprived, higher = less deprived.
+    HigherLessDeprived,
+    /// A rank of favourability: 1 = most favourable.
+    MostFavourableFirst,
+    /// A standardised score signed by favourability: higher = more favourable.
+    HigherMoreFavourable,
+    /// Not a measure of deprivation (a count of people, a share of a census
+    /// category): neither end is "more deprived".
+    Neutral,
+    /// A family of indicators whose direction differs between columns (a
+    /// publisher's supplementary indicators): its notes say which is which.
+    Varies,
+}
+
+impl Direction {
+    /// The direction in words, for descriptions and notes.
+    pub fn words(self) -> &'static str {
+        match self {
+            Direction::MostDeprivedFirst => "1 = most deprived",
+            Direction::HigherMoreDeprived => "higher = more deprived",
+            Direction::HigherLessDeprived => "higher = less deprived (near 0 = most deprived)",
+            Direction::MostFavourableFirst => "1 = most favourable",
+            Direction::HigherMoreFavourable => "higher = more favourable",
+            Direction::Neutral => "not a measure of deprivation: neither end is more deprived",
+            Direction::Varies => {
+                "varies by indicator: see the publisher's notes for which end is more deprived"
+            }
+        }
+    }
+}
+
 /// The rule a column's values must follow.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Rule {
@@ -185,6 +228,10 @@ pub struct Rule {
     pub range: Option<(f64, f64)>,
     /// The longest text allowed, overriding the unit's default.
     pub max_len: Option<usize>,
+    /// Which end is more deprived, when declared (ranks and bands default to
+    /// 1 = most deprived).
+    #[serde(default)]
+    pub direction: Option<Direction>,
 }
 
 /// A value that breaks its column's rule.
@@ -204,7 +251,21 @@ impl Rule {
             unit,
             range: None,
             max_len: None,
+            direction: None,
         }
+    }
+
+    pub fn direction(mut self, d: Direction) -> Rule {
+        self.direction = Some(d);
+        self
+    }
+
+    /// The direction declared, or for a rank or band the usual one.
+    pub fn effective_direction(&self) -> Option<Direction> {
+        self.direction.or(match self.unit {
+            Unit::Rank | Unit::Band(_) => Some(Direction::MostDeprivedFirst),
+            _ => None,
+        })
     }
 
     pub fn range(mut self, lo: f64, hi: f64) -> Rule {
@@ -213,7 +274,7 @@ impl Rule {
     }
 
     /// The bounds numbers must lie in, for a table of `rows` rows.
-    fn bounds(&self, rows: usize) -> Option<(f64, f64)> {
+    pub fn bounds(&self, rows: usize) -> Option<(f64, f64)> {
         self.range.or_else(|| match self.unit {
             Unit::Rank => Some((1.0, rows.max(1) as f64)),
             u => u.implied_range(),
@@ -275,6 +336,7 @@ pub fn conversion(from: Unit, to: Unit) -> Option<f64> {
         (a, b) if a == b => Some(1.0),
         (Unit::Percent, Unit::Rate) => Some(0.01),
         (Unit::Rate, Unit::Percent) => Some(100.0),
+
         _ => None,
     }
 }

@@ -151,8 +151,13 @@ fn write_release(
 ) -> Result<(Manifest, Vec<StageReport>)> {
     let o = run::run_stages(catalog, plan, cache, sources, staging, opts.limits)?;
     release::write_verification(staging, &o.verification)?;
-    let (version, why) =
-        crate::package::write_datapackage(staging, catalog, &o.tables, opts.previous.as_deref())?;
+    let (version, why) = crate::package::write_datapackage(
+        staging,
+        catalog,
+        &o.tables,
+        &plan.schemas,
+        opts.previous.as_deref(),
+    )?;
     // The diff report against the previous release, for review.
     if let Some(prev) = opts.previous.as_deref() {
         let r = crate::report::diff(prev, staging)?;

@@ -95,6 +95,9 @@ pub struct TableSchema {
     pub accepted: BTreeMap<String, Vec<String>>,
     /// Each column's unit and range (text by its name when not declared).
     pub rules: BTreeMap<String, Rule>,
+    /// What a column means, where its producer says (a dataset's declared
+    /// description, carried by a stage that passes the column on).
+    pub descriptions: BTreeMap<String, String>,
 }
 
 impl TableSchema {
@@ -107,6 +110,7 @@ impl TableSchema {
             facts: BTreeMap::new(),
             accepted: BTreeMap::new(),
             rules: BTreeMap::new(),
+            descriptions: BTreeMap::new(),
         }
     }
 

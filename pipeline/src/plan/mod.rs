@@ -70,6 +70,9 @@ pub fn dataset_schema(id: &str, d: &DatasetSpec) -> TableSchema {
             Some(r) => s.col_rule(name, ty(c.ty), r),
             None => s.col(name, ty(c.ty)),
         };
+        if let Some(text) = &c.description {
+            s.descriptions.insert(name.clone(), text.clone());
+        }
     }
     s.key = d.key.clone();
     s.open = d
@@ -81,6 +84,7 @@ pub fn dataset_schema(id: &str, d: &DatasetSpec) -> TableSchema {
         if let Some(unit) = g.unit {
             let mut r = Rule::of(unit);
             r.range = g.range.map(|[lo, hi]| (lo, hi));
+            r.direction = g.direction;
             s.rules.insert(format!("{}*", g.prefix), r);
         }
     }

@@ -119,9 +119,8 @@ fn check_plausible(
         .filter_map(|g| {
             let unit = g.unit?;
             let rule = Rule {
-                unit,
                 range: g.range.map(|[lo, hi]| (lo, hi)),
-                max_len: None,
+                ..Rule::of(unit)
             };
             Some((g.prefix.clone(), rule))
         })

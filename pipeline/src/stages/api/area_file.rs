@@ -131,6 +131,9 @@ impl AreaFiles<'_> {
         if !data.missing.is_empty() {
             sec.insert("missing".into(), Value::Object(data.missing.clone()));
         }
+        if !data.directions.is_empty() {
+            sec.insert("directions".into(), Value::Object(data.directions.clone()));
+        }
         Ok(sec)
     }
 

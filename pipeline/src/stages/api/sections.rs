@@ -9,6 +9,7 @@ use super::{ApiStage, Section, Shape};
 use crate::contract::Frames;
 use crate::error::{Error, Result};
 use crate::frame::{Cells, Table};
+use crate::units::Direction;
 
 /// A section's table, indexed by area code.
 pub struct SectionData {
@@ -17,6 +18,8 @@ pub struct SectionData {
     pub rows: HashMap<String, Vec<usize>>,
     /// Shown columns the table declares missing, with the reason.
     pub missing: Map<String, Value>,
+    /// Shown measures whose direction is not "1 = most deprived", in words.
+    pub directions: Map<String, Value>,
 }
 
 /// Every section's data, in spec order; `None` for a section whose table
@@ -79,11 +82,21 @@ fn read(s: &Section, frame: &Table, inputs: &Frames<'_>) -> Result<SectionData> 
                 .map(|r| (n.clone(), json!(r)))
         })
         .collect();
+    let schema = inputs.schemas.get(&s.table);
+    let directions: Map<String, Value> = columns
+        .iter()
+        .filter_map(|(n, _)| {
+            let d = schema?.rule_of(n)?.effective_direction()?;
+            (!matches!(d, Direction::MostDeprivedFirst | Direction::Neutral))
+                .then(|| (n.clone(), json!(d.words())))
+        })
+        .collect();
     Ok(SectionData {
         columns,
         by,
         rows,
         missing,
+        directions,
     })
 }
 

@@ -14,6 +14,7 @@ mod density;
 mod green_space;
 mod indicators;
 mod la_checks;
+mod median;
 mod parts;
 mod rows;
 mod spec;
@@ -27,9 +28,9 @@ use crate::contract::{
 };
 use crate::error::Result;
 use crate::frame::ColType;
-use crate::units::Unit;
+use crate::units::{Direction, Rule, Unit};
 
-pub use parts::median_age;
+pub use median::median_age;
 pub use rows::{IndicatorStatus, COLUMNS};
 pub use spec::{
     AreaLayer, CensusStage, GreenSpace, Indicator, LaCheck, LadMerge, LsoaLookup, Method, Rollup,
@@ -61,6 +62,22 @@ impl Geography {
                 &spec.lad_merge.to,
             )?,
         })
+    }
+
+    /// LSOAs whose LAD 2024 is not their LAD 2022's successor, in or out of
+    /// district `lad24` (a boundary change, not a merger).
+    pub fn lsoas_moved_into_or_out_of(&self, lad24: &str) -> Vec<String> {
+        let mut moved: Vec<String> = self
+            .lad_of
+            .iter()
+            .filter_map(|(lsoa, now)| {
+                let then = self.lad22_of.get(lsoa)?;
+                let then = self.lad24_of_lad22.get(then).unwrap_or(then);
+                (then != now && (now == lad24 || then == lad24)).then(|| lsoa.clone())
+            })
+            .collect();
+        moved.sort();
+        moved
     }
 
     /// LAD 2022 parts summed into LAD 2024, with the districts each holds.
@@ -99,7 +116,18 @@ impl Stage for CensusStage {
         for c in COLUMNS {
             s = match c {
                 // Each row's unit is in its `unit` column.
-                "value" | "numerator" | "denominator" => s.col_unit(c, ColType::Float, Unit::Mixed),
+                // Counts, shares and medians: some higher = more deprived
+                // (say their definitions), most neither.
+                "value" => s.col_rule(
+                    c,
+                    ColType::Float,
+                    Rule::of(Unit::Mixed).direction(Direction::Varies),
+                ),
+                "numerator" | "denominator" => s.col_rule(
+                    c,
+                    ColType::Float,
+                    Rule::of(Unit::Mixed).direction(Direction::Neutral),
+                ),
                 _ => s.col(c, ColType::String),
             };
         }
@@ -161,7 +189,20 @@ impl CensusStage {
             }
         }
         if let Some(a) = &self.areas {
-            v.columns("areas", &a.table, [&a.key, &a.geometry]);
+            if let Some(m) = &a.measured {
+                v.columns("areas.measured", &m.table, [&m.key, &m.area_km2]);
+            }
+            if let Some(s) = &a.shapes {
+                v.columns("areas.shapes", &s.table, [&s.key, &s.geometry]);
+            }
+            if let Some(r) = &a.reference {
+                v.columns("areas.reference", &r.table, [&r.key, &r.area_km2]);
+                v.columns(
+                    "areas.reference",
+                    &r.lookup,
+                    [&r.lookup_lsoa11, &r.lookup_lsoa21, &r.lookup_change],
+                );
+            }
         }
         if let Some(g) = &self.green_space {
             v.columns(
@@ -169,6 +210,11 @@ impl CensusStage {
                 &g.table,
                 [&g.key, &g.numerator, &g.denominator],
             );
+            if let Some(p) = &g.predecessors {
+                let f = "green_space.predecessors";
+                v.columns(f, &p.old_table, [&p.old_key, &p.old_code]);
+                v.columns(f, &p.new_table, [&p.new_key, &p.new_code]);
+            }
         }
     }
 
@@ -186,9 +232,15 @@ impl CensusStage {
                     "field `{field}.median_age_prefix` is `{prefix}`, but table `{table}` has no column family with that prefix"
                 ));
             }
+            match &m.total {
+                Some(t) => v.column(&format!("{field}.total"), table, t),
+                None => v.error(format!(
+                    "field `{field}.total` is missing: a median age names the table's total, which the single years must add up to"
+                )),
+            }
             return;
         }
-        if m.category.is_some() {
+        if !m.all_categories().is_empty() {
             let count = m
                 .numerator
                 .first()
@@ -226,19 +278,23 @@ impl Build for CensusStage {
         let mut rows = rows::Rows::default();
         let lsoa_population = indicators::add_all(self, inputs, &geo, &mut rows)?;
         if let Some(a) = &self.areas {
-            density::add(a, inputs, &geo, &lsoa_population, &mut rows)?;
+            density::add(a, inputs, &geo, &lsoa_population, &mut rows, &mut report)?;
         }
         if let Some(gs) = &self.green_space {
             green_space::add(gs, inputs, &geo, &mut rows, &mut report)?;
         }
         unavailable_check(&rows, &mut report);
+        rows.check_units(&mut report);
+        report.ok()?;
         let mut meta = BuiltTable::new(
             &self.table,
             format!(
                 "{} One row per area and indicator (long form). geography_type: lsoa21, ward24 (LSOAs by ONS best fit), lad24. \
                  status: ok, approximate (with the reason), or unavailable (one row per indicator and geography type with no code, and the reason). \
-                 Counts are Census 2021 values, lightly perturbed by ONS for disclosure control, so sums agree with totals only approximately.",
-                self.description
+                 Counts are Census 2021 values, lightly perturbed by ONS for disclosure control, so sums agree with totals only approximately. \
+                 Indicators (id, unit: definition): {}",
+                self.description,
+                self.glossary()
             ),
         );
         meta.verification = Some(report);
@@ -246,6 +302,19 @@ impl Build for CensusStage {
             table: rows.into_table()?,
             meta,
         }])
+    }
+}
+
+impl CensusStage {
+    /// Each indicator's id, unit and definition, for the table description.
+    fn glossary(&self) -> String {
+        let mut all: Vec<Indicator> = self.indicators.clone();
+        all.extend(self.areas.as_ref().map(density::indicator));
+        all.extend(self.green_space.as_ref().map(green_space::indicator));
+        all.iter()
+            .map(|i| format!("{}, {}: {}", i.id, i.unit, i.definition))
+            .collect::<Vec<_>>()
+            .join(" | ")
     }
 }
 

@@ -1,7 +1,9 @@
 //! The long-form output: one row per area and indicator, and the statuses
 //! a row can have (read back by the Places Scores).
 
+use super::spec::indicator_unit;
 use super::Indicator;
+use crate::checks::TableReport;
 use crate::error::Result;
 use crate::frame::{Table, TableBuilder};
 
@@ -127,6 +129,43 @@ impl Rows {
                 status: IndicatorStatus::Unavailable,
                 reason: Some(reason.to_string()),
             });
+        }
+    }
+
+    /// Every value, numerator and denominator lies in the range its row's
+    /// unit implies (a proportion in 0..=1, years in 0..=130, counts and
+    /// densities at least 0): a failure stops the build, naming the row.
+    pub fn check_units(&self, report: &mut TableReport) {
+        let mut bad = Vec::new();
+        for i in 0..self.len() {
+            let unit = indicator_unit(&self.unit[i]);
+            let range = unit.and_then(|u| u.implied_range());
+            let Some((lo, hi)) = range else {
+                bad.push(format!("row {i}: unknown unit `{}`", self.unit[i]));
+                continue;
+            };
+            let parts = [
+                ("value", self.value[i], (lo, hi)),
+                ("numerator", self.numerator[i], (0.0, f64::INFINITY)),
+                ("denominator", self.denominator[i], (0.0, f64::INFINITY)),
+            ];
+            for (col, x, (lo, hi)) in parts {
+                if let Some(x) = x.filter(|x| !x.is_finite() || *x < lo || *x > hi) {
+                    bad.push(format!(
+                        "{} ({}), indicator `{}`: column `{col}` is {x}, outside {lo}..={hi} ({})",
+                        self.code[i].as_deref().unwrap_or("-"),
+                        self.geo_type[i],
+                        self.indicator[i],
+                        self.unit[i]
+                    ));
+                }
+            }
+        }
+        let detail = format!("{} values outside the range of their row's unit", bad.len());
+        if bad.is_empty() {
+            report.pass("values_within_unit", detail);
+        } else {
+            report.fail("values_within_unit", detail, bad);
         }
     }
 

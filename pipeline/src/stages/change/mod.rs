@@ -21,7 +21,7 @@ use crate::contract::{
 };
 use crate::error::Result;
 use crate::frame::ColType;
-use crate::units::{Rule, Unit};
+use crate::units::{Direction, Rule, Unit};
 
 pub use edition::direction;
 pub use spec::{ChangeLookup, ChangeStage, EditionSpec, PopulationRef, WardSpec};
@@ -54,21 +54,22 @@ impl Stage for ChangeStage {
             .and_then(|r| r.parse::<f64>().ok())
             .unwrap_or(f64::INFINITY);
         let after_rank = Rule::of(Unit::Rank).range(1.0, after_n);
+        let percentile = Rule::of(Unit::Percentile).direction(Direction::HigherLessDeprived);
         let lsoa21 = TableSchema::new(&self.lsoa21_table)
             .col("lsoa21_code", ColType::String)
             .col("lsoa11_codes", ColType::String)
             .col("change", ColType::String)
             .col("method", ColType::String)
-            .col_unit(
+            .col_rule(
                 format!("imd_rank_percentile_{be}"),
                 ColType::Float,
-                Unit::Percentile,
+                percentile,
             )
             .col_unit(format!("imd_decile_{be}"), ColType::Int, Unit::Band(10))
-            .col_unit(
+            .col_rule(
                 format!("imd_rank_percentile_{ae}"),
                 ColType::Float,
-                Unit::Percentile,
+                percentile,
             )
             .col_unit(format!("imd_decile_{ae}"), ColType::Int, Unit::Band(10))
             .col("direction", ColType::String)
@@ -80,24 +81,40 @@ impl Stage for ChangeStage {
             .col(&w.output_code, ColType::String)
             .col(&w.output_name, ColType::String)
             .col(&w.output_lad_code, ColType::String)
-            .col_unit("lsoa_count", ColType::Int, Unit::Count)
-            .col_unit("comparable_lsoa_count", ColType::Int, Unit::Count)
-            .col_unit("population", ColType::Float, Unit::Count)
-            .col_unit("comparable_population_share", ColType::Float, Unit::Rate)
-            .col_unit(
+            .col_rule(
+                "lsoa_count",
+                ColType::Int,
+                Rule::of(Unit::Count).direction(Direction::Neutral),
+            )
+            .col_rule(
+                "comparable_lsoa_count",
+                ColType::Int,
+                Rule::of(Unit::Count).direction(Direction::Neutral),
+            )
+            .col_rule(
+                "population",
+                ColType::Float,
+                Rule::of(Unit::Count).direction(Direction::Neutral),
+            )
+            .col_rule(
+                "comparable_population_share",
+                ColType::Float,
+                Rule::of(Unit::Rate).direction(Direction::Neutral),
+            )
+            .col_rule(
                 format!("imd_rank_percentile_{ae}_all_lsoas"),
                 ColType::Float,
-                Unit::Percentile,
+                Rule::of(Unit::Percentile).direction(Direction::HigherLessDeprived),
             )
-            .col_unit(
+            .col_rule(
                 format!("imd_rank_percentile_{be}"),
                 ColType::Float,
-                Unit::Percentile,
+                percentile,
             )
-            .col_unit(
+            .col_rule(
                 format!("imd_rank_percentile_{ae}"),
                 ColType::Float,
-                Unit::Percentile,
+                percentile,
             )
             .col("direction", ColType::String)
             .col("comparable", ColType::Bool)
@@ -110,10 +127,10 @@ impl Stage for ChangeStage {
             .col("method", ColType::String)
             .col_rule(format!("imd_rank_{ae}"), ColType::Float, after_rank)
             .col_unit(format!("imd_decile_{ae}"), ColType::Int, Unit::Band(10))
-            .col_unit(
+            .col_rule(
                 format!("imd_rank_percentile_{ae}"),
                 ColType::Float,
-                Unit::Percentile,
+                percentile,
             )
             .key(&["lsoa11_code"]);
         vec![lsoa21.into(), ward.into(), lsoa11.into()]

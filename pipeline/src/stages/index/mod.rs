@@ -26,7 +26,7 @@ use crate::contract::{
 };
 use crate::error::Result;
 use crate::frame::ColType;
-use crate::units::{Rule, Unit};
+use crate::units::{Direction, Rule, Unit};
 
 pub use measures::{quantile, quantile_values};
 pub use spec::{FromTable, IndexStage, ListCheck, LookupCheck, VerifySpec};
@@ -91,7 +91,10 @@ fn measure_column(col: &str) -> (ColType, Option<Rule>) {
     if col.ends_with("_rank") {
         return (ColType::Float, Some(Rule::of(Unit::Rank)));
     }
-    (ColType::Float, Some(Rule::of(Unit::Score)))
+    (
+        ColType::Float,
+        Some(Rule::of(Unit::Score).direction(Direction::HigherMoreDeprived)),
+    )
 }
 
 /// Where columns come from when it is not the publisher's index file.
@@ -105,6 +108,7 @@ impl IndexStage {
     fn schema(&self, ctx: &PlanCtx<'_>) -> TableSchema {
         // Provided columns keep their input's type and rule.
         let mut given: BTreeMap<&String, (ColType, Option<Rule>)> = BTreeMap::new();
+        let mut descriptions = BTreeMap::new();
         for f in &self.from {
             for (out, input) in &f.columns {
                 let input_schema = ctx.schemas.get(&f.table);
@@ -113,6 +117,11 @@ impl IndexStage {
                     .unwrap_or(ColType::String);
                 let rule = input_schema.and_then(|s| s.rule_of(input));
                 given.insert(out, (ty, rule));
+                // What the publisher's column means travels with it (WIMD's
+                // scores are transformed scores, not rates).
+                if let Some(d) = input_schema.and_then(|s| s.descriptions.get(input)) {
+                    descriptions.insert(out.clone(), d.clone());
+                }
             }
         }
         let mut schema = TableSchema::new(&self.table)
@@ -132,6 +141,7 @@ impl IndexStage {
                 None => schema.col(col, ty),
             };
         }
+        schema.descriptions = descriptions;
         schema
     }
 

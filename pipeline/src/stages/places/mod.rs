@@ -19,9 +19,17 @@ use crate::contract::{
 };
 use crate::error::Result;
 use crate::frame::ColType;
-use crate::units::Unit;
+use crate::units::{self, Rule, Unit};
 
 pub use spec::{Census2011, Comparability, Direction, PlacesStage, Theme, ThemeIndicator};
+
+fn favourable(u: Unit) -> Rule {
+    Rule::of(u).direction(units::Direction::HigherMoreFavourable)
+}
+
+fn favourable_rank() -> Rule {
+    Rule::of(Unit::Rank).direction(units::Direction::MostFavourableFirst)
+}
 
 impl Stage for PlacesStage {
     fn inputs(&self) -> Inputs {
@@ -37,15 +45,36 @@ impl Stage for PlacesStage {
                 s.key = vec![code];
                 for theme in &self.themes {
                     for ti in &theme.indicators {
-                        s = s.col_unit(format!("z_{}", ti.id), ColType::Float, Unit::Z);
+                        let d = if ti.direction == Direction::Descriptive {
+                            units::Direction::Neutral
+                        } else {
+                            units::Direction::HigherMoreFavourable
+                        };
+                        s = s.col_rule(
+                            format!("z_{}", ti.id),
+                            ColType::Float,
+                            Rule::of(Unit::Z).direction(d),
+                        );
                     }
                     s = s
-                        .col_unit(format!("theme_{}_score", theme.id), ColType::Float, Unit::Z)
-                        .col_unit(format!("theme_{}_rank", theme.id), ColType::Int, Unit::Rank);
+                        .col_rule(
+                            format!("theme_{}_score", theme.id),
+                            ColType::Float,
+                            favourable(Unit::Z),
+                        )
+                        .col_rule(
+                            format!("theme_{}_rank", theme.id),
+                            ColType::Int,
+                            favourable_rank(),
+                        );
                 }
-                s.col_unit("overall_score", ColType::Float, Unit::Z)
-                    .col_unit("overall_rank", ColType::Int, Unit::Rank)
-                    .col_unit("coverage", ColType::Float, Unit::Rate)
+                s.col_rule("overall_score", ColType::Float, favourable(Unit::Z))
+                    .col_rule("overall_rank", ColType::Int, favourable_rank())
+                    .col_rule(
+                        "coverage",
+                        ColType::Float,
+                        Rule::of(Unit::Rate).direction(units::Direction::Neutral),
+                    )
                     .col("flags", ColType::String)
                     .into()
             })

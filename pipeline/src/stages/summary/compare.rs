@@ -161,3 +161,85 @@ pub fn compare_published(
     }
     Ok(())
 }
+
+/// Each area's measures are possible given its small areas: an average
+/// (inverted) rank and a local concentration between the smallest and
+/// largest inverted rank of its small areas, an average score between their
+/// scores, and income and employment scales at most its population.
+pub fn measures_plausible(
+    areas: &[SmallArea],
+    summaries: &[Summary],
+    n: usize,
+    report: &mut TableReport,
+) {
+    let mut bounds: HashMap<&str, Bounds> = HashMap::new();
+    for a in areas {
+        let inv = n as f64 + 1.0 - a.rank;
+        let b = bounds.entry(a.area.as_str()).or_insert(Bounds::EMPTY);
+        b.rank = (b.rank.0.min(inv), b.rank.1.max(inv));
+        if let Some(s) = a.score {
+            b.score = (b.score.0.min(s), b.score.1.max(s));
+        }
+    }
+    let eps = 1e-6;
+    let within = |x: f64, (lo, hi): (f64, f64)| x >= lo - eps && x <= hi + eps;
+    let mut bad = Vec::new();
+    for s in summaries {
+        let Some(b) = bounds.get(s.area.as_str()) else {
+            continue;
+        };
+        if !within(s.average_rank, b.rank) {
+            bad.push(format!(
+                "{}: average rank {} outside its LSOAs' inverted ranks {:?}",
+                s.area, s.average_rank, b.rank
+            ));
+        }
+        if !within(s.local_concentration, b.rank) {
+            bad.push(format!(
+                "{}: local concentration {} outside its LSOAs' inverted ranks {:?}",
+                s.area, s.local_concentration, b.rank
+            ));
+        }
+        if let Some(x) = s.average_score.filter(|x| !within(*x, b.score)) {
+            bad.push(format!(
+                "{}: average score {x} outside its LSOAs' scores {:?}",
+                s.area, b.score
+            ));
+        }
+        for (what, scale) in [
+            ("income", s.income_scale),
+            ("employment", s.employment_scale),
+        ] {
+            if let Some(x) = scale.filter(|x| *x > s.population + eps) {
+                bad.push(format!(
+                    "{}: {what} scale {x} exceeds its population {}",
+                    s.area, s.population
+                ));
+            }
+        }
+    }
+    let detail = if bad.is_empty() {
+        "every average rank and local concentration lies within its LSOAs' inverted ranks, every average score within their scores, every scale at most its population".to_string()
+    } else {
+        format!("{} measures are impossible for their areas' small areas (a scale above the population: a percentage read as a rate?)", bad.len())
+    };
+    report.pass_if(
+        "measures_possible",
+        bad.is_empty(),
+        detail,
+        bad.into_iter().take(10).collect(),
+    );
+}
+
+/// The range of one area's inverted ranks and scores.
+struct Bounds {
+    rank: (f64, f64),
+    score: (f64, f64),
+}
+
+impl Bounds {
+    const EMPTY: Bounds = Bounds {
+        rank: (f64::INFINITY, f64::NEG_INFINITY),
+        score: (f64::INFINITY, f64::NEG_INFINITY),
+    };
+}

@@ -35,10 +35,14 @@ use crate::contract::{
 };
 use crate::error::{Error, Result};
 use crate::frame::{ColType, Table, TableBuilder, Values};
-use crate::units::{Rule, Unit};
+use crate::units::{Direction, Rule, Unit};
 
 pub use method::{extent_weight, rank_desc, summarise, SmallArea, Summary};
 pub use spec::{AreaSummaryStage, CompareSpec, ComparedColumn, GroupSpec, PopulationSpec};
+
+fn neutral(u: Unit) -> Rule {
+    Rule::of(u).direction(Direction::Neutral)
+}
 
 /// The measures, in output order; each is followed by its rank.
 const MEASURES: [&str; 7] = [
@@ -68,6 +72,7 @@ impl Stage for AreaSummaryStage {
         let mut t = vec![self.index.clone()];
         t.extend(self.group.table.clone());
         t.extend(self.population.table.clone());
+        t.extend(self.population.working_age_table.clone());
         t.extend(self.compare.as_ref().map(|c| c.table.clone()));
         Inputs::required_sorted(t)
     }
@@ -79,8 +84,8 @@ impl Stage for AreaSummaryStage {
             s = s.col(n, ColType::String);
         }
         s = s
-            .col_unit("lsoa_count", ColType::Int, Unit::Count)
-            .col_unit("population", ColType::Float, Unit::Count);
+            .col_rule("lsoa_count", ColType::Int, neutral(Unit::Count))
+            .col_rule("population", ColType::Float, neutral(Unit::Count));
         let rules = self.measure_rules(ctx);
         for (m, rule) in MEASURES.iter().zip(rules) {
             s = s.col_rule(*m, ColType::Float, rule).col_unit(
@@ -103,11 +108,12 @@ impl Stage for AreaSummaryStage {
         let p = &self.population;
         let pt = p.table.as_ref().unwrap_or(&self.index);
         let pk = p.key.as_ref().unwrap_or(&self.key);
-        v.columns(
-            "population",
-            pt,
-            [pk, &p.column].into_iter().chain(&p.working_age),
-        );
+        v.columns("population", pt, [pk, &p.column]);
+        if let Some(w) = &p.working_age {
+            let wt = p.working_age_table.as_ref().unwrap_or(pt);
+            let wk = p.working_age_key.as_ref().unwrap_or(pk);
+            v.columns("population.working_age", wt, [wk, w]);
+        }
         if let Some(c) = &self.compare {
             v.column("compare.key", &c.table, &c.key);
             v.columns(
@@ -149,15 +155,16 @@ impl AreaSummaryStage {
             .and_then(|s| s.facts.get("rows"))
             .and_then(|r| r.parse::<f64>().ok())
             .unwrap_or(f64::INFINITY);
-        let average_rank = Rule::of(Unit::AverageRank).range(1.0, n);
+        let more = Direction::HigherMoreDeprived;
+        let average_rank = Rule::of(Unit::AverageRank).range(1.0, n).direction(more);
         [
-            score,
+            score.direction(more),
             average_rank,
-            Rule::of(Unit::Rate),
-            Rule::of(Unit::Rate),
+            Rule::of(Unit::Rate).direction(more),
+            Rule::of(Unit::Rate).direction(more),
             average_rank,
-            Rule::of(Unit::Count),
-            Rule::of(Unit::Count),
+            Rule::of(Unit::Count).direction(more),
+            Rule::of(Unit::Count).direction(more),
         ]
     }
 
@@ -180,7 +187,8 @@ impl Build for AreaSummaryStage {
         let summaries = summarise(&areas, index.height());
         let mut report = TableReport::new(&self.table);
         compare::population_check(&areas, &summaries, &mut report);
-        let (table, missing, computed) = self.columns(&summaries, &names)?;
+        compare::measures_plausible(&areas, &summaries, index.height(), &mut report);
+        let (table, missing, computed) = self.columns(&summaries, &names, inputs)?;
         if let Some(c) = &self.compare {
             compare::compare_published(
                 c,
@@ -265,10 +273,13 @@ fn small_areas(
         .map(|c| by_code(spec, inputs, &g.table, &g.key, c))
         .transpose()?;
     let pops = by_code(spec, inputs, &p.table, &p.key, &p.column)?;
+    // As `check` validates them: each falls back to the population's.
+    let wt = p.working_age_table.clone().or_else(|| p.table.clone());
+    let wk = p.working_age_key.clone().or_else(|| p.key.clone());
     let working = p
         .working_age
         .as_ref()
-        .map(|c| by_code(spec, inputs, &p.table, &p.key, c))
+        .map(|c| by_code(spec, inputs, &wt, &wk, c))
         .transpose()?;
     let mut areas = Vec::with_capacity(codes.len());
     let mut names: BTreeMap<String, String> = BTreeMap::new();
@@ -348,7 +359,12 @@ type Columns = (Table, IndexMap<String, String>, IndexMap<String, String>);
 
 impl AreaSummaryStage {
     /// The output table, and its missing and approximate columns.
-    fn columns(&self, summaries: &[Summary], names: &BTreeMap<String, String>) -> Result<Columns> {
+    fn columns(
+        &self,
+        summaries: &[Summary],
+        names: &BTreeMap<String, String>,
+        inputs: &Frames<'_>,
+    ) -> Result<Columns> {
         let mut b = TableBuilder::new();
         b.push(
             &self.group.output_code,
@@ -384,7 +400,7 @@ impl AreaSummaryStage {
             let ranks = rank_desc(&values);
             let rank_name = format!("rank_of_{name}");
             if values.iter().all(Option::is_none) {
-                let reason = self.why_missing(name);
+                let reason = self.why_missing(name, inputs);
                 missing.insert(name.to_string(), reason.clone());
                 missing.insert(rank_name.clone(), reason);
             } else if let Some(why) = &self.population.approximate {
@@ -401,18 +417,33 @@ impl AreaSummaryStage {
         Ok((b.finish(summaries.len())?, missing, computed))
     }
 
-    /// Why a measure is empty for every area.
-    fn why_missing(&self, name: &str) -> String {
+    /// Why a measure is empty for every area: the spec sets no column for
+    /// it, or the column is missing from its input (with the input's reason).
+    fn why_missing(&self, name: &str, inputs: &Frames<'_>) -> String {
+        let missing_in = |table: &str, col: &str| -> Option<String> {
+            inputs
+                .missing_of(table)
+                .get(col)
+                .map(|r| format!("`{col}` of `{table}` is missing: {r}"))
+        };
+        let p = &self.population;
         match name {
-            "imd_average_score" => "the index has no IMD scores".to_string(),
+            "imd_average_score" => missing_in(&self.index, "imd_score")
+                .unwrap_or_else(|| "the index has no IMD scores".to_string()),
             "income_scale" => match &self.income_rate {
-                None => "the index publishes no income-deprivation rate (`income_rate` is not set)".to_string(),
-                Some(c) => format!("the index has no `{c}` values"),
+                None => "`income_rate` is not set: the index publishes no income-deprivation rate".to_string(),
+                Some(c) => missing_in(&self.index, c)
+                    .unwrap_or_else(|| format!("the index has no `{c}` values")),
             },
-            _ => match (&self.employment_rate, &self.population.working_age) {
-                (None, _) => "the index publishes no employment-deprivation rate (`employment_rate` is not set)".to_string(),
+            _ => match (&self.employment_rate, &p.working_age) {
+                (None, _) => "`employment_rate` is not set: the index publishes no employment-deprivation rate".to_string(),
                 (_, None) => "no working-age population is declared (`population.working_age`)".to_string(),
-                (Some(c), _) => format!("the index has no `{c}` values"),
+                (Some(c), Some(w)) => {
+                    let wt = p.working_age_table.as_ref().or(p.table.as_ref()).unwrap_or(&self.index);
+                    missing_in(&self.index, c)
+                        .or_else(|| missing_in(wt, w).map(|r| format!("the working-age population is missing: {r}")))
+                        .unwrap_or_else(|| format!("neither `{c}` nor the working-age population `{w}` has values"))
+                }
             },
         }
     }

@@ -65,6 +65,13 @@ pub struct PopulationSpec {
     /// Working-age population column, for the employment scale.
     #[serde(default)]
     pub working_age: Option<String>,
+    /// The table holding `working_age`, when not `table` (e.g. the index's
+    /// own denominators while the weights are Census residents).
+    #[serde(default)]
+    pub working_age_table: Option<String>,
+    /// Its small-area column (default: the stage's key).
+    #[serde(default)]
+    pub working_age_key: Option<String>,
     /// Set when these are not the edition's own denominators: the reason,
     /// published, and every weighted measure is flagged approximate.
     #[serde(default)]

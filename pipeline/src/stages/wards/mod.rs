@@ -20,7 +20,7 @@ use crate::contract::{
 };
 use crate::error::{Error, Result};
 use crate::frame::{ColType, TableBuilder, Values};
-use crate::units::Unit;
+use crate::units::{Direction, Rule, Unit};
 
 pub use spec::{CentroidSpec, GeometrySpec, LayerSpec, WardLookup, WardStage};
 
@@ -61,7 +61,11 @@ impl Stage for WardStage {
             .col("ward_vintage", ColType::String)
             .col("assignment", ColType::String)
             .col("centroid_in_ward", ColType::Bool)
-            .col_unit("straddle_share", ColType::Float, Unit::Rate)
+            .col_rule(
+                "straddle_share",
+                ColType::Float,
+                Rule::of(Unit::Rate).direction(Direction::Neutral),
+            )
             .col("boundary_check", ColType::String)
             .into()]
     }

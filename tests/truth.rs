@@ -1,0 +1,606 @@
+//! Every value right and rightly labelled: one test per figure an
+//! epidemiologist found wrong or mislabelled, each checked against the
+//! publisher's own file, and the unit and range of every numeric column of
+//! every table.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use polars::prelude::*;
+use serde_json::Value;
+
+use crate::util::*;
+
+fn rows_of(out: &Path, table: &str, filter: Expr) -> DataFrame {
+    read_table(out, table)
+        .lazy()
+        .filter(filter)
+        .collect()
+        .unwrap()
+}
+
+fn census(out: &Path, geo: &str, id: &str) -> DataFrame {
+    rows_of(
+        out,
+        "census2021_indicators",
+        col("geography_type")
+            .eq(lit(geo))
+            .and(col("indicator_id").eq(lit(id))),
+    )
+}
+
+fn text(df: &DataFrame, c: &str, i: usize) -> Option<String> {
+    df.column(c)
+        .unwrap()
+        .str()
+        .unwrap()
+        .get(i)
+        .map(String::from)
+}
+
+fn num(df: &DataFrame, c: &str, i: usize) -> Option<f64> {
+    let c = df.column(c).unwrap().cast(&DataType::Float64).unwrap();
+    c.f64().unwrap().get(i)
+}
+
+/// `column` by `key` of a table.
+fn by_key(df: &DataFrame, key: &str, column: &str) -> BTreeMap<String, Option<f64>> {
+    (0..df.height())
+        .map(|i| (text(df, key, i).unwrap(), num(df, column, i)))
+        .collect()
+}
+
+fn datapackage_field(out: &Path, table: &str, field: &str) -> Value {
+    let pkg: Value =
+        serde_json::from_slice(&std::fs::read(out.join("datapackage.json")).unwrap()).unwrap();
+    pkg["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == table)
+        .unwrap_or_else(|| panic!("no resource {table}"))["schema"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == field)
+        .unwrap_or_else(|| panic!("no field {table}.{field}"))
+        .clone()
+}
+
+/// A sheet of a publisher's workbook: header row, then rows by first cell.
+fn sheet(path: &Path, name: &str) -> (Vec<String>, BTreeMap<String, Vec<calamine::Data>>) {
+    use calamine::Reader;
+    let mut book = calamine::open_workbook_auto(path).unwrap();
+    let range = book.worksheet_range(name).unwrap();
+    let mut rows = range.rows();
+    let header = rows.next().unwrap().iter().map(|c| c.to_string()).collect();
+    let body = rows.map(|r| (r[0].to_string(), r.to_vec())).collect();
+    (header, body)
+}
+
+#[test]
+fn income_and_employment_scales_are_people_within_the_population_as_file_10_publishes() {
+    let b = shared_build();
+    // English 2019 rates were read from a re-published file in percent; they
+    // are converted on read, so scales are counts of people again.
+    let file10 = data_dir().join(
+        "imd_england_2019/File_10_-_IoD2019_Local_Authority_District_Summaries__lower-tier__.xlsx",
+    );
+    let lads = read_table(&b.out, "imd_england_2019_lad19");
+    for (measure, sheet_name, column) in [
+        ("income_scale", "Income", "Income scale"),
+        ("employment_scale", "Employment", "Employment scale "),
+    ] {
+        let (header, published) = sheet(&file10, sheet_name);
+        let at = header.iter().position(|h| h == column).unwrap();
+        let ours = by_key(&lads, "lad19_code", measure);
+        assert_eq!(ours.len(), 317);
+        for (code, v) in &ours {
+            let theirs = calamine::DataType::as_f64(&published[code][at]).unwrap();
+            let v = v.unwrap();
+            // Our rates are the re-published ones, rounded to 0.1%: within 2%.
+            assert!(
+                (v / theirs - 1.0).abs() < 0.02,
+                "{code} {measure}: {v} against File 10's {theirs}"
+            );
+        }
+    }
+    let hartlepool = by_key(&lads, "lad19_code", "income_scale")["E06000001"].unwrap();
+    assert!((hartlepool - 21_118.64).abs() < 0.01, "was 2,111,864");
+
+    // A scale never exceeds its population, in any summary of either edition.
+    for table in [
+        "imd_england_2019_lad19",
+        "imd_england_2019_ward19",
+        "imd_england_2025_lad24",
+        "imd_england_2025_ward24",
+    ] {
+        let t = read_table(&b.out, table);
+        for measure in ["income_scale", "employment_scale"] {
+            for i in 0..t.height() {
+                if let (Some(s), Some(p)) = (num(&t, measure, i), num(&t, "population", i)) {
+                    assert!(s <= p, "{table} row {i}: {measure} {s} > population {p}");
+                }
+            }
+        }
+    }
+}
+
+/// The median of counts by single year, the last open-ended, interpolated
+/// within the year that holds the middle person (written again here, from
+/// the publisher's header, so that the test does not share the code).
+fn independent_median(counts: &[f64]) -> f64 {
+    let half = counts.iter().sum::<f64>() / 2.0;
+    let mut below = 0.0;
+    for (age, c) in counts.iter().enumerate() {
+        if below + c >= half {
+            return age as f64 + (half - below) / c;
+        }
+        below += c;
+    }
+    unreachable!()
+}
+
+#[test]
+fn median_age_counts_every_resident_once() {
+    let b = shared_build();
+    let path = data_dir().join("census2021/census2021-ts007-ltla.csv");
+    let mut r = csv::Reader::from_path(path).unwrap();
+    let header: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
+    // Single years only: "Aged under 1 year", "Aged N year(s)", "Aged 100 years and over".
+    let single = regex::Regex::new(
+        r"^Age: Aged (under 1 year|\d+ years?|100 years and over); measures: Value$",
+    )
+    .unwrap();
+    let years: Vec<usize> = (0..header.len())
+        .filter(|i| single.is_match(&header[*i]))
+        .collect();
+    assert_eq!(years.len(), 101, "0, 1, ..., 99, 100 and over");
+    let total = header
+        .iter()
+        .position(|h| h == "Age: Total; measures: Value")
+        .unwrap();
+    let code = header.iter().position(|h| h == "geography code").unwrap();
+    let expected: BTreeMap<String, (f64, f64)> = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            let counts: Vec<f64> = years.iter().map(|i| rec[*i].parse().unwrap()).collect();
+            let t: f64 = rec[total].parse().unwrap();
+            (rec[code].to_string(), (independent_median(&counts), t))
+        })
+        .collect();
+
+    let published = census(&b.out, "lad24", "median_age");
+    let mut compared = 0;
+    for i in 0..published.height() {
+        let code = text(&published, "geography_code", i).unwrap();
+        let Some((median, total)) = expected.get(&code) else {
+            continue; // a 2023 merger: summed from its districts
+        };
+        let v = num(&published, "value", i).unwrap();
+        assert!((v - median).abs() < 1e-9, "{code}: {v} against {median}");
+        assert_eq!(num(&published, "denominator", i), Some(*total), "{code}");
+        compared += 1;
+    }
+    assert!(compared > 290, "{compared}");
+    let value = |code: &str| {
+        let i = (0..published.height())
+            .find(|i| text(&published, "geography_code", *i).as_deref() == Some(code))
+            .unwrap();
+        (num(&published, "value", i).unwrap() * 100.0).round() / 100.0
+    };
+    assert_eq!(value("E07000040"), 50.94, "East Devon, was 52.64");
+    assert_eq!(value("E08000025"), 34.17, "Birmingham, was 34.81");
+    assert_eq!(value("W06000001"), 48.89, "Isle of Anglesey, was 50.06");
+}
+
+#[test]
+fn single_years_that_do_not_add_up_to_the_total_stop_the_build() {
+    // Hartlepool's 85-year-olds counted twice, as the 85+ band was.
+    let err = build_with_edited("census2021/census2021-ts007-ltla.csv", |t| {
+        let mut lines: Vec<String> = t.lines().map(String::from).collect();
+        let header: Vec<&str> = lines[0].split(',').collect();
+        let at = header
+            .iter()
+            .position(|h| h.contains("Aged 85 years; measures"))
+            .unwrap();
+        let row = lines.iter().position(|l| l.contains("E06000001")).unwrap();
+        let mut cells: Vec<String> = lines[row].split(',').map(String::from).collect();
+        cells[at] = (cells[at].parse::<u64>().unwrap() * 2).to_string();
+        lines[row] = cells.join(",");
+        lines.join("\n") + "\n"
+    });
+    assert!(err.contains("check `median_age_adds_up`"), "{err}");
+    assert!(err.contains("census2021_ts007_ltla"), "{err}");
+    assert!(err.contains("E06000001"), "{err}");
+    assert!(err.contains("`age_total`"), "{err}");
+}
+
+#[test]
+fn small_area_density_is_not_published_from_generalised_boundaries() {
+    let b = shared_build();
+    for geo in ["lsoa21", "ward24"] {
+        let d = census(&b.out, geo, "population_density");
+        assert_eq!(d.height(), 1, "{geo}: one flag row, no values");
+        assert_eq!(text(&d, "status", 0).as_deref(), Some("unavailable"));
+        let reason = text(&d, "reason", 0).unwrap();
+        assert!(reason.contains("generalised"), "{reason}");
+        assert!(reason.contains("areas.measured"), "{reason}");
+    }
+    // Districts: approximate, each saying how far its areas are from ONS's.
+    let lads = census(&b.out, "lad24", "population_density");
+    assert_eq!(lads.height(), 318);
+    for i in 0..lads.height() {
+        assert_eq!(text(&lads, "status", i).as_deref(), Some("approximate"));
+        assert!(text(&lads, "reason", i).unwrap().contains("generalised"));
+    }
+    // North Tyneside 012C is reported: 0.0130 km² against ONS's 0.2043.
+    let v = verification(&b.out);
+    let check = table_checks(&v, "census2021_indicators")
+        .into_iter()
+        .find(|c| c["check"] == "density_area_reference")
+        .unwrap();
+    assert_eq!(check["status"], "warn");
+    let examples = check["examples"].to_string();
+    assert!(examples.contains("E01008506: 0.0130 km²"), "{examples}");
+    assert!(examples.contains("0.2043 km²"), "{examples}");
+}
+
+/// A build of the census stage alone, with a land-area table (the shape of
+/// ONS's Standard Area Measurements) holding `areas`.
+fn build_with_land_areas(
+    dir: &Path,
+    areas: &[(String, f64)],
+) -> Result<std::path::PathBuf, census_pipeline::Error> {
+    let data = dir.join("data");
+    mirror_data(&data);
+    let mut csv = String::from("LSOA21CD,LSOA21NM,Land Count (Area in KM2)\n");
+    for (code, km2) in areas {
+        csv.push_str(&format!("{code},{code},{km2}\n"));
+    }
+    std::fs::write(data.join("land_areas.csv"), csv).unwrap();
+    let catalog = edited_catalog(dir, &data, "none");
+    let mut text = std::fs::read_to_string(&catalog).unwrap();
+    text.push_str(
+        "\n[sources.lsoa21_land_areas]\ntitle = \"Synthetic land areas\"\npublisher = \"test\"\nlicence = \"OGL-UK-3.0\"\n\
+         edition = \"test\"\ngeography = \"LSOA 2021\"\npath = \"land_areas.csv\"\nunpinned = \"a synthetic fixture\"\nformat = \"csv\"\n",
+    );
+    std::fs::write(&catalog, text).unwrap();
+    let stages = dir.join("stages");
+    std::fs::create_dir_all(&stages).unwrap();
+    for spec in ["load.toml", "census2021_indicators.toml"] {
+        std::fs::copy(stages_dir().join(spec), stages.join(spec)).unwrap();
+    }
+    let (catalog, graph) = census_pipeline::plan::load_config(&catalog, &stages).unwrap();
+    let out = dir.join("release");
+    census_pipeline::build::build(
+        &catalog,
+        &graph,
+        &census_pipeline::build::BuildOptions {
+            previous: None,
+            out: out.clone(),
+            cache_dir: shared_build().cache.clone(),
+            fetch: Default::default(),
+            limits: Default::default(),
+        },
+    )
+    .map(|_| out)
+}
+
+#[test]
+fn measured_land_areas_publish_small_area_density_checked_against_ons() {
+    let b = shared_build();
+    // Three LSOAs unchanged since 2011, with ONS's own areas.
+    let ons = read_table(&b.out, "population_density_lsoa11_2018");
+    let ons = by_key(&ons, "lsoa11_code", "area_km2");
+    let picked = ["E01008506", "E01000001", "E01033768"];
+    let areas: Vec<(String, f64)> = picked
+        .iter()
+        .map(|c| (c.to_string(), ons[*c].unwrap()))
+        .collect();
+
+    let dir = tempdir();
+    let out = build_with_land_areas(dir.path(), &areas).expect("areas agree with ONS's");
+    let all = census(&out, "lsoa21", "population_density");
+    let d = all
+        .clone()
+        .lazy()
+        .filter(col("status").eq(lit("ok")))
+        .collect()
+        .unwrap();
+    assert_eq!(d.height(), 3, "a value for each LSOA with an area");
+    assert_eq!(
+        all.height(),
+        4,
+        "and one row flagging the LSOAs without one"
+    );
+    let population = by_key(
+        &census(&out, "lsoa21", "population"),
+        "geography_code",
+        "value",
+    );
+    for i in 0..3 {
+        let code = text(&d, "geography_code", i).unwrap();
+        assert_eq!(text(&d, "status", i).as_deref(), Some("ok"));
+        let expected = population[&code].unwrap() / ons[&code].unwrap();
+        assert!((num(&d, "value", i).unwrap() - expected).abs() < 1e-9);
+    }
+    // North Tyneside 012C: 6,799 people per km², as ONS has it (not 105,511).
+    let nt = (0..3)
+        .find(|i| text(&d, "geography_code", *i).as_deref() == Some("E01008506"))
+        .unwrap();
+    assert!((5_000.0..9_000.0).contains(&num(&d, "value", nt).unwrap()));
+    // Wards and districts with LSOAs lacking an area get no partial sum,
+    // only the flag row saying why.
+    for geo in ["ward24", "lad24"] {
+        let d = census(&out, geo, "population_density");
+        let flags: Vec<usize> = (0..d.height())
+            .filter(|i| text(&d, "status", *i).as_deref() == Some("unavailable"))
+            .collect();
+        assert_eq!(flags.len(), 1, "{geo}");
+        assert!(text(&d, "reason", flags[0]).unwrap().contains("lack an area"));
+    }
+    // No district has all its LSOAs among the three: only the flag row.
+    assert_eq!(census(&out, "lad24", "population_density").height(), 1);
+    let v = verification(&out);
+    let checks = table_checks(&v, "census2021_indicators");
+    let status = |name: &str| checks.iter().find(|c| c["check"] == name).unwrap()["status"].clone();
+    assert_eq!(status("density_area_reference"), "pass");
+    assert_eq!(status("density_areas_complete"), "warn");
+
+    // One area three times too large stops the build, naming it.
+    let mut wrong = areas.clone();
+    wrong[0].1 *= 3.0;
+    let dir = tempdir();
+    let err = build_with_land_areas(dir.path(), &wrong)
+        .expect_err("a measured area far from ONS's stops the build")
+        .to_string();
+    assert!(err.contains("check `density_area_reference`"), "{err}");
+    assert!(err.contains("E01008506"), "{err}");
+    assert!(err.contains("`lsoa21_land_areas`"), "{err}");
+    assert!(err.contains("column `area_km2`"), "{err}");
+    assert!(!dir.path().join("release").exists());
+}
+
+#[test]
+fn average_ranks_are_labelled_higher_is_more_deprived_and_lie_within_their_lsoas() {
+    let b = shared_build();
+    for table in [
+        "imd_england_2019_lad19",
+        "imd_england_2019_ward19",
+        "imd_england_2025_lad24",
+        "imd_england_2025_ward24",
+        "imd_wales_2019_lad19",
+        "imd_wales_2025_ward24",
+    ] {
+        for field in ["imd_average_rank", "imd_local_concentration"] {
+            let f = datapackage_field(&b.out, table, field);
+            let d = f["description"].as_str().unwrap();
+            assert!(d.contains("higher = more deprived"), "{table}.{field}: {d}");
+            assert!(d.contains("Not a rank"), "{table}.{field}: {d}");
+            assert!(!d.contains("1 = most deprived."), "{table}.{field}: {d}");
+        }
+    }
+    // Aldersgate (E05009288): one LSOA, ranked 26,525 of 33,755 in 2025;
+    // its average rank is that LSOA's inverted rank, 33,755 + 1 - 26,525.
+    let ward = rows_of(
+        &b.out,
+        "imd_england_2025_ward24",
+        col("ward24_code").eq(lit("E05009288")),
+    );
+    assert_eq!(num(&ward, "imd_average_rank", 0), Some(7_231.0));
+    let area: Value =
+        serde_json::from_slice(&std::fs::read(b.out.join("api/v1/areas/E05009288.json")).unwrap())
+            .unwrap();
+    let s = &area["summaries"]["imd_england_2025_ward24"];
+    assert_eq!(s["imd_average_rank"], 7231.0);
+    assert_eq!(
+        s["directions"]["imd_average_rank"],
+        "higher = more deprived"
+    );
+    // The bounds are checked on every build, for every area.
+    let v = verification(&b.out);
+    let check = table_checks(&v, "imd_england_2025_ward24")
+        .into_iter()
+        .find(|c| c["check"] == "measures_possible")
+        .unwrap();
+    assert_eq!(check["status"], "pass", "{check}");
+}
+
+#[test]
+fn employment_scale_of_2025_names_the_missing_working_age_population() {
+    let b = shared_build();
+    for table in ["imd_england_2025_lad24", "imd_england_2025_ward24"] {
+        let f = datapackage_field(&b.out, table, "employment_scale");
+        let d = f["description"].as_str().unwrap();
+        assert!(d.contains("EMPTY in this release"), "{d}");
+        assert!(d.contains("working-age population"), "{d}");
+        assert!(!d.contains("publishes no employment"), "{d}");
+    }
+}
+
+#[test]
+fn flats_share_counts_every_kind_of_flat() {
+    let b = shared_build();
+    // From the long TS044 file itself: all four kinds of flat over the total.
+    let path = data_dir().join("census2021/household_type21_lsoa21.demographr.csv.gz");
+    let text_ = read_text(&path);
+    let mut r = csv::Reader::from_reader(text_.as_bytes());
+    let mut expected: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    for rec in r.records() {
+        let rec = rec.unwrap();
+        let e = expected.entry(rec[0].to_string()).or_default();
+        e.1 = rec[1].parse().unwrap();
+        let flat = rec[2].contains("flats")
+            || rec[2].starts_with("Part of a converted")
+            || rec[2].starts_with("Part of another converted")
+            || rec[2].starts_with("In a commercial building");
+        if flat {
+            e.0 += rec[3].parse::<f64>().unwrap();
+        }
+    }
+    let published = by_key(
+        &census(&b.out, "lsoa21", "flats_share"),
+        "geography_code",
+        "value",
+    );
+    assert_eq!(published.len(), expected.len());
+    for (code, (n, total)) in &expected {
+        let v = published[code].unwrap();
+        assert!(
+            (v - n / total).abs() < 1e-12,
+            "{code}: {v} against {n}/{total}"
+        );
+    }
+    let m: census_pipeline::release::Manifest =
+        serde_json::from_slice(&std::fs::read(b.out.join("manifest.json")).unwrap()).unwrap();
+    let d = &m.tables["census2021_indicators"].description;
+    assert!(
+        d.contains("flats_share, proportion: Households in a flat"),
+        "{d}"
+    );
+    assert!(d.contains("converted"), "{d}");
+}
+
+#[test]
+fn private_outdoor_space_reaches_successors_of_abolished_districts() {
+    let b = shared_build();
+    let g = census(&b.out, "lad24", "private_outdoor_space_share");
+    let row = |code: &str| {
+        (0..g.height())
+            .find(|i| text(&g, "geography_code", *i).as_deref() == Some(code))
+            .unwrap_or_else(|| panic!("{code} has no row"))
+    };
+    for (code, districts) in [
+        ("E06000060", "E07000004, E07000005, E07000006, E07000007"),
+        ("E06000061", "E07000150, E07000152, E07000153, E07000156"),
+        ("E06000062", "E07000151, E07000154, E07000155"),
+    ] {
+        let i = row(code);
+        let v = num(&g, "value", i).unwrap();
+        assert!((0.8..1.0).contains(&v), "{code}: {v}");
+        assert!(text(&g, "reason", i).unwrap().contains(districts));
+    }
+    // Said to be address data of 2020, not the Census.
+    let m: census_pipeline::release::Manifest =
+        serde_json::from_slice(&std::fs::read(b.out.join("manifest.json")).unwrap()).unwrap();
+    let d = &m.tables["census2021_indicators"].description;
+    assert!(d.contains("Not a Census 2021 indicator: ONS address data of April 2020"));
+    let area: Value =
+        serde_json::from_slice(&std::fs::read(b.out.join("api/v1/areas/E06000060.json")).unwrap())
+            .unwrap();
+    let caveats = area["caveats"].to_string();
+    assert!(
+        caveats.contains("ONS address data of April 2020"),
+        "{caveats}"
+    );
+}
+
+#[test]
+fn a_district_figure_that_differs_from_its_lsoas_says_why() {
+    let b = shared_build();
+    // Cherwell (E07000177): the LAD 2022 table against LAD 2024 LSOAs.
+    let hh = census(&b.out, "lad24", "households");
+    let i = (0..hh.height())
+        .find(|i| text(&hh, "geography_code", *i).as_deref() == Some("E07000177"))
+        .unwrap();
+    assert_eq!(text(&hh, "status", i).as_deref(), Some("approximate"));
+    let reason = text(&hh, "reason", i).unwrap();
+    assert!(reason.contains("by 1.2%"), "{reason}");
+    assert!(reason.contains("boundary changed"), "{reason}");
+    // Elsewhere the two agree within disclosure control and say nothing.
+    let approximate = (0..hh.height())
+        .filter(|i| text(&hh, "status", *i).as_deref() == Some("approximate"))
+        .count();
+    assert_eq!(approximate, 1);
+}
+
+#[test]
+fn wimd_scores_are_described_as_transformed_scores() {
+    let b = shared_build();
+    for table in ["wimd2019_scores", "imd_wales_2019"] {
+        let f = datapackage_field(&b.out, table, "income_score");
+        let d = f["description"].as_str().unwrap();
+        assert!(
+            d.contains("transformed score on a 0 to 100 scale"),
+            "{table}: {d}"
+        );
+        assert!(d.contains("not a rate or percentage"), "{table}: {d}");
+    }
+}
+
+/// The declared bounds of a field, from its Table Schema constraints.
+fn bounds(f: &Value) -> (f64, f64) {
+    let c = &f["constraints"];
+    (
+        c["minimum"].as_f64().unwrap_or(f64::NEG_INFINITY),
+        c["maximum"].as_f64().unwrap_or(f64::INFINITY),
+    )
+}
+
+#[test]
+fn every_numeric_column_of_every_table_lies_within_its_declared_unit_and_range() {
+    let b = shared_build();
+    let pkg: Value =
+        serde_json::from_slice(&std::fs::read(b.out.join("datapackage.json")).unwrap()).unwrap();
+    let mut columns = 0;
+    for r in pkg["resources"].as_array().unwrap() {
+        let table = r["name"].as_str().unwrap();
+        let df = read_table(&b.out, table);
+        for f in r["schema"]["fields"].as_array().unwrap() {
+            let name = f["name"].as_str().unwrap();
+            if !matches!(f["type"].as_str(), Some("number" | "integer")) {
+                continue;
+            }
+            let unit = f["unit"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{table}.{name} has no unit"));
+            let description = f["description"].as_str().unwrap();
+            assert!(
+                [
+                    "more deprived",
+                    "most deprived",
+                    "favourable",
+                    "varies by indicator"
+                ]
+                .iter()
+                .any(|w| description.contains(w)),
+                "{table}.{name} does not say its direction: {description}"
+            );
+            let (lo, hi) = bounds(f);
+            if unit != "mixed" {
+                assert!(
+                    lo.is_finite() || unit == "z" || unit == "score" || unit == "date",
+                    "{table}.{name} ({unit}) declares no range"
+                );
+            }
+            let c = df.column(name).unwrap().cast(&DataType::Float64).unwrap();
+            for (i, x) in c.f64().unwrap().iter().enumerate() {
+                if let Some(x) = x {
+                    assert!(
+                        x.is_finite() && x >= lo && x <= hi,
+                        "{table}.{name} row {i}: {x} outside {lo}..={hi} ({unit})"
+                    );
+                }
+            }
+            columns += 1;
+        }
+    }
+    assert!(columns > 400, "{columns} numeric columns checked");
+
+    // The long census table gives each row's unit: check values by it.
+    let t = read_table(&b.out, "census2021_indicators");
+    let range = |unit: &str| match unit {
+        "proportion" => (0.0, 1.0),
+        "years" => (0.0, 130.0),
+        "persons" | "households" | "persons per km2" => (0.0, f64::INFINITY),
+        other => panic!("unknown unit {other}"),
+    };
+    for i in 0..t.height() {
+        let (lo, hi) = range(&text(&t, "unit", i).unwrap());
+        if let Some(v) = num(&t, "value", i) {
+            assert!(v >= lo && v <= hi, "census row {i}: {v}");
+        }
+    }
+}
