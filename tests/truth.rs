@@ -339,7 +339,9 @@ fn measured_land_areas_publish_small_area_density_checked_against_ons() {
             .filter(|i| text(&d, "status", *i).as_deref() == Some("unavailable"))
             .collect();
         assert_eq!(flags.len(), 1, "{geo}");
-        assert!(text(&d, "reason", flags[0]).unwrap().contains("lack an area"));
+        assert!(text(&d, "reason", flags[0])
+            .unwrap()
+            .contains("lack an area"));
     }
     // No district has all its LSOAs among the three: only the flag row.
     assert_eq!(census(&out, "lad24", "population_density").height(), 1);
