@@ -14,6 +14,7 @@ mod fetch;
 mod http;
 mod index;
 mod layout;
+mod postcodes;
 mod publish;
 mod readers;
 mod report;

@@ -602,10 +602,21 @@ fn check_layout(what: &str, raw: &RawSource, errors: &mut Vec<ConfigError>) {
             "{what} field `sheet` applies only to workbooks"
         )));
     }
-    if (raw.format == Format::Zip) != raw.member.is_some() {
-        errors.push(msg(format!(
-            "{what} field `member` is required for, and only for, format \"zip\""
-        )));
+    let pattern = raw
+        .member
+        .as_deref()
+        .is_some_and(crate::read::members::is_pattern);
+    match (raw.format, &raw.member) {
+        (Format::Zip, Some(_)) => {}
+        (Format::Csv | Format::CsvGz, Some(_)) if pattern => {}
+        (Format::Zip, None) => errors.push(msg(format!(
+            "{what} field `member` is required for format \"zip\" (a member, or a pattern with `*` for many)"
+        ))),
+        (_, Some(m)) => errors.push(msg(format!(
+            "{what} field `member` applies to zips, and as a pattern (`*`) to a folder of CSV files; got {m:?} for format {:?}",
+            raw.format
+        ))),
+        _ => {}
     }
     if raw.header_row == 0 {
         errors.push(msg(format!("{what} field `header_row` is 1-based, got 0")));

@@ -92,6 +92,28 @@ enum Command {
         #[arg(long)]
         allow_downgrade: bool,
     },
+    /// IMD for every row of a CSV of postcodes or small-area codes, offline,
+    /// from a local release: the same rows with columns appended, and a
+    /// reason for any row that cannot be answered.
+    Lookup {
+        /// The release directory (as written by `build`).
+        #[arg(long, default_value = "output")]
+        release: PathBuf,
+        /// Per nation, the edition of this year or the latest before it
+        /// (2019 or 2025; Scotland 2020, Northern Ireland 2017); default:
+        /// each nation's latest.
+        #[arg(long)]
+        year: Option<u32>,
+        /// The column holding postcodes or small-area codes (detected when
+        /// not given: by its name, else by its values).
+        #[arg(long)]
+        column: Option<String>,
+        /// The input CSV.
+        input: PathBuf,
+        /// The output CSV (default: standard output).
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+    },
     /// Time a full build (fresh stage cache, inputs in place) and a no-op rebuild.
     Bench {
         #[command(flatten)]
@@ -228,6 +250,31 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 "fetched {} sources into {}",
                 fetched.len(),
                 cache.dir.display()
+            );
+        }
+        Command::Lookup {
+            release,
+            year,
+            column,
+            input,
+            out,
+        } => {
+            let t0 = std::time::Instant::now();
+            let r = census_pipeline::lookup::run(&census_pipeline::lookup::LookupOptions {
+                release,
+                year,
+                column,
+                input,
+                output: out,
+            })?;
+            eprintln!(
+                "looked up {} rows by {} (column `{}`): {} with an IMD, {} with the reason why not, in {:.2} s",
+                r.rows,
+                if r.by_postcode { "postcode" } else { "small-area code" },
+                r.column,
+                r.answered,
+                r.rows - r.answered,
+                t0.elapsed().as_secs_f64()
             );
         }
         Command::Diff { old, new, out } => {

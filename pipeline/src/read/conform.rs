@@ -79,6 +79,20 @@ pub fn conform(raw: &RawTable, source: &Source, dataset: &DatasetSpec) -> Result
     })
 }
 
+/// Whether a header as published is one a canonical column of the source
+/// would claim (by alias; a dataset with column groups claims everything).
+/// Readers of very large files keep only these columns.
+pub fn claims(source: &Source, dataset: &DatasetSpec, header: &str) -> bool {
+    if !dataset.groups.is_empty() {
+        return true;
+    }
+    let h = normalise_header(header);
+    source
+        .aliases
+        .values()
+        .any(|spellings| spellings.contains(&h))
+}
+
 /// Converts the columns the source publishes in another unit, and says how.
 fn convert_units(
     table: &mut Table,

@@ -12,6 +12,20 @@ use crate::error::{Error, ErrorKind, Result};
 /// wholly empty rows at the end of the file (spreadsheet exports often leave
 /// some). Lines, fields and the whole stream are capped by `limits`.
 pub fn read_csv(input: impl Read, raw: &RawSource, limits: &Limits) -> Result<RawTable> {
+    read_csv_keeping(input, raw, limits, None)
+}
+
+/// Which headers to keep (`None`: all). A large file keeps only the
+/// columns its dataset claims, so the others never take memory.
+pub type Keep<'a> = Option<&'a dyn Fn(&str) -> bool>;
+
+/// As [`read_csv`], keeping only the columns whose header `keep` accepts.
+pub fn read_csv_keeping(
+    input: impl Read,
+    raw: &RawSource,
+    limits: &Limits,
+    keep: Keep<'_>,
+) -> Result<RawTable> {
     let mut input = BufReader::with_capacity(64 << 10, Bounded::lines(input, limits));
     let head = input.fill_buf().map_err(|e| read_error(e, "cannot read"))?;
     if head.iter().all(|b| b.is_ascii_whitespace()) {
@@ -26,7 +40,9 @@ pub fn read_csv(input: impl Read, raw: &RawSource, limits: &Limits) -> Result<Ra
         .from_reader(input);
     let mut headers: Option<Vec<String>> = None;
     let mut groups: Option<Vec<String>> = None;
-    let mut rows: Vec<(usize, Vec<Cell>)> = Vec::new();
+    // Line, number of fields, whether all were empty, the kept cells.
+    let mut rows: Vec<(usize, usize, bool, Vec<Cell>)> = Vec::new();
+    let mut mask: Option<Vec<bool>> = None;
     let mut record = ::csv::ByteRecord::new();
     let mut record_no = 0;
     loop {
@@ -47,35 +63,53 @@ pub fn read_csv(input: impl Read, raw: &RawSource, limits: &Limits) -> Result<Ra
         if Some(record_no) == raw.group_row {
             groups = Some(fields);
         } else if record_no == raw.header_row {
-            headers = Some(fields);
+            let full = match groups.take() {
+                Some(g) => with_groups(&g, &fields),
+                None => fields,
+            };
+            mask = keep.map(|k| full.iter().map(|h| k(h)).collect());
+            headers = Some(full);
         } else {
-            rows.push((line, fields.into_iter().map(cell).collect()));
+            let n = fields.len();
+            let empty = fields.iter().all(|f| f.trim().is_empty());
+            let cells = match &mask {
+                Some(m) => fields
+                    .into_iter()
+                    .zip(m)
+                    .filter(|(_, k)| **k)
+                    .map(|(f, _)| cell(f))
+                    .collect(),
+                None => fields.into_iter().map(cell).collect(),
+            };
+            rows.push((line, n, empty, cells));
         }
     }
-    let Some(mut headers) = headers else {
+    let Some(headers) = headers else {
         return Err(Error::unreadable(format!(
             "the file has no header row (expected at row {})",
             raw.header_row
         )));
     };
-    if let Some(groups) = groups {
-        headers = with_groups(&groups, &headers);
-    }
-    while rows
-        .last()
-        .is_some_and(|(_, r)| r.iter().all(|c| *c == Cell::Empty))
-    {
+    while rows.last().is_some_and(|r| r.2) {
         rows.pop();
     }
-    for (line, row) in &rows {
-        if row.len() != headers.len() {
-            return Err(Error::new(ErrorKind::RaggedRow {
-                fields: row.len(),
-                expected: headers.len(),
-            })
-            .row(*line));
-        }
+    if let Some((line, n, _, _)) = rows.iter().find(|r| r.1 != headers.len()) {
+        return Err(Error::new(ErrorKind::RaggedRow {
+            fields: *n,
+            expected: headers.len(),
+        })
+        .row(*line));
     }
+    let headers = match &mask {
+        Some(m) => headers
+            .into_iter()
+            .zip(m)
+            .filter(|(_, k)| **k)
+            .map(|(h, _)| h)
+            .collect(),
+        None => headers,
+    };
+    let rows = rows.into_iter().map(|(l, _, _, c)| (l, c)).collect();
     Ok(RawTable::from_rows(headers, rows))
 }
 

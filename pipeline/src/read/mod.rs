@@ -13,6 +13,7 @@ pub mod bounded;
 mod conform;
 mod csv;
 mod geo;
+pub mod members;
 mod sheet;
 
 use std::path::Path;
@@ -21,7 +22,7 @@ use crate::catalog::{Format, RawSource, Source};
 use crate::error::{Error, ErrorKind, Result};
 
 pub use bounded::Limits;
-pub use conform::{conform, Conformed};
+pub use conform::{claims, conform, Conformed};
 
 use bounded::read_all;
 

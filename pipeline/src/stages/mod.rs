@@ -16,6 +16,7 @@ pub mod change;
 pub mod index;
 pub mod load;
 pub mod places;
+pub mod postcodes;
 pub mod stack;
 pub mod summary;
 pub mod wards;
@@ -71,6 +72,8 @@ kinds! {
     CensusIndicators(Box<census::CensusStage>),
     /// Places Scores from a taxonomy of themes and indicators.
     PlacesScores(Box<places::PlacesStage>),
+    /// Every postcode with its status and the small areas the indices use.
+    PostcodeAreas(Box<postcodes::PostcodeStage>),
     /// The static JSON API: a file per area code and per postcode outcode.
     StaticApi(Box<api::ApiStage>),
 }

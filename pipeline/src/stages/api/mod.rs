@@ -44,7 +44,7 @@ use crate::release::FileEntry;
 
 pub use openapi::openapi;
 pub use postcodes::normalise_postcode;
-pub use spec::{ApiStage, AreaType, Filter, PostcodeSpec, Register, Section, Shape};
+pub use spec::{ApiStage, AreaType, Edition, Filter, PostcodeSpec, Register, Section, Shape};
 
 /// What the API stage wrote.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -54,8 +54,6 @@ pub struct ApiOutput {
     pub areas: usize,
     pub postcodes: usize,
     pub outcodes: usize,
-    /// Postcodes that could not be normalised, with their row.
-    pub invalid_postcodes: usize,
 }
 
 impl Stage for ApiStage {
@@ -208,12 +206,10 @@ pub fn generate(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Result<
                 tracing::warn!(table = %pc.table, reason = %inputs.why_unavailable(&pc.table), "No postcode table; the API has no postcode files.")
             }
             Some(frame) => {
-                let w =
-                    postcodes::write_all(spec, pc, frame, &registry, &sections, inputs, &writer)?;
+                let w = postcodes::write_all(spec, pc, frame, &registry, inputs, &writer)?;
                 files.extend(w.files);
                 out.postcodes = w.postcodes;
                 out.outcodes = w.outcodes;
-                out.invalid_postcodes = w.invalid;
             }
         }
     }
@@ -270,12 +266,17 @@ code = "code"
 applies_to = '^W01'
 [postcodes]
 table = "pc"
-postcode = "pc"
-small_area = "area"
+postcode = "postcode"
+outcode = "outcode"
+status = "status"
+terminated = "terminated"
+country = "country"
 local_authority = "lad"
-terminated = "term"
-indices = ["deprivation.england"]
-fields = ["imd_rank"]
+ward = "ward"
+reason = "reason"
+small_areas = { area_code = "area_reason" }
+quantiles = [2, 5, 10]
+editions = [{ key = "england", nation = "England", year = 2019, small_area = "area_code", pattern = '^E01', index = "imd_e", code = "code", rank = "imd_rank", decile = "imd_decile" }]
 "#;
 
     fn spec() -> ApiStage {
@@ -298,6 +299,7 @@ fields = ["imd_rank"]
                 table(vec![
                     ("code", strs(&["E01000001"])),
                     ("imd_rank", ints(&[7])),
+                    ("imd_decile", ints(&[1])),
                     ("imd_score", opt_floats(&[None])),
                 ]),
             ),
@@ -311,31 +313,33 @@ fields = ["imd_rank"]
             (
                 "pc",
                 table(vec![
+                    ("postcode", strs(&["E1 1AA", "E1 1AB", "E1 1AD", "W1 1AA"])),
+                    ("outcode", strs(&["E1", "E1", "E1", "W1"])),
+                    ("status", strs(&["live", "terminated", "live", "live"])),
+                    ("terminated", opt_strs(&[None, Some("202001"), None, None])),
                     (
-                        "pc",
-                        strs(&["e11aa", "E1 1AB", "W1 1AA", "nonsense", "E11AA"]),
-                    ),
-                    (
-                        "area",
-                        opt_strs(&[
-                            Some("E01000001"),
-                            Some("E01000002"),
-                            Some("W01000001"),
-                            None,
-                            Some("E01000001"),
-                        ]),
+                        "country",
+                        strs(&["E92000001", "E92000001", "E92000001", "W92000004"]),
                     ),
                     (
                         "lad",
-                        strs(&[
-                            "E06000001",
-                            "E06000001",
-                            "W06000001",
-                            "E06000001",
-                            "E06000001",
+                        strs(&["E06000001", "E06000001", "E06000001", "W06000001"]),
+                    ),
+                    ("ward", opt_strs(&[None, None, None, None])),
+                    (
+                        "area_code",
+                        opt_strs(&[
+                            Some("E01000001"),
+                            Some("E01000002"),
+                            None,
+                            Some("W01000001"),
                         ]),
                     ),
-                    ("term", opt_strs(&[None, Some("202001"), None, None, None])),
+                    (
+                        "area_reason",
+                        opt_strs(&[None, None, Some("E01000003 was split"), None]),
+                    ),
+                    ("reason", opt_strs(&[None, None, None, None])),
                 ]),
             ),
         ]
@@ -419,47 +423,34 @@ fields = ["imd_rank"]
     }
 
     #[test]
-    fn postcodes_are_grouped_marked_and_deduplicated() {
+    fn an_outcode_file_states_each_area_and_each_reason_once() {
         let (dir, out) = run(tables());
         let out = out.unwrap();
-        assert_eq!(
-            (out.postcodes, out.outcodes, out.invalid_postcodes),
-            (3, 2, 1)
-        );
+        assert_eq!((out.postcodes, out.outcodes), (4, 2));
         let e1 = read(dir.path(), "api/v1/postcodes/E1.json");
-        let pcs = e1["postcodes"].as_array().unwrap();
-        assert_eq!(pcs.len(), 2, "`e11aa` and `E11AA` are one postcode");
-        assert_eq!(pcs[0]["postcode"], "E1 1AA");
-        assert_eq!(pcs[0]["status"], "live");
-        assert_eq!(pcs[0]["imd"]["imd_rank"], 7);
-        assert_eq!(pcs[1]["status"], "terminated");
-        assert_eq!(pcs[1]["terminated"], "202001");
-        assert!(pcs[1]["imd"].is_null());
-        assert!(pcs[1]["imd_unavailable_reason"]
-            .as_str()
-            .unwrap()
-            .contains("E01000002"));
-        let index = read(dir.path(), "api/v1/postcodes/index.json");
-        assert_eq!(index["invalid"][0]["postcode"], "nonsense");
-        assert_eq!(index["invalid"][0]["row"], 5);
-    }
-
-    #[test]
-    fn a_postcode_given_two_areas_stops_the_build() {
-        let pc = table(vec![
-            ("pc", strs(&["E11AA", "e1 1aa"])),
-            ("area", strs(&["E01000001", "E01000002"])),
-            ("lad", strs(&["E06000001", "E06000001"])),
-            ("term", opt_strs(&[None, None])),
-        ]);
-        let err = run(replace(tables(), "pc", pc)).1.unwrap_err();
-        assert_eq!(err.check_failure().unwrap().check, "one_area_per_postcode");
-        let msg = err.to_string();
-        assert!(msg.contains("E1 1AA appears twice"), "{msg}");
-        assert!(
-            msg.contains("column `pc`") && msg.contains("row 3"),
-            "{msg}"
+        let pcs = &e1["postcodes"];
+        assert_eq!(pcs["E1 1AA"]["status"], "live");
+        assert_eq!(pcs["E1 1AB"]["status"], "terminated");
+        assert_eq!(pcs["E1 1AB"]["terminated"], "202001");
+        let place = |pc: &str| &e1["places"][pcs[pc]["place"].as_u64().unwrap() as usize];
+        assert_eq!(place("E1 1AA")["small_areas"]["area"], "E01000001");
+        // The area's deprivation, once, under `areas`.
+        let a = &e1["areas"]["E01000001"]["england"];
+        assert_eq!((a["rank"].as_f64(), a["n"].as_u64()), (Some(7.0), Some(1)));
+        assert_eq!(
+            e1["areas"]["E01000001"]["href"],
+            "/api/v1/areas/E01000001.json"
         );
+        assert!(
+            e1["areas"]["E01000002"].get("england").is_none(),
+            "not ranked"
+        );
+        // A postcode without a small area refers to the reason by number.
+        let why = place("E1 1AD")["missing"]["area"].as_u64().unwrap() as usize;
+        assert_eq!(e1["reasons"][why], "E01000003 was split");
+        assert_eq!(e1["editions"]["england"]["n"], 1);
+        let index = read(dir.path(), "api/v1/postcodes/index.json");
+        assert_eq!(index["postcodes"], 4);
     }
 
     #[test]

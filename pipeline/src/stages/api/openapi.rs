@@ -18,6 +18,36 @@ pub fn openapi(spec: &ApiStage) -> Value {
         },
         "paths": paths(&base),
         "components": components(area_props),
+        "x-original-platform": original_platform(spec),
+    })
+}
+
+/// How each endpoint of the original platform (that the audit software
+/// calls) maps to these static files.
+fn original_platform(spec: &ApiStage) -> Value {
+    let Some(pc) = &spec.postcodes else {
+        return json!({});
+    };
+    let editions: Vec<Value> = pc
+        .editions
+        .iter()
+        .map(|e| json!({"nation": e.nation, "year": e.year, "edition": e.key, "small_area": e.small_area.trim_end_matches("_code")}))
+        .collect();
+    let base = &spec.base;
+    json!({
+        "/indices_of_multiple_deprivation?postcode=P&year=Y": format!(
+            "GET /{base}/postcodes/<outcode of P>.json; p = postcodes[P normalised]; place = places[p.place]; \
+             the edition is the one of `editions` for the postcode's nation (place.country) whose `year` is Y; \
+             its small area is place.small_areas[edition.small_area]; the result is areas[that code][edition] (rank, n, decile, quintile, quantiles). \
+             Years: 2019 and 2025 (England, Wales), 2020 (Scotland, SIMD 2020v2), 2017 (Northern Ireland). A missing small area says why in place.missing or place.reason."
+        ),
+        "/index_of_multiple_deprivation_quantile?postcode=P&quantile=Q": format!(
+            "As above with the nation's latest edition; the answer is areas[code][edition].quantiles[i] where quantiles[i] of the file is Q. \
+             Q must be one of {:?}. Quantiles are ceil(rank x Q / N): the original computed floor(rank / (N / Q)) + 1, which gives Q + 1 to the last area \
+             and differs at band edges (see the migration note, {base}/postcodes/migration.md).",
+            pc.quantiles
+        ),
+        "editions": editions,
     })
 }
 
@@ -102,7 +132,7 @@ fn paths(base: &str) -> Value {
         },
         format!("{base}/postcodes/{{outcode}}.json"): {
             "get": {
-                "summary": "Every postcode of an outcode, with its small area and IMD",
+                "summary": "Every postcode of an outcode: status and small areas, and each small area's deprivation in every edition",
                 "operationId": "getOutcode",
                 "parameters": [{"name": "outcode", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Z]{1,2}[0-9][A-Z0-9]?$"}, "description": "The outward code in upper case, e.g. BT1. Normalise a postcode by upper-casing it and removing spaces; the outcode is all but its last three characters."}],
                 "responses": {
@@ -113,7 +143,7 @@ fn paths(base: &str) -> Value {
         },
         format!("{base}/postcodes/index.json"): {
             "get": {
-                "summary": "Every outcode, and the look-up's rows that are not UK postcodes",
+                "summary": "Every outcode, with its number of postcodes",
                 "operationId": "listOutcodes",
                 "responses": {"200": {"description": "The index.", "content": {"application/json": {"schema": {"type": "object"}}}}},
             },
@@ -150,21 +180,29 @@ fn components(area_props: Map<String, Value>) -> Value {
                     "code": {"type": "string"}, "name": {"type": ["string", "null"]}, "types": {"type": "array", "items": {"type": "string"}},
                 }}},
             }},
-            "Outcode": {"type": "object", "required": ["outcode", "count", "postcodes"], "properties": {
+            "Outcode": {"type": "object", "required": ["outcode", "count", "editions", "quantiles", "postcodes", "places", "areas", "reasons"], "properties": {
                 "outcode": {"type": "string"},
-                "count": {"type": "integer"},
+                "count": {"type": "integer", "description": "Postcodes in this file."},
                 "caveats": {"type": "array", "items": {"type": "string"}},
-                "postcodes": {"type": "array", "items": {"$ref": "#/components/schemas/Postcode"}},
+                "editions": {"type": "object", "description": "Each index edition: nation, year (the original platform's `year`), index table, which small area it uses, and N (its number of areas).", "additionalProperties": {"type": "object"}},
+                "quantiles": {"type": "array", "items": {"type": "integer"}, "description": "The quantiles each area lists, in order (those the original platform accepts)."},
+                "postcodes": {"type": "object", "description": "Normalised postcode (upper case, one space before the inward code) -> its status and place.", "additionalProperties": {"$ref": "#/components/schemas/Postcode"}},
+                "places": {"type": "array", "items": {"$ref": "#/components/schemas/Place"}},
+                "areas": {"type": "object", "description": "Small-area code -> its deprivation in each edition that ranks it, and `href`, its own file.", "additionalProperties": {"type": "object", "additionalProperties": true}},
+                "reasons": {"type": "array", "items": {"type": "string"}, "description": "Reasons, referred to by position from places."},
             }},
-            "Postcode": {"type": "object", "required": ["postcode", "status", "small_area", "local_authority", "imd"], "properties": {
-                "postcode": {"type": "string", "description": "Normalised: upper case, one space before the inward code."},
-                "status": {"type": "string", "enum": ["live", "terminated", "unknown"], "description": "unknown when the look-up does not record terminations (see status_reason)."},
-                "terminated": {"type": ["string", "null"]},
-                "status_reason": {"type": "string"},
-                "small_area": {"type": "object"},
-                "local_authority": {"type": "object"},
-                "imd": {"type": ["object", "null"], "description": "The small area's IMD in the first index that covers it; null with imd_unavailable_reason otherwise."},
-                "imd_unavailable_reason": {"type": "string"},
+            "Postcode": {"type": "object", "required": ["status", "place"], "properties": {
+                "status": {"type": "string", "enum": ["live", "terminated", "unknown"], "description": "unknown when the look-up does not record terminations."},
+                "terminated": {"type": "string", "description": "YYYYMM, for a terminated postcode."},
+                "place": {"type": "integer", "description": "Position in `places`."},
+            }},
+            "Place": {"type": "object", "required": ["country", "lad", "ward", "small_areas"], "properties": {
+                "country": {"type": ["string", "null"]},
+                "lad": {"type": ["string", "null"]},
+                "ward": {"type": ["string", "null"]},
+                "small_areas": {"type": "object", "description": "Geography (lsoa11, lsoa21, dz11, soa01, dz21) -> code.", "additionalProperties": {"type": "string"}},
+                "missing": {"type": "object", "description": "Geography -> position in `reasons` of why it is not known.", "additionalProperties": {"type": "integer"}},
+                "reason": {"type": "integer", "description": "Position in `reasons` of why no UK index covers these postcodes."},
             }},
         },
     })

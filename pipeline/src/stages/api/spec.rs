@@ -117,23 +117,52 @@ pub struct Section {
     pub caveat: Option<String>,
 }
 
-/// The postcode files.
+/// The postcode files: one per outcode, each postcode with its status and
+/// its small areas, and each small area's deprivation once per file.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct PostcodeSpec {
+    /// The postcode table (a `postcode_areas` stage's output).
     pub table: String,
     pub postcode: String,
-    pub small_area: String,
-    pub local_authority: String,
+    pub outcode: String,
+    pub status: String,
     /// The date a postcode was terminated; empty for a live postcode.
     pub terminated: String,
-    /// Sections (`group.key`) in which a postcode's small area is looked up
-    /// for its IMD, in order; the first holding the code wins.
-    pub indices: Vec<String>,
-    /// Fields of the index shown for each postcode.
-    pub fields: Vec<String>,
+    pub country: String,
+    pub local_authority: String,
+    pub ward: String,
+    /// Why a postcode has no small area of any index.
+    pub reason: String,
+    /// The small-area columns, each shown under its name without `_code`,
+    /// with the column that says why it is null (empty: none).
+    pub small_areas: IndexMap<String, String>,
+    /// The quantiles the original platform accepts, as ceil(rank x q / N).
+    pub quantiles: Vec<u32>,
+    /// The editions of each nation's index, and which small area each uses.
+    pub editions: Vec<Edition>,
     #[serde(default)]
     pub caveats: Vec<String>,
+}
+
+/// One nation's index at one edition, as the postcode files show it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Edition {
+    /// Its key in the files, e.g. `imd_england_2019`.
+    pub key: String,
+    pub nation: String,
+    /// The year the original platform's `year` parameter selects it by.
+    pub year: u32,
+    /// The postcode table's small-area column it is looked up by.
+    pub small_area: String,
+    /// Only small areas matching this belong to the nation.
+    pub pattern: Pattern,
+    /// The index table, its area code, rank and published decile columns.
+    pub index: String,
+    pub code: String,
+    pub rank: String,
+    pub decile: String,
 }
 
 impl ApiStage {
@@ -170,14 +199,17 @@ impl ApiStage {
             s.filter.iter().for_each(|f| push(&f.column));
         }
         for p in self.postcodes.iter().filter(|p| p.table == table) {
-            for c in [
-                &p.postcode,
-                &p.small_area,
-                &p.local_authority,
-                &p.terminated,
-            ] {
-                push(c);
-            }
+            p.columns().into_iter().for_each(&mut push);
+        }
+        for e in self
+            .postcodes
+            .iter()
+            .flat_map(|p| &p.editions)
+            .filter(|e| e.index == table)
+        {
+            [&e.code, &e.rank, &e.decile]
+                .into_iter()
+                .for_each(&mut push);
         }
         Some(cols)
     }
@@ -191,6 +223,11 @@ impl ApiStage {
             .flat_map(|a| a.registers.iter().map(|r| r.table.clone()))
             .chain(self.sections.iter().map(|s| s.table.clone()))
             .chain(self.postcodes.iter().map(|p| p.table.clone()))
+            .chain(
+                self.postcodes
+                    .iter()
+                    .flat_map(|p| p.editions.iter().map(|e| e.index.clone())),
+            )
             .collect();
         t.sort();
         t.dedup();
@@ -207,5 +244,28 @@ impl Section {
     /// `group.key`.
     pub fn id(&self) -> String {
         format!("{}.{}", self.group, self.key)
+    }
+}
+
+impl PostcodeSpec {
+    /// The postcode table's columns the files read.
+    pub fn columns(&self) -> Vec<&String> {
+        let mut c = vec![
+            &self.postcode,
+            &self.outcode,
+            &self.status,
+            &self.terminated,
+            &self.country,
+            &self.local_authority,
+            &self.ward,
+            &self.reason,
+        ];
+        for (col, why) in &self.small_areas {
+            c.push(col);
+            if !why.is_empty() {
+                c.push(why);
+            }
+        }
+        c
     }
 }

@@ -56,12 +56,16 @@ impl ApiStage {
             check_filter(&s.filter, v);
         }
         if let Some(p) = &self.postcodes {
-            for ix in &p.indices {
-                if !keys.contains(ix) {
+            for e in &p.editions {
+                if !p.small_areas.contains_key(&e.small_area) {
                     v.error(format!(
-                        ": postcodes field `indices` names section `{ix}`, which is not declared"
+                        ": postcodes edition `{}` looks up `{}`, which is not one of `small_areas`",
+                        e.key, e.small_area
                     ));
                 }
+            }
+            if p.quantiles.iter().any(|q| *q < 2) {
+                v.error(": postcodes field `quantiles` must list numbers of bands, 2 or more");
             }
         }
     }
@@ -103,29 +107,11 @@ impl ApiStage {
             );
         }
         if let Some(p) = &self.postcodes {
-            let cols = [
-                &p.postcode,
-                &p.small_area,
-                &p.local_authority,
-                &p.terminated,
-            ];
-            v.columns("postcodes", &p.table, cols);
-            self.validate_postcode_fields(v);
-        }
-    }
-
-    /// The fields shown for a postcode's IMD exist in every index section.
-    fn validate_postcode_fields(&self, v: &mut Validator<'_>) {
-        let Some(p) = &self.postcodes else { return };
-        for ix in &p.indices {
-            let Some(s) = self.sections.iter().find(|s| &s.id() == ix) else {
-                continue;
-            };
-            v.columns(
-                &format!("postcodes.fields (section `{ix}`)"),
-                &s.table,
-                &p.fields,
-            );
+            v.columns("postcodes", &p.table, p.columns());
+            for e in &p.editions {
+                let f = format!("postcodes.editions.{}", e.key);
+                v.columns(&f, &e.index, [&e.code, &e.rank, &e.decile]);
+            }
         }
     }
 }

@@ -20,6 +20,17 @@ impl Writer<'_> {
         std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))
     }
 
+    /// Writes text (Markdown) at `rel`.
+    pub fn write_text(&self, rel: String, text: &str) -> Result<FileEntry> {
+        let path = self.root.join(&rel);
+        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
+        Ok(FileEntry {
+            path: rel,
+            bytes: text.len() as u64,
+            sha256: sha256_bytes(text.as_bytes()),
+        })
+    }
+
     /// Writes `value` as compact JSON at `rel`.
     pub fn write(&self, rel: String, value: &Value) -> Result<FileEntry> {
         let bytes = serde_json::to_vec(value).map_err(Error::table)?;

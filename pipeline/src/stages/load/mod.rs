@@ -20,7 +20,7 @@ use crate::catalog::{Catalog, Source};
 use crate::contract::{Inputs, Output, PlanCtx, RunCtx, Stage, StageRun, UnitTime, Validator};
 use crate::error::{Error, ErrorKind, Result};
 use crate::par::parallel_map;
-use crate::read::{conform, read_raw, Limits};
+use crate::read::{claims, conform, members, read_raw, Limits};
 use crate::release::{write_parquet, FileEntry, InputKind, InputRef, TableEntry};
 
 pub use spec::{DatasetSelection, LoadStage};
@@ -184,7 +184,10 @@ fn load_dataset(
     limits: &Limits,
 ) -> Result<(TableEntry, bool)> {
     let dataset = &catalog.datasets[&src.id];
-    let input_sha = cache.file_sha256(input)?;
+    let input_sha = match src.raw.member.as_deref() {
+        Some(m) if input.is_dir() => members::folder_digest(input, m)?,
+        _ => cache.file_sha256(input)?,
+    };
     let key = unit_key(&serde_json::json!({
         "kind": "load",
         "dataset": dataset,
@@ -202,6 +205,24 @@ fn load_dataset(
     Ok((unit.meta.entry(&rel, &dataset.title), unit.computed))
 }
 
+/// Reads a source (one file, or every member matching its pattern) into a
+/// raw table, with the digest of the bytes read.
+fn read_source(
+    src: &Source,
+    dataset: &crate::schema::DatasetSpec,
+    input: &Path,
+    limits: &Limits,
+) -> Result<(crate::read::RawTable, String)> {
+    let ctx = |e: Error| e.source_id(&src.id).file(input);
+    if src.raw.member.as_deref().is_some_and(members::is_pattern) {
+        let keep = |h: &str| claims(src, dataset, h);
+        return members::read_members(&src.raw, input, limits, Some(&keep)).map_err(ctx);
+    }
+    let bytes = std::fs::read(input).map_err(|e| Error::io(input, e))?;
+    let sha = sha256_bytes(&bytes);
+    Ok((read_raw(src, input, &bytes, limits)?, sha))
+}
+
 /// Reads, checks and conforms a source file into `work/table.parquet`.
 /// The pin is checked against the digest of the bytes actually read (not a
 /// digest remembered for the file's size and time, which an edit in place
@@ -213,8 +234,8 @@ fn read_into(
     limits: &Limits,
     work: &Path,
 ) -> Result<LoadMeta> {
-    let bytes = std::fs::read(input).map_err(|e| Error::io(input, e))?;
-    let input_sha = sha256_bytes(&bytes);
+    let dataset = &catalog.datasets[&src.id];
+    let (raw, input_sha) = read_source(src, dataset, input, limits)?;
     let input_sha = input_sha.as_str();
     if let Some(pin) = &src.raw.sha256 {
         if pin != input_sha {
@@ -226,8 +247,6 @@ fn read_into(
             .file(input));
         }
     }
-    let raw = read_raw(src, input, &bytes, limits)?;
-    drop(bytes);
     if let Some(expected) = src.raw.rows {
         if raw.height() != expected {
             return Err(Error::new(ErrorKind::RowCount {
@@ -238,7 +257,6 @@ fn read_into(
             .file(input));
         }
     }
-    let dataset = &catalog.datasets[&src.id];
     let conformed = conform(&raw, src, dataset).map_err(|e| e.file(input))?;
     let mut table = conformed.table;
     let parquet = work.join("table.parquet");

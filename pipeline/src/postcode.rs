@@ -1,0 +1,50 @@
+//! UK postcodes as people write them, made comparable.
+
+use std::sync::OnceLock;
+
+/// `"bt1 1aa"` -> `("BT1", "BT1 1AA")`: upper case, spaces removed, then one
+/// space before the inward code. `None` if it is not a UK postcode.
+pub fn normalise(raw: &str) -> Option<(String, String)> {
+    let mut s = String::with_capacity(8);
+    for c in raw.chars() {
+        if !c.is_whitespace() {
+            if s.len() >= 8 {
+                return None;
+            }
+            s.push(c.to_ascii_uppercase());
+        }
+    }
+    static PATTERN: OnceLock<regex::Regex> = OnceLock::new();
+    let re = PATTERN.get_or_init(|| {
+        regex::Regex::new(r"^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9][A-Z]{2})$")
+            .expect("a constant, valid pattern")
+    });
+    let c = re.captures(&s)?;
+    let (out, inw) = (&c[1], &c[2]);
+    Some((out.to_string(), format!("{out} {inw}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalise;
+
+    #[test]
+    fn postcodes_are_normalised_for_case_and_spaces() {
+        let want = Some(("BT1".to_string(), "BT1 1AA".to_string()));
+        assert_eq!(normalise("BT11AA"), want);
+        assert_eq!(normalise(" bt1  1aa "), want);
+        assert_eq!(normalise("bt1\t1Aa"), want);
+        assert_eq!(
+            normalise("sw1a 1aa"),
+            Some(("SW1A".to_string(), "SW1A 1AA".to_string()))
+        );
+        assert_eq!(
+            normalise("M1 1AE"),
+            Some(("M1".to_string(), "M1 1AE".to_string()))
+        );
+        assert_eq!(normalise("not a postcode"), None);
+        assert_eq!(normalise(""), None);
+        assert_eq!(normalise("BT1 1A"), None);
+        assert_eq!(normalise("BT1 1AAAAAAAAAAAAAAAAAAAAAAAA"), None);
+    }
+}

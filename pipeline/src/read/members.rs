@@ -1,0 +1,201 @@
+//! Sources published as many files of one layout, such as a postcode
+//! directory's one CSV per postcode area: the members of a zip whose names
+//! match a pattern, or the files of a folder that do.
+//!
+//! Each member is streamed and only the columns the dataset claims are
+//! kept, so a 1.3 GB directory never lies in memory as text. Members are
+//! read in name order and must agree on their headers, matched by name (a
+//! directory that moves or adds a column still reads; one that drops a
+//! claimed column names the member).
+
+use std::io::Read;
+use std::path::Path;
+
+use super::bounded::Limits;
+use super::csv::{read_csv_keeping, Keep};
+use super::RawTable;
+use crate::cache::sha256_bytes;
+use crate::catalog::{Format, RawSource};
+use crate::error::{Error, ErrorKind, Result};
+
+/// True if a member name is a pattern (`*` stands for any run of
+/// characters other than `/`).
+pub fn is_pattern(member: &str) -> bool {
+    member.contains('*')
+}
+
+/// Whether `name` matches `pattern`.
+pub fn matches(pattern: &str, name: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if parts.len() == 1 {
+        return pattern == name;
+    }
+    if !name.starts_with(first) || !name[first.len()..].ends_with(last) {
+        return false;
+    }
+    let mut rest = &name[first.len()..name.len() - last.len()];
+    for p in &parts[1..parts.len() - 1] {
+        match rest.find(p) {
+            Some(i) if !rest[..i].contains('/') => rest = &rest[i + p.len()..],
+            _ => return false,
+        }
+    }
+    !rest.contains('/')
+}
+
+/// The matching files of a folder, in name order.
+fn folder_members(dir: &Path, pattern: &str) -> Result<Vec<std::path::PathBuf>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(|e| Error::io(dir, e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.is_file()
+                && p.file_name()
+                    .is_some_and(|n| matches(pattern, &n.to_string_lossy()))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
+}
+
+/// The digest of a folder source: the sha256 of one `name sha256` line per
+/// matching file, in name order. It changes when any file's bytes do.
+pub fn folder_digest(dir: &Path, pattern: &str) -> Result<String> {
+    let mut lines = String::new();
+    for f in folder_members(dir, pattern)? {
+        let bytes = std::fs::read(&f).map_err(|e| Error::io(&f, e))?;
+        let name = f.file_name().unwrap_or_default().to_string_lossy();
+        lines.push_str(&format!("{name} {}\n", sha256_bytes(&bytes)));
+    }
+    Ok(sha256_bytes(lines.as_bytes()))
+}
+
+/// Reads every member matching `raw.member` into one table of the kept
+/// columns. Returns it with the digest of what was read: the zip's bytes,
+/// or for a folder the digest of its files (see [`folder_digest`]).
+pub fn read_members(
+    raw: &RawSource,
+    input: &Path,
+    limits: &Limits,
+    keep: Keep<'_>,
+) -> Result<(RawTable, String)> {
+    let pattern = raw.member.as_deref().unwrap_or_default();
+    let mut parts: Vec<(String, RawTable)> = Vec::new();
+    let digest = if input.is_dir() {
+        let mut lines = String::new();
+        for f in folder_members(input, pattern)? {
+            let bytes = std::fs::read(&f).map_err(|e| Error::io(&f, e))?;
+            let name = f
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
+            lines.push_str(&format!("{name} {}\n", sha256_bytes(&bytes)));
+            let table = match raw.format {
+                Format::CsvGz => read_csv_keeping(
+                    flate2::read::MultiGzDecoder::new(&bytes[..]),
+                    raw,
+                    limits,
+                    keep,
+                ),
+                _ => read_csv_keeping(&bytes[..], raw, limits, keep),
+            };
+            parts.push((
+                name.clone(),
+                table.map_err(|e| e.sheet(format!("file {name}")))?,
+            ));
+        }
+        sha256_bytes(lines.as_bytes())
+    } else {
+        let bytes = std::fs::read(input).map_err(|e| Error::io(input, e))?;
+        parts = read_zip_members(&bytes, pattern, raw, limits, keep)?;
+        sha256_bytes(&bytes)
+    };
+    if parts.is_empty() {
+        return Err(Error::new(ErrorKind::NotInFile {
+            what: "member matching",
+            name: pattern.to_string(),
+            available: Vec::new(),
+        }));
+    }
+    Ok((concat(parts)?, digest))
+}
+
+fn read_zip_members(
+    bytes: &[u8],
+    pattern: &str,
+    raw: &RawSource,
+    limits: &Limits,
+    keep: Keep<'_>,
+) -> Result<Vec<(String, RawTable)>> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| Error::unreadable(format!("not a valid zip archive: {e}")))?;
+    let mut names: Vec<String> = zip
+        .file_names()
+        .filter_map(|n| n.ok().map(|s| s.into_owned()))
+        .filter(|n| matches(pattern, n))
+        .collect();
+    names.sort();
+    let mut total: u64 = 0;
+    let mut parts = Vec::new();
+    for name in names {
+        let file = zip
+            .by_name(&name)
+            .map_err(|e| Error::unreadable(format!("cannot open zip member {name}: {e}")))?;
+        total = total.saturating_add(file.size());
+        if total > limits.max_bytes {
+            return Err(Error::new(ErrorKind::TooLarge {
+                limit: format!(
+                    "members of more than {} bytes after decompression",
+                    limits.max_bytes
+                ),
+            }));
+        }
+        let table = read_csv_keeping(file.take(limits.max_bytes), raw, limits, keep)
+            .map_err(|e| e.sheet(format!("zip member {name}")))?;
+        parts.push((name, table));
+    }
+    Ok(parts)
+}
+
+/// Stacks the members' tables, matching columns by header name.
+fn concat(parts: Vec<(String, RawTable)>) -> Result<RawTable> {
+    let mut parts = parts.into_iter();
+    let Some((_, mut out)) = parts.next() else {
+        return Ok(RawTable::default());
+    };
+    for (name, t) in parts {
+        let mut columns: Vec<Option<Vec<super::Cell>>> = t.columns.into_iter().map(Some).collect();
+        for (h, col) in out.headers.iter().zip(out.columns.iter_mut()) {
+            let at = t.headers.iter().position(|x| x == h).ok_or_else(|| {
+                Error::new(ErrorKind::MissingColumn {
+                    table: None,
+                    column: format!("{h} (in member {name})"),
+                    available: t.headers.clone(),
+                })
+            })?;
+            col.extend(columns[at].take().unwrap_or_default());
+        }
+        out.row_numbers.extend(t.row_numbers);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::matches;
+
+    #[test]
+    fn a_star_matches_within_one_folder() {
+        assert!(matches("NSPL_*_UK_*.csv.gz", "NSPL_NOV_2021_UK_DG.csv.gz"));
+        assert!(matches(
+            "Data/multi_csv/ONSPD_*.csv",
+            "Data/multi_csv/ONSPD_NOV_2025_UK_AB.csv"
+        ));
+        assert!(!matches("Data/multi_csv/*.csv", "Data/other/x/y.csv"));
+        assert!(!matches("*.csv", "Data/a.csv"));
+        assert!(matches("a.csv", "a.csv"));
+        assert!(!matches("a*b", "ab/b"));
+    }
+}
