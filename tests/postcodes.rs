@@ -332,6 +332,19 @@ fn lookup_answers_a_messy_csv_row_by_row_and_never_stops() {
             || rows[6][col("lookup_reason")].contains("not in")
     );
 
+    // Writing over the input is refused before anything is read or written.
+    assert_cmd::Command::cargo_bin("census-pipeline")
+        .unwrap()
+        .args(["lookup", "--release"])
+        .arg(&b.out)
+        .arg(&input)
+        .arg("-o")
+        .arg(&input)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("is the input"));
+    assert!(std::fs::read_to_string(&input).unwrap().contains("not a postcode"));
+
     // A column of small-area codes, detected by its values.
     let codes = dir.path().join("areas.csv");
     std::fs::write(&codes, format!("area\n{}\nE01999999\n", row[2])).unwrap();

@@ -164,6 +164,22 @@ impl Table {
         self.df.height()
     }
 
+    /// Stacks tables of the same columns (the members of one source).
+    pub fn concat(tables: Vec<Table>) -> Result<Table> {
+        let mut it = tables.into_iter();
+        let Some(first) = it.next() else {
+            return Ok(Table {
+                df: DataFrame::empty(),
+            });
+        };
+        let mut df = first.df;
+        for t in it {
+            df.vstack_mut_owned(t.df)?;
+        }
+        df.rechunk_mut();
+        Ok(Table { df })
+    }
+
     pub fn names(&self) -> Vec<String> {
         self.df
             .get_column_names()
@@ -314,6 +330,37 @@ impl Cells {
         }
     }
 
+    /// A text cell, borrowed (`None` for a null or a column not of text).
+    pub fn str(&self, i: usize) -> Option<&str> {
+        match self {
+            Cells::Str(v) => v.get(i),
+            _ => None,
+        }
+    }
+
+    /// A cell as a number (`None` for a null or text that is not one).
+    pub fn number(&self, i: usize) -> Option<f64> {
+        match self {
+            Cells::Str(v) => v.get(i).and_then(|s| s.parse().ok()),
+            Cells::Int(v) => v.get(i).map(|x| x as f64),
+            Cells::Float(v) => v.get(i),
+            Cells::Bool(v) => v.get(i).map(|x| f64::from(u8::from(x))),
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            Cells::Str(v) => v.len(),
+            Cells::Int(v) => v.len(),
+            Cells::Float(v) => v.len(),
+            Cells::Bool(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     pub fn text(&self, i: usize) -> Option<String> {
         match self {
             Cells::Str(v) => v.get(i).map(str::to_string),
@@ -349,6 +396,14 @@ into_column!(
     Vec<bool>,
     Vec<Option<bool>>
 );
+
+/// Borrowed text: polars copies it into the column, so a stage can build a
+/// column of millions of cells without an allocation per cell.
+impl IntoColumn for Vec<Option<&str>> {
+    fn into_column(self, name: &str) -> Column {
+        Column::new(name.into(), self)
+    }
+}
 
 impl IntoColumn for Values {
     fn into_column(self, name: &str) -> Column {

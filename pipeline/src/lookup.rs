@@ -14,9 +14,9 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::frame::Table;
+use crate::frame::{Cells, Table};
 use crate::pattern::Pattern;
-use crate::postcode::normalise;
+use crate::postcode::{normalise, Compact};
 
 /// One index edition as the release's `postcodes/index.json` lists it.
 #[derive(Debug, Clone, Deserialize)]
@@ -52,6 +52,8 @@ pub struct LookupReport {
     pub answered: usize,
     pub column: String,
     pub by_postcode: bool,
+    /// The first row was data, so columns are named `column_1`, ...
+    pub headerless: bool,
 }
 
 /// The appended columns.
@@ -76,17 +78,18 @@ struct Edition {
 }
 
 /// A small-area column's codes, and why each null is null (when said).
-type SmallAreaColumn = (Vec<Option<String>>, Option<Vec<Option<String>>>);
+type SmallAreaColumn = (Cells, Option<Cells>);
 
-/// The release, loaded for look-ups.
+/// The release, loaded for look-ups (columns borrowed from the Parquet
+/// tables: a full directory has 2.7 million postcodes).
 struct Release {
     editions: Vec<Edition>,
     /// Normalised postcode -> row of the postcode table.
-    postcodes: HashMap<String, usize>,
-    status: Vec<Option<String>>,
+    postcodes: HashMap<Compact, u32>,
+    status: Cells,
     /// Small-area column -> codes, and the column saying why it is null.
     small: HashMap<String, SmallAreaColumn>,
-    reason: Vec<Option<String>>,
+    reason: Cells,
 }
 
 fn read_table(release: &Path, name: &str) -> Result<Table> {
@@ -105,7 +108,15 @@ fn read_table(release: &Path, name: &str) -> Result<Table> {
 impl Release {
     fn load(dir: &Path, year: Option<u32>) -> Result<Release> {
         let index_path = dir.join("api/v1/postcodes/index.json");
-        let text = std::fs::read(&index_path).map_err(|e| Error::io(&index_path, e))?;
+        let text = std::fs::read(&index_path).map_err(|_| {
+            Error::new(ErrorKind::Usage {
+                reason: format!(
+                    "{} has no postcode index ({}): pass --release with a release directory written by `census-pipeline build`",
+                    dir.display(),
+                    index_path.display()
+                ),
+            })
+        })?;
         #[derive(Deserialize)]
         struct Index {
             editions: Vec<EditionRef>,
@@ -131,25 +142,21 @@ impl Release {
             editions.push(Edition { e, ranks, n });
         }
         let t = read_table(dir, &index.table)?;
-        let codes = t.values("postcode")?.texts();
-        let postcodes = codes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| Some((c.clone()?, i)))
+        let codes = t.cells("postcode")?;
+        let postcodes = (0..codes.len())
+            .filter_map(|i| Some((Compact::new(codes.str(i)?), i as u32)))
             .collect();
         let mut small = HashMap::new();
         for (col, why) in &index.small_areas {
-            let why = (!why.is_empty())
-                .then(|| t.values(why).map(|v| v.texts()))
-                .transpose()?;
-            small.insert(col.clone(), (t.values(col)?.texts(), why));
+            let why = (!why.is_empty()).then(|| t.cells(why)).transpose()?;
+            small.insert(col.clone(), (t.cells(col)?, why));
         }
         Ok(Release {
             editions,
             postcodes,
-            status: t.values("status")?.texts(),
+            status: t.cells("status")?,
             small,
-            reason: t.values("reason")?.texts(),
+            reason: t.cells("reason")?,
         })
     }
 
@@ -165,24 +172,26 @@ impl Release {
 
     /// The answer for a normalised postcode.
     fn by_postcode(&self, pc: &str) -> Answer {
-        let Some(&row) = self.postcodes.get(pc) else {
+        let Some(&row) = self.postcodes.get(&Compact::new(pc)) else {
             return Answer::why(format!("{pc} is not in the release's postcode directory"));
         };
-        let mut why = self.reason[row].clone();
+        let row = row as usize;
+        let mut why = self.reason.text(row);
         for ed in &self.editions {
             let Some((codes, reasons)) = self.small.get(&ed.e.small_area) else {
                 continue;
             };
-            match &codes[row] {
+            match codes.str(row) {
                 Some(code) if ed.e.pattern.is_match(code) => {
                     let mut a = ed.answer(code);
-                    a.status = self.status[row].clone();
+                    a.status = self.status.text(row);
                     return a;
                 }
                 Some(_) => {}
                 None => {
-                    if let Some(r) = reasons.as_ref().and_then(|r| r[row].clone()) {
-                        why.get_or_insert(format!("{}: {r}", ed.e.key));
+                    if let Some(r) = reasons.as_ref().and_then(|r| r.str(row)) {
+                        let geo = ed.e.small_area.trim_end_matches("_code");
+                        why.get_or_insert(format!("no {geo}: {r}"));
                     }
                 }
             }
@@ -190,7 +199,7 @@ impl Release {
         let mut a = Answer::why(why.unwrap_or_else(|| {
             "no index edition of this release covers the postcode's small areas".into()
         }));
-        a.status = self.status[row].clone();
+        a.status = self.status.text(row);
         a
     }
 }
@@ -293,12 +302,18 @@ fn detect(
         let (pcs, codes, _) = score(i);
         return Ok((i, pcs >= codes));
     }
+    // A column named for postcodes, if its values bear it out (not
+    // `postcode_valid` or `postcode_district`).
     let by_name = names.iter().position(|h| {
-        let h = h.trim().to_ascii_lowercase();
-        h.contains("postcode") || h == "pcd" || h == "pcds"
+        let h = h.trim().to_ascii_lowercase().replace([' ', '_'], "");
+        matches!(h.as_str(), "postcode" | "pcd" | "pcds" | "pcd2")
     });
     if let Some(i) = by_name {
-        return Ok((i, true));
+        let (pcs, _, n) = score(i);
+        let better_elsewhere = (0..names.len()).any(|j| j != i && score(j).0 > pcs);
+        if n == 0 || pcs * 2 >= n || !better_elsewhere {
+            return Ok((i, true));
+        }
     }
     let best = (0..names.len())
         .map(|i| (i, score(i)))
@@ -347,40 +362,191 @@ fn answer(release: &Release, value: &str, by_postcode: bool) -> (Option<String>,
     }
 }
 
+/// The input: its header (or names made up for a file without one), the
+/// first rows (read to find the column) and the rest, streamed.
+struct Input {
+    header: csv::ByteRecord,
+    headerless: bool,
+    sample: Vec<csv::ByteRecord>,
+    rest:
+        csv::ByteRecordsIntoIter<std::io::BufReader<crate::read::bounded::Bounded<std::fs::File>>>,
+}
+
+impl Input {
+    fn open(path: &Path, release: &Release, named: Option<&str>) -> Result<Input> {
+        let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
+        // Lines and fields are capped: one 1 GB line must not take 7 GB.
+        let limits = crate::read::Limits {
+            max_bytes: u64::MAX,
+            ..Default::default()
+        };
+        let bounded = crate::read::bounded::Bounded::lines(file, &limits);
+        let mut records = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(std::io::BufReader::with_capacity(1 << 20, bounded))
+            .into_byte_records();
+        let bad = |e: csv::Error| malformed(e, path);
+        let first = records
+            .next()
+            .transpose()
+            .map_err(bad)?
+            .ok_or_else(|| usage(format!("{} is empty", path.display())))?;
+        let mut sample = Vec::new();
+        for rec in records.by_ref().take(200) {
+            sample.push(rec.map_err(bad)?);
+        }
+        // A first row of postcodes or codes is data, not a header.
+        let looks_like_data = named.is_none()
+            && (0..first.len()).any(|i| {
+                let v = cell(&first, i);
+                normalise(&v).is_some()
+                    || release
+                        .editions
+                        .iter()
+                        .any(|e| e.e.pattern.is_match(v.trim()))
+            });
+        let (header, headerless) = if looks_like_data {
+            let names = (1..=first.len()).map(|i| format!("column_{i}"));
+            sample.insert(0, first);
+            (csv::ByteRecord::from(names.collect::<Vec<_>>()), true)
+        } else {
+            (first, false)
+        };
+        Ok(Input {
+            header,
+            headerless,
+            sample,
+            rest: records,
+        })
+    }
+}
+
+fn malformed(e: csv::Error, path: &Path) -> Error {
+    match e.into_kind() {
+        csv::ErrorKind::Io(io) => {
+            crate::read::bounded::read_error(io, "cannot read the input").file(path)
+        }
+        other => Error::unreadable(format!("malformed CSV: {other:?}")).file(path),
+    }
+}
+
+fn usage(reason: String) -> Error {
+    Error::new(ErrorKind::Usage { reason })
+}
+
+/// The output: a file written beside its destination and moved into place
+/// when complete (an interrupted run leaves no half file), or stdout.
+struct Output {
+    writer: csv::Writer<Box<dyn Write>>,
+    paths: Option<(PathBuf, PathBuf)>,
+}
+
+impl Output {
+    fn create(path: Option<&Path>) -> Result<Output> {
+        let (out, paths): (Box<dyn Write>, _) = match path {
+            None => (Box::new(std::io::stdout().lock()), None),
+            Some(p) => {
+                let dir = p
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                if !dir.is_dir() {
+                    return Err(usage(format!(
+                        "the output's folder {} does not exist: create it first",
+                        dir.display()
+                    )));
+                }
+                let name = p.file_name().unwrap_or_default().to_string_lossy();
+                let tmp = dir.join(format!(".{name}.partial-{}", std::process::id()));
+                let f = std::fs::File::create(&tmp).map_err(|e| Error::io(&tmp, e))?;
+                (Box::new(f), Some((tmp, p.to_path_buf())))
+            }
+        };
+        let writer = csv::WriterBuilder::new()
+            .flexible(true)
+            .from_writer(
+                Box::new(std::io::BufWriter::with_capacity(1 << 20, out)) as Box<dyn Write>
+            );
+        Ok(Output { writer, paths })
+    }
+
+    fn finish(mut self) -> Result<()> {
+        let target = self
+            .paths
+            .as_ref()
+            .map(|(_, p)| p.clone())
+            .unwrap_or_else(|| PathBuf::from("-"));
+        self.writer.flush().map_err(|e| Error::io(&target, e))?;
+        if let Some((tmp, dest)) = self.paths.take() {
+            std::fs::rename(&tmp, &dest).map_err(|e| Error::io(&dest, e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Output {
+    fn drop(&mut self) {
+        if let Some((tmp, _)) = &self.paths {
+            let _ = std::fs::remove_file(tmp);
+        }
+    }
+}
+
+/// Why a row's shape makes its answer doubtful, if it does.
+fn shape_warning(rec: &csv::ByteRecord, width: usize) -> Option<String> {
+    if rec.len() > width {
+        return Some(format!(
+            "the row has {} fields and its header {width}: the fields beyond the header are left out",
+            rec.len()
+        ));
+    }
+    rec.iter().any(|f| f.contains(&b'\n')).then(|| {
+        "a cell of the row spans several lines: a quote that never closes may have joined rows"
+            .to_string()
+    })
+}
+
 /// Runs a look-up.
 pub fn run(opts: &LookupOptions) -> Result<LookupReport> {
-    let release = Release::load(&opts.release, opts.year)?;
-    let file = std::fs::File::open(&opts.input).map_err(|e| Error::io(&opts.input, e))?;
-    let mut rdr = csv::ReaderBuilder::new()
-        .flexible(true)
-        .from_reader(std::io::BufReader::with_capacity(1 << 20, file));
-    let bad = |e: csv::Error| Error::unreadable(format!("malformed CSV: {e}")).file(&opts.input);
-    let header = rdr.byte_headers().map_err(bad)?.clone();
-    let mut records = rdr.byte_records();
-    let mut sample = Vec::new();
-    for rec in records.by_ref().take(200) {
-        sample.push(rec.map_err(bad)?);
+    if opts.input.is_dir() {
+        return Err(usage(format!(
+            "the input {} is a folder, not a CSV file",
+            opts.input.display()
+        )));
     }
-    let (col, by_postcode) = detect(&header, &sample, opts.column.as_deref(), &release)?;
-    let out: Box<dyn Write> = match &opts.output {
-        Some(p) => Box::new(std::fs::File::create(p).map_err(|e| Error::io(p, e))?),
-        None => Box::new(std::io::stdout().lock()),
-    };
-    let mut w = csv::WriterBuilder::new()
-        .flexible(true)
-        .from_writer(std::io::BufWriter::with_capacity(1 << 20, out));
-    let mut head = header.clone();
+    if let Some(out) = &opts.output {
+        refuse_overwriting_input(&opts.input, out)?;
+    }
+    let release = Release::load(&opts.release, opts.year)?;
+    let input = Input::open(&opts.input, &release, opts.column.as_deref())?;
+    let (col, by_postcode) = detect(
+        &input.header,
+        &input.sample,
+        opts.column.as_deref(),
+        &release,
+    )?;
+    let mut out = Output::create(opts.output.as_deref())?;
+    let mut head = input.header.clone();
     COLUMNS.iter().for_each(|c| head.push_field(c.as_bytes()));
-    w.write_byte_record(&head).map_err(write_error)?;
+    out.writer.write_byte_record(&head).map_err(write_error)?;
     let mut report = LookupReport {
-        column: cell(&header, col),
+        column: cell(&input.header, col),
         by_postcode,
+        headerless: input.headerless,
         ..LookupReport::default()
     };
-    let width = header.len();
+    let width = input.header.len();
     let mut row = csv::ByteRecord::new();
-    let mut one = |rec: &csv::ByteRecord, w: &mut csv::Writer<_>| -> Result<()> {
-        let (norm, a) = answer(&release, &cell(rec, col), by_postcode);
+    let mut one = |rec: &csv::ByteRecord, w: &mut csv::Writer<Box<dyn Write>>| -> Result<()> {
+        let value = cell(rec, col);
+        let (norm, mut a) = answer(&release, &value, by_postcode);
+        if let Some(warning) = shape_warning(rec, width) {
+            a.reason = Some(
+                a.reason
+                    .map_or(warning.clone(), |r| format!("{r}; {warning}")),
+            );
+        }
         report.rows += 1;
         report.answered += usize::from(a.rank.is_some());
         row.clear();
@@ -392,15 +558,34 @@ pub fn run(opts: &LookupOptions) -> Result<LookupReport> {
         }
         w.write_byte_record(&row).map_err(write_error)
     };
-    for rec in &sample {
-        one(rec, &mut w)?;
+    for rec in &input.sample {
+        one(rec, &mut out.writer)?;
     }
-    for rec in records {
-        one(&rec.map_err(bad)?, &mut w)?;
+    for rec in input.rest {
+        one(
+            &rec.map_err(|e| malformed(e, &opts.input))?,
+            &mut out.writer,
+        )?;
     }
-    w.flush()
-        .map_err(|e| Error::io(opts.output.as_deref().unwrap_or(Path::new("-")), e))?;
+    out.finish()?;
     Ok(report)
+}
+
+/// Writing the output over the input would truncate what is being read.
+fn refuse_overwriting_input(input: &Path, output: &Path) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let (Ok(a), Ok(b)) = (std::fs::metadata(input), std::fs::metadata(output)) else {
+        return Ok(());
+    };
+    if a.dev() == b.dev() && a.ino() == b.ino() {
+        return Err(Error::new(ErrorKind::Usage {
+            reason: format!(
+                "the output {} is the input: write the answers to another file",
+                output.display()
+            ),
+        }));
+    }
+    Ok(())
 }
 
 fn write_error(e: csv::Error) -> Error {

@@ -267,6 +267,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 input,
                 output: out,
             })?;
+            if r.headerless {
+                eprintln!("the first row holds data, not names: the columns are named column_1, column_2, ...");
+            }
             eprintln!(
                 "looked up {} rows by {} (column `{}`): {} with an IMD, {} with the reason why not, in {:.2} s",
                 r.rows,

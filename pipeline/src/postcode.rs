@@ -24,6 +24,29 @@ pub fn normalise(raw: &str) -> Option<(String, String)> {
     Some((out.to_string(), format!("{out} {inw}")))
 }
 
+/// A normalised postcode held inline (at most 8 characters, `OUT IN`):
+/// millions of them cost 8 bytes each, not an allocation each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Compact([u8; 8]);
+
+impl Compact {
+    /// From a normalised postcode (as [`normalise`] gives it).
+    pub fn new(s: &str) -> Compact {
+        let mut b = [b' '; 8];
+        let n = s.len().min(8);
+        b[..n].copy_from_slice(&s.as_bytes()[..n]);
+        Compact(b)
+    }
+
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default().trim_end()
+    }
+
+    pub fn outcode(&self) -> &str {
+        self.as_str().split(' ').next().unwrap_or_default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::normalise;

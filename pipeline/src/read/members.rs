@@ -48,7 +48,9 @@ pub fn matches(pattern: &str, name: &str) -> bool {
 fn folder_members(dir: &Path, pattern: &str) -> Result<Vec<std::path::PathBuf>> {
     let mut files: Vec<_> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, e))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
+        .map(|e| e.map(|e| e.path()).map_err(|e| Error::io(dir, e)))
+        .collect::<Result<Vec<_>>>()?
+        .into_iter()
         .filter(|p| {
             p.is_file()
                 && p.file_name()
@@ -71,17 +73,20 @@ pub fn folder_digest(dir: &Path, pattern: &str) -> Result<String> {
     Ok(sha256_bytes(lines.as_bytes()))
 }
 
-/// Reads every member matching `raw.member` into one table of the kept
-/// columns. Returns it with the digest of what was read: the zip's bytes,
-/// or for a folder the digest of its files (see [`folder_digest`]).
-pub fn read_members(
+/// Reads every member matching `raw.member`, in name order, handing each
+/// one's table of kept columns to `each` with the member's name (so that a
+/// caller can conform and keep it compactly before the next is read).
+/// Returns the digest of what was read: the zip's bytes, or for a folder
+/// the digest of its files (see [`folder_digest`]).
+pub fn for_each_member(
     raw: &RawSource,
     input: &Path,
     limits: &Limits,
     keep: Keep<'_>,
-) -> Result<(RawTable, String)> {
+    mut each: impl FnMut(&str, RawTable) -> Result<()>,
+) -> Result<String> {
     let pattern = raw.member.as_deref().unwrap_or_default();
-    let mut parts: Vec<(String, RawTable)> = Vec::new();
+    let mut read = 0usize;
     let digest = if input.is_dir() {
         let mut lines = String::new();
         for f in folder_members(input, pattern)? {
@@ -101,85 +106,66 @@ pub fn read_members(
                 ),
                 _ => read_csv_keeping(&bytes[..], raw, limits, keep),
             };
-            parts.push((
-                name.clone(),
-                table.map_err(|e| e.sheet(format!("file {name}")))?,
-            ));
+            each(&name, table.map_err(|e| e.sheet(format!("file {name}")))?)?;
+            read += 1;
         }
         sha256_bytes(lines.as_bytes())
     } else {
         let bytes = std::fs::read(input).map_err(|e| Error::io(input, e))?;
-        parts = read_zip_members(&bytes, pattern, raw, limits, keep)?;
+        read = zip_members(&bytes, pattern, raw, limits, keep, &mut each)?;
         sha256_bytes(&bytes)
     };
-    if parts.is_empty() {
+    if read == 0 {
         return Err(Error::new(ErrorKind::NotInFile {
             what: "member matching",
             name: pattern.to_string(),
             available: Vec::new(),
         }));
     }
-    Ok((concat(parts)?, digest))
+    Ok(digest)
 }
 
-fn read_zip_members(
+/// Streams each matching member of a zip; returns how many there were.
+fn zip_members(
     bytes: &[u8],
     pattern: &str,
     raw: &RawSource,
     limits: &Limits,
     keep: Keep<'_>,
-) -> Result<Vec<(String, RawTable)>> {
+    each: &mut impl FnMut(&str, RawTable) -> Result<()>,
+) -> Result<usize> {
     let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
         .map_err(|e| Error::unreadable(format!("not a valid zip archive: {e}")))?;
     let mut names: Vec<String> = zip
         .file_names()
         .filter_map(|n| n.ok().map(|s| s.into_owned()))
-        .filter(|n| matches(pattern, n))
+        .filter(|n| !n.ends_with('/') && matches(pattern, n))
         .collect();
     names.sort();
+    // Declared sizes first: a bomb is refused before anything is inflated.
     let mut total: u64 = 0;
-    let mut parts = Vec::new();
-    for name in names {
+    for name in &names {
+        let size = zip.by_name(name).map(|f| f.size()).unwrap_or(0);
+        total = total.saturating_add(size);
+    }
+    if total > limits.max_bytes {
+        return Err(Error::new(ErrorKind::TooLarge {
+            limit: format!(
+                "{} members of {total} bytes after decompression, more than {}",
+                names.len(),
+                limits.max_bytes
+            ),
+        }));
+    }
+    for name in &names {
         let file = zip
-            .by_name(&name)
+            .by_name(name)
             .map_err(|e| Error::unreadable(format!("cannot open zip member {name}: {e}")))?;
-        total = total.saturating_add(file.size());
-        if total > limits.max_bytes {
-            return Err(Error::new(ErrorKind::TooLarge {
-                limit: format!(
-                    "members of more than {} bytes after decompression",
-                    limits.max_bytes
-                ),
-            }));
-        }
         let table = read_csv_keeping(file.take(limits.max_bytes), raw, limits, keep)
             .map_err(|e| e.sheet(format!("zip member {name}")))?;
-        parts.push((name, table));
+        each(name, table)?;
     }
-    Ok(parts)
-}
-
-/// Stacks the members' tables, matching columns by header name.
-fn concat(parts: Vec<(String, RawTable)>) -> Result<RawTable> {
-    let mut parts = parts.into_iter();
-    let Some((_, mut out)) = parts.next() else {
-        return Ok(RawTable::default());
-    };
-    for (name, t) in parts {
-        let mut columns: Vec<Option<Vec<super::Cell>>> = t.columns.into_iter().map(Some).collect();
-        for (h, col) in out.headers.iter().zip(out.columns.iter_mut()) {
-            let at = t.headers.iter().position(|x| x == h).ok_or_else(|| {
-                Error::new(ErrorKind::MissingColumn {
-                    table: None,
-                    column: format!("{h} (in member {name})"),
-                    available: t.headers.clone(),
-                })
-            })?;
-            col.extend(columns[at].take().unwrap_or_default());
-        }
-        out.row_numbers.extend(t.row_numbers);
-    }
-    Ok(out)
+    Ok(names.len())
 }
 
 #[cfg(test)]

@@ -37,14 +37,17 @@ fn original_platform(spec: &ApiStage) -> Value {
     json!({
         "/indices_of_multiple_deprivation?postcode=P&year=Y": format!(
             "GET /{base}/postcodes/<outcode of P>.json; p = postcodes[P normalised]; place = places[p.place]; \
-             the edition is the one of `editions` for the postcode's nation (place.country) whose `year` is Y; \
-             its small area is place.small_areas[edition.small_area]; the result is areas[that code][edition] (rank, n, decile, quintile, quantiles). \
-             Years: 2019 and 2025 (England, Wales), 2020 (Scotland, SIMD 2020v2), 2017 (Northern Ireland). A missing small area says why in place.missing or place.reason."
+             the edition is the one of `editions` for the postcode's nation (place.country) of year Y, or the latest before it, or the nation's only one \
+             (2019 and 2025 for England and Wales, 2020 for Scotland (SIMD 2020v2), 2017 for Northern Ireland); \
+             its small area is place.small_areas[edition.small_area], and the answer areas[that code][edition] (rank, n, decile, quintile, quantiles). \
+             Every domain's rank, decile and score is in the small area's own file, areas[code].href, under `deprivation`, \
+             with the original's field names (imd_rank, imd_decile, income_rank, ...). A missing answer says why in place.missing or place.reason."
         ),
         "/index_of_multiple_deprivation_quantile?postcode=P&quantile=Q": format!(
-            "As above with the nation's latest edition; the answer is areas[code][edition].quantiles[i] where quantiles[i] of the file is Q. \
-             Q must be one of {:?}. Quantiles are ceil(rank x Q / N): the original computed floor(rank / (N / Q)) + 1, which gives Q + 1 to the last area \
-             and differs at band edges (see the migration note, {base}/postcodes/migration.md).",
+            "As above with year 2019 (the original answered from IMD 2019 in England and WIMD 2019 in Wales); the answer is \
+             areas[code][edition].quantiles[i] where the file's quantiles[i] is Q, and Q must be one of {:?}. \
+             Quantiles are ceil(rank x Q / N): the original computed floor(rank / (N / Q)) + 1, which gives Q + 1 to the last area \
+             and differs at band edges (see {base}/postcodes/migration.md, which counts them).",
             pc.quantiles
         ),
         "editions": editions,

@@ -17,7 +17,7 @@ use super::writer::Writer;
 use super::{ApiStage, Edition, PostcodeSpec};
 use crate::contract::Frames;
 use crate::error::{Error, Result};
-use crate::frame::{Table, Values};
+use crate::frame::{Cells, Table};
 use crate::release::FileEntry;
 
 pub use crate::postcode::normalise as normalise_postcode;
@@ -30,10 +30,11 @@ pub struct Written {
     pub outcodes: usize,
 }
 
-/// One edition's ranks: code -> (rank, published decile), and N.
+/// One edition's ranks: code -> (rank, published decile, published
+/// quintile where there is one), and N.
 struct Ranks {
     edition: Edition,
-    by_code: HashMap<String, (f64, Option<f64>)>,
+    by_code: HashMap<String, (f64, Option<f64>, Option<f64>)>,
     n: usize,
 }
 
@@ -43,8 +44,12 @@ impl Ranks {
             return Ok(None);
         };
         let (c, r, d) = (t.values(&e.code)?, t.values(&e.rank)?, t.values(&e.decile)?);
-        let by_code: HashMap<String, (f64, Option<f64>)> = (0..c.len())
-            .filter_map(|i| Some((c.text(i)?, (r.number(i)?, d.number(i)))))
+        let q = e.quintile.as_ref().map(|q| t.values(q)).transpose()?;
+        let by_code: HashMap<String, (f64, Option<f64>, Option<f64>)> = (0..c.len())
+            .filter_map(|i| {
+                let quintile = q.as_ref().and_then(|q| q.number(i));
+                Some((c.text(i)?, (r.number(i)?, d.number(i), quintile)))
+            })
             .collect();
         let n = by_code.len();
         Ok(Some(Ranks {
@@ -56,29 +61,45 @@ impl Ranks {
 
     /// An area's deprivation in this edition, or `None` if not ranked.
     fn of(&self, code: &str, quantiles: &[u32]) -> Option<Value> {
-        let (rank, decile) = *self.by_code.get(code)?;
-        let band = |q: u32| (rank * q as f64 / self.n as f64).ceil() as i64;
+        let (rank, decile, quintile) = *self.by_code.get(code)?;
+        let band = |q: u32| (rank * q as f64 / self.n.max(1) as f64).ceil() as i64;
+        // A whole rank is an integer; SIMD's tied ranks are means (4563.5).
+        let rank = match rank.fract() == 0.0 {
+            true => json!(rank as i64),
+            false => json!(rank),
+        };
         Some(json!({
             "rank": rank,
             "n": self.n,
             "decile": decile.map(|d| d as i64),
-            "quintile": band(5),
+            "quintile": quintile.map_or(band(5), |q| q as i64),
             "quantiles": quantiles.iter().map(|q| band(*q)).collect::<Vec<_>>(),
         }))
     }
+
+    /// Whether the edition ranks a postcode's small area of row `i`.
+    fn answers(&self, cols: &Columns, i: usize) -> bool {
+        cols.small
+            .iter()
+            .find(|(c, _, _)| *c == self.edition.small_area)
+            .and_then(|(_, v, _)| v.str(i))
+            .is_some_and(|code| {
+                self.edition.pattern.is_match(code) && self.by_code.contains_key(code)
+            })
+    }
 }
 
-/// The postcode table's columns.
+/// The postcode table's columns, borrowed (millions of rows at full scale).
 struct Columns {
-    postcode: Values,
-    outcode: Values,
-    status: Values,
-    terminated: Values,
-    country: Values,
-    lad: Values,
-    ward: Values,
-    reason: Values,
-    small: Vec<(String, Values, Option<Values>)>,
+    postcode: Cells,
+    outcode: Cells,
+    status: Cells,
+    terminated: Cells,
+    country: Cells,
+    lad: Cells,
+    ward: Cells,
+    reason: Cells,
+    small: Vec<(String, Cells, Option<Cells>)>,
 }
 
 impl Columns {
@@ -87,19 +108,19 @@ impl Columns {
             .small_areas
             .iter()
             .map(|(c, why)| {
-                let why = (!why.is_empty()).then(|| t.values(why)).transpose()?;
-                Ok((c.clone(), t.values(c)?, why))
+                let why = (!why.is_empty()).then(|| t.cells(why)).transpose()?;
+                Ok((c.clone(), t.cells(c)?, why))
             })
             .collect::<Result<_>>()?;
         Ok(Columns {
-            postcode: t.values(&pc.postcode)?,
-            outcode: t.values(&pc.outcode)?,
-            status: t.values(&pc.status)?,
-            terminated: t.values(&pc.terminated)?,
-            country: t.values(&pc.country)?,
-            lad: t.values(&pc.local_authority)?,
-            ward: t.values(&pc.ward)?,
-            reason: t.values(&pc.reason)?,
+            postcode: t.cells(&pc.postcode)?,
+            outcode: t.cells(&pc.outcode)?,
+            status: t.cells(&pc.status)?,
+            terminated: t.cells(&pc.terminated)?,
+            country: t.cells(&pc.country)?,
+            lad: t.cells(&pc.local_authority)?,
+            ward: t.cells(&pc.ward)?,
+            reason: t.cells(&pc.reason)?,
             small,
         })
     }
@@ -181,22 +202,48 @@ pub fn write_all(
     for e in &pc.editions {
         ranks.extend(Ranks::load(e, inputs).map_err(ctx)?);
     }
-    let mut files: BTreeMap<String, OutcodeFile> = BTreeMap::new();
-    for i in 0..frame.height() {
-        let (Some(outcode), Some(postcode)) = (cols.outcode.text(i), cols.postcode.text(i)) else {
+    // One outcode at a time: only its file is ever held in memory.
+    let mut order: Vec<usize> = (0..frame.height()).collect();
+    order.sort_by(|a, b| {
+        (cols.outcode.str(*a), cols.postcode.str(*a))
+            .cmp(&(cols.outcode.str(*b), cols.postcode.str(*b)))
+    });
+    let out = Outcodes::new(spec, pc, &ranks, registry, writer)?;
+    let mut out = out;
+    let mut current: Option<(String, OutcodeFile)> = None;
+    for i in order {
+        let (Some(outcode), Some(postcode)) = (cols.outcode.str(i), cols.postcode.str(i)) else {
             continue;
         };
-        let f = files.entry(outcode).or_default();
+        if current.as_ref().is_none_or(|(o, _)| o != outcode) {
+            if let Some((o, f)) = current.take() {
+                out.write(&o, f)?;
+            }
+            current = Some((outcode.to_string(), OutcodeFile::default()));
+        }
+        let Some((_, f)) = current.as_mut() else {
+            continue;
+        };
+        let answered = ranks.iter().any(|r| r.answers(&cols, i));
+        let e = out
+            .by_country
+            .entry(cols.country.text(i).unwrap_or_default())
+            .or_default();
+        e.0 += 1;
+        e.1 += usize::from(answered);
         let place = f.place(&cols, i);
         let mut p = Map::new();
-        p.insert("status".into(), json!(cols.status.text(i)));
-        if let Some(t) = cols.terminated.text(i) {
+        p.insert("status".into(), json!(cols.status.str(i)));
+        if let Some(t) = cols.terminated.str(i) {
             p.insert("terminated".into(), json!(t));
         }
         p.insert("place".into(), json!(place));
-        f.postcodes.insert(postcode, Value::Object(p));
+        f.postcodes.insert(postcode.to_string(), Value::Object(p));
     }
-    write_files(spec, pc, files, &ranks, registry, writer)
+    if let Some((o, f)) = current.take() {
+        out.write(&o, f)?;
+    }
+    out.finish()
 }
 
 /// Each small area's deprivation in every edition that ranks it, and a
@@ -225,7 +272,7 @@ fn areas_of(
 }
 
 /// What each edition is, for the files' readers.
-fn editions_of(pc: &PostcodeSpec, ranks: &[Ranks], inputs_missing: &[&Edition]) -> Value {
+fn editions_of(ranks: &[Ranks], inputs_missing: &[&Edition]) -> Value {
     let mut m = Map::new();
     for r in ranks {
         let e = &r.edition;
@@ -240,62 +287,111 @@ fn editions_of(pc: &PostcodeSpec, ranks: &[Ranks], inputs_missing: &[&Edition]) 
             json!({"nation": e.nation, "year": e.year, "index": e.index, "small_area": e.small_area.trim_end_matches("_code"), "unavailable": "the index table is not in this release"}),
         );
     }
-    let _ = pc;
     Value::Object(m)
 }
 
-fn write_files(
-    spec: &ApiStage,
-    pc: &PostcodeSpec,
-    files: BTreeMap<String, OutcodeFile>,
-    ranks: &[Ranks],
-    registry: &Registry,
-    writer: &Writer,
-) -> Result<Written> {
-    let mut out = Written::default();
-    writer.dir(&format!("{}/postcodes", spec.base))?;
-    let missing: Vec<&Edition> = pc
-        .editions
-        .iter()
-        .filter(|e| !ranks.iter().any(|r| r.edition.key == e.key))
-        .collect();
-    let editions = editions_of(pc, ranks, &missing);
-    let mut outcodes = Vec::new();
-    for (outcode, f) in files {
+/// Writes outcode files as they are completed, then the index and the
+/// migration note.
+struct Outcodes<'a> {
+    spec: &'a ApiStage,
+    pc: &'a PostcodeSpec,
+    ranks: &'a [Ranks],
+    registry: &'a Registry,
+    writer: &'a Writer<'a>,
+    editions: Value,
+    outcodes: Vec<Value>,
+    written: Written,
+    /// Country -> (postcodes, postcodes some edition answers).
+    by_country: BTreeMap<String, (usize, usize)>,
+}
+
+impl<'a> Outcodes<'a> {
+    fn new(
+        spec: &'a ApiStage,
+        pc: &'a PostcodeSpec,
+        ranks: &'a [Ranks],
+        registry: &'a Registry,
+        writer: &'a Writer<'a>,
+    ) -> Result<Outcodes<'a>> {
+        writer.dir(&format!("{}/postcodes", spec.base))?;
+        let missing: Vec<&Edition> = pc
+            .editions
+            .iter()
+            .filter(|e| !ranks.iter().any(|r| r.edition.key == e.key))
+            .collect();
+        Ok(Outcodes {
+            spec,
+            pc,
+            ranks,
+            registry,
+            writer,
+            editions: editions_of(ranks, &missing),
+            outcodes: Vec::new(),
+            written: Written::default(),
+            by_country: BTreeMap::new(),
+        })
+    }
+
+    fn write(&mut self, outcode: &str, f: OutcodeFile) -> Result<()> {
+        // The name becomes a path: only a real outcode may.
+        let valid =
+            crate::postcode::normalise(&format!("{outcode}9AA")).is_some_and(|(o, _)| o == outcode);
+        if !valid {
+            return Err(Error::check(
+                &self.pc.table,
+                "outcodes_valid",
+                format!(
+                    "column `{}` holds {outcode:?}, which is not an outcode",
+                    self.pc.outcode
+                ),
+                Vec::new(),
+            ));
+        }
         let count = f.postcodes.len();
-        outcodes.push(json!({"outcode": outcode, "postcodes": count}));
-        out.postcodes += count;
+        self.outcodes
+            .push(json!({"outcode": outcode, "postcodes": count}));
+        self.written.postcodes += count;
         let v = json!({
             "outcode": outcode,
             "count": count,
-            "caveats": pc.caveats,
-            "editions": editions,
-            "quantiles": pc.quantiles,
+            "caveats": self.pc.caveats,
+            "editions": self.editions,
+            "quantiles": self.pc.quantiles,
             "postcodes": f.postcodes,
             "places": f.places,
-            "areas": areas_of(&f.areas, pc, ranks, registry, &spec.base),
+            "areas": areas_of(&f.areas, self.pc, self.ranks, self.registry, &self.spec.base),
             "reasons": f.reasons,
         });
-        out.files
-            .push(writer.write(format!("{}/postcodes/{outcode}.json", spec.base), &v)?);
+        let base = &self.spec.base;
+        self.written.files.push(
+            self.writer
+                .write(format!("{base}/postcodes/{outcode}.json"), &v)?,
+        );
+        Ok(())
     }
-    out.outcodes = outcodes.len();
-    out.files.push(writer.write_text(
-        format!("{}/postcodes/migration.md", spec.base),
-        &migration_note(pc, ranks),
-    )?);
-    // What `census-pipeline lookup` needs to answer from the tables.
-    let v = json!({
-        "table": pc.table,
-        "postcodes": out.postcodes,
-        "small_areas": pc.small_areas,
-        "editions": pc.editions,
-        "quantiles": pc.quantiles,
-        "outcodes": outcodes,
-    });
-    out.files
-        .push(writer.write(format!("{}/postcodes/index.json", spec.base), &v)?);
-    Ok(out)
+
+    fn finish(mut self) -> Result<Written> {
+        let base = &self.spec.base;
+        self.written.outcodes = self.outcodes.len();
+        self.written.files.push(self.writer.write_text(
+            format!("{base}/postcodes/migration.md"),
+            &migration_note(self.pc, self.ranks, &self.by_country),
+        )?);
+        // What `census-pipeline lookup` needs to answer from the tables.
+        let v = json!({
+            "table": self.pc.table,
+            "postcodes": self.written.postcodes,
+            "small_areas": self.pc.small_areas,
+            "editions": self.pc.editions,
+            "quantiles": self.pc.quantiles,
+            "outcodes": self.outcodes,
+        });
+        self.written.files.push(
+            self.writer
+                .write(format!("{base}/postcodes/index.json"), &v)?,
+        );
+        Ok(self.written)
+    }
 }
 
 /// The original platform's quantile: floor(rank / (N / q)) + 1.
@@ -305,7 +401,11 @@ fn original_quantile(rank: f64, n: usize, q: u32) -> i64 {
 
 /// What changes for a user of the original platform's quantile endpoint:
 /// per edition and quantile, how many areas get another band here.
-fn migration_note(pc: &PostcodeSpec, ranks: &[Ranks]) -> String {
+fn migration_note(
+    pc: &PostcodeSpec,
+    ranks: &[Ranks],
+    by_country: &BTreeMap<String, (usize, usize)>,
+) -> String {
     let mut md = String::from(
         "# Moving from the original platform\n\n\
          Quantiles here are `ceil(rank x q / N)`, as MHCLG defines deciles. The original platform computed \
@@ -327,7 +427,7 @@ fn migration_note(pc: &PostcodeSpec, ranks: &[Ranks]) -> String {
         ));
         for &q in &pc.quantiles {
             let (mut differ, mut beyond) = (0, 0);
-            for (rank, _) in r.by_code.values() {
+            for (rank, _, _) in r.by_code.values() {
                 let ours = (rank * q as f64 / r.n as f64).ceil() as i64;
                 let theirs = original_quantile(*rank, r.n, q);
                 differ += usize::from(ours != theirs);
@@ -338,9 +438,21 @@ fn migration_note(pc: &PostcodeSpec, ranks: &[Ranks]) -> String {
         md.push('\n');
     }
     md.push_str(
-        "\nDeciles shown as `decile` are the publisher's own (Wales sets its band edges by hand). \
-         Postcodes are answered from the postcode directory of this release, live and terminated; \
-         a postcode without an answer says why (Channel Islands, Isle of Man, an LSOA split in 2021).\n",
+        "\nThe original's quantile endpoint answered from IMD 2019 (England) and WIMD 2019 (Wales): \
+         ask for the edition of year 2019 for the same edition; the 2025 editions rank the areas afresh, on LSOA 2021. \
+         `decile` is the index table's `imd_decile` (the publisher's own, where it publishes one: the data package says \
+         which are computed); `quintile` is the publisher's where the edition declares one (Wales), else ceil(rank x 5 / N); \
+         `quantiles` are always ceil(rank x q / N), so at Wales's hand-set band edges they can differ from `decile`.\n\n\
+         Postcodes of this release, by country (a postcode is answered when some edition ranks its small area; \
+         the others say why in their place's `reason` or `missing`):\n\n| country | postcodes | answered |\n|---|---|---|\n",
     );
+    for (country, (all, answered)) in by_country {
+        let name = if country.is_empty() {
+            "(none given)"
+        } else {
+            country.as_str()
+        };
+        md.push_str(&format!("| {name} | {all} | {answered} |\n"));
+    }
     md
 }

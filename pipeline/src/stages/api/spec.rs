@@ -163,6 +163,10 @@ pub struct Edition {
     pub code: String,
     pub rank: String,
     pub decile: String,
+    /// The publisher's quintile, where it publishes its own band edges
+    /// (Wales); otherwise the quintile is ceil(rank x 5 / N).
+    #[serde(default)]
+    pub quintile: Option<String>,
 }
 
 impl ApiStage {

@@ -111,6 +111,7 @@ impl ApiStage {
             for e in &p.editions {
                 let f = format!("postcodes.editions.{}", e.key);
                 v.columns(&f, &e.index, [&e.code, &e.rank, &e.decile]);
+                v.columns(&f, &e.index, &e.quintile);
             }
         }
     }

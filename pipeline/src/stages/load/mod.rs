@@ -20,7 +20,7 @@ use crate::catalog::{Catalog, Source};
 use crate::contract::{Inputs, Output, PlanCtx, RunCtx, Stage, StageRun, UnitTime, Validator};
 use crate::error::{Error, ErrorKind, Result};
 use crate::par::parallel_map;
-use crate::read::{claims, conform, members, read_raw, Limits};
+use crate::read::{claims, conform, members, read_raw, Conformed, Limits};
 use crate::release::{write_parquet, FileEntry, InputKind, InputRef, TableEntry};
 
 pub use spec::{DatasetSelection, LoadStage};
@@ -205,22 +205,77 @@ fn load_dataset(
     Ok((unit.meta.entry(&rel, &dataset.title), unit.computed))
 }
 
-/// Reads a source (one file, or every member matching its pattern) into a
-/// raw table, with the digest of the bytes read.
+/// Reads and conforms a source (one file, or every member matching its
+/// pattern, each conformed as it is read so that only compact columns are
+/// kept), with the digest of the bytes read, checked against the pin before
+/// anything is conformed and again against what was read.
 fn read_source(
     src: &Source,
     dataset: &crate::schema::DatasetSpec,
     input: &Path,
     limits: &Limits,
-) -> Result<(crate::read::RawTable, String)> {
-    let ctx = |e: Error| e.source_id(&src.id).file(input);
-    if src.raw.member.as_deref().is_some_and(members::is_pattern) {
-        let keep = |h: &str| claims(src, dataset, h);
-        return members::read_members(&src.raw, input, limits, Some(&keep)).map_err(ctx);
+) -> Result<(Conformed, String)> {
+    let member = src.raw.member.as_deref().filter(|m| members::is_pattern(m));
+    let Some(pattern) = member else {
+        let bytes = std::fs::read(input).map_err(|e| Error::io(input, e))?;
+        let sha = sha256_bytes(&bytes);
+        check_pin(src, &sha, input)?;
+        let raw = read_raw(src, input, &bytes, limits)?;
+        drop(bytes);
+        check_rows(src, raw.height(), input)?;
+        let conformed = conform(&raw, src, dataset).map_err(|e| e.file(input))?;
+        return Ok((conformed, sha));
+    };
+    let before = match input.is_dir() {
+        true => members::folder_digest(input, pattern)?,
+        false => sha256_file(input)?,
+    };
+    check_pin(src, &before, input)?;
+    let keep = |h: &str| claims(src, dataset, h);
+    let mut parts: Vec<Conformed> = Vec::new();
+    let read = members::for_each_member(&src.raw, input, limits, Some(&keep), |name, raw| {
+        let c = conform(&raw, src, dataset).map_err(|e| e.sheet(format!("member {name}")))?;
+        parts.push(c);
+        Ok(())
+    })
+    .map_err(|e| e.source_id(&src.id).file(input))?;
+    check_pin(src, &read, input)?;
+    let mut parts = parts.into_iter();
+    let first = parts
+        .next()
+        .ok_or_else(|| Error::unreadable("no member was read"))?;
+    let tables = std::iter::once(first.table)
+        .chain(parts.map(|p| p.table))
+        .collect();
+    let conformed = Conformed {
+        table: crate::frame::Table::concat(tables)?,
+        ..first
+    };
+    check_rows(src, conformed.table.height(), input)?;
+    Ok((conformed, read))
+}
+
+/// The digest read must be the pinned one.
+fn check_pin(src: &Source, sha: &str, input: &Path) -> Result<()> {
+    match &src.raw.sha256 {
+        Some(pin) if pin != sha => Err(Error::new(ErrorKind::ChecksumMismatch {
+            expected: pin.clone(),
+            actual: sha.to_string(),
+            quarantined: None,
+        })
+        .file(input)),
+        _ => Ok(()),
     }
-    let bytes = std::fs::read(input).map_err(|e| Error::io(input, e))?;
-    let sha = sha256_bytes(&bytes);
-    Ok((read_raw(src, input, &bytes, limits)?, sha))
+}
+
+/// The number of rows read must be the declared one.
+fn check_rows(src: &Source, got: usize, input: &Path) -> Result<()> {
+    match src.raw.rows {
+        Some(expected) if got != expected => Err(Error::new(ErrorKind::RowCount { expected, got })
+            .source_id(&src.id)
+            .file(input)),
+        _ => Ok(()),
+    }
 }
 
 /// Reads, checks and conforms a source file into `work/table.parquet`.
@@ -235,29 +290,8 @@ fn read_into(
     work: &Path,
 ) -> Result<LoadMeta> {
     let dataset = &catalog.datasets[&src.id];
-    let (raw, input_sha) = read_source(src, dataset, input, limits)?;
+    let (conformed, input_sha) = read_source(src, dataset, input, limits)?;
     let input_sha = input_sha.as_str();
-    if let Some(pin) = &src.raw.sha256 {
-        if pin != input_sha {
-            return Err(Error::new(ErrorKind::ChecksumMismatch {
-                expected: pin.clone(),
-                actual: input_sha.to_string(),
-                quarantined: None,
-            })
-            .file(input));
-        }
-    }
-    if let Some(expected) = src.raw.rows {
-        if raw.height() != expected {
-            return Err(Error::new(ErrorKind::RowCount {
-                expected,
-                got: raw.height(),
-            })
-            .source_id(&src.id)
-            .file(input));
-        }
-    }
-    let conformed = conform(&raw, src, dataset).map_err(|e| e.file(input))?;
     let mut table = conformed.table;
     let parquet = work.join("table.parquet");
     write_parquet(

@@ -19,14 +19,25 @@ pub struct Derivations {
     /// Why a derived column has no answers at all (its look-up is not in
     /// the build).
     pub unavailable: BTreeMap<String, String>,
+    /// Why a code its look-up does not list has no answer.
+    pub not_found: BTreeMap<String, String>,
 }
 
 impl Derivations {
     pub fn load(spec: &PostcodeStage, inputs: &Frames<'_>) -> Result<Derivations> {
         let mut by_column = BTreeMap::new();
         let mut unavailable = BTreeMap::new();
+        let mut not_found = BTreeMap::new();
         for (name, s) in &spec.small_areas {
             let Some(d) = &s.derive else { continue };
+            not_found.insert(
+                name.clone(),
+                format!(
+                    "its {} is not in the look-up `{}`",
+                    d.from.trim_end_matches("_code"),
+                    d.lookup
+                ),
+            );
             match inputs.get(&d.lookup) {
                 Some(_) => {
                     by_column.insert(name.clone(), (d.clone(), answers(d, inputs)?));
@@ -47,6 +58,7 @@ impl Derivations {
         Ok(Derivations {
             by_column,
             unavailable,
+            not_found,
         })
     }
 }

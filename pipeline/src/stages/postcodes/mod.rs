@@ -58,12 +58,15 @@ impl Stage for PostcodeStage {
             .range(0.0, 100_000.0)
             .direction(Direction::MostDeprivedFirst);
         let statuses = [Status::Live, Status::Terminated, Status::Unknown];
-        vec![s
+        let mut s = s
             .col_rule("directory_imd_rank", ColType::Float, rank)
             .col("looked_up_in", ColType::String)
             .col("reason", ColType::String)
-            .accepts("status", statuses.map(|s| s.as_str().to_string()).to_vec())
-            .into()]
+            .accepts("status", statuses.map(|s| s.as_str().to_string()).to_vec());
+        for (col, text) in self.column_descriptions() {
+            s.descriptions.insert(col, text);
+        }
+        vec![s.into()]
     }
 
     fn validate(&self, v: &mut Validator<'_>) {
@@ -80,10 +83,12 @@ impl Build for PostcodeStage {
         let mut report = TableReport::new(&self.table);
         let derivations = derive::Derivations::load(self, inputs)?;
         let mut rows = rows::Rows::new(self);
-        rows.add_directory(self, inputs, &derivations, &mut report)?;
+        rows.add_directory(inputs, &mut report)?;
         for l in &self.lookups {
             rows.add_lookup(l, inputs)?;
         }
+        rows.order()?;
+        rows.derive(&derivations);
         for c in &self.cross_checks {
             rows.cross_check(c, inputs, &mut report)?;
         }
@@ -110,6 +115,35 @@ impl Build for PostcodeStage {
             table: rows.into_table()?,
             meta,
         }])
+    }
+}
+
+impl PostcodeStage {
+    /// What each output column holds, for the data package.
+    fn column_descriptions(&self) -> Vec<(String, String)> {
+        let mut d: Vec<(String, String)> = [
+            ("postcode", "The postcode: upper case, one space before the inward code."),
+            ("outcode", "The outward code (the part before the space): the name of its file in the API."),
+            ("status", "live; terminated (see `terminated`); or unknown, for a postcode from a look-up that records no terminations."),
+            ("terminated", "Year and month the postcode was terminated (YYYYMM); empty for a live postcode."),
+            ("country_code", "The country (E92, W92, S92, N92; L93 Channel Islands, M83 Isle of Man)."),
+            ("lad_code", "The local authority district, as the directory gives it at its date."),
+            ("ward_code", "The electoral ward, as the directory gives it at its date."),
+            ("directory_imd_rank", "The directory's own rank of the postcode's small area in its nation's index at the directory's date (NSPL November 2021: IMD 2019, WIMD 2019, SIMD 2020v2, NIMDM 2017); 1 = most deprived; compare only within a nation. Checked against this release."),
+            ("looked_up_in", "The table the postcode comes from: the directory, or a further look-up for postcodes it lacks."),
+            ("reason", "Why no UK index covers the postcode (Channel Islands, Isle of Man, no small area), if none does."),
+        ]
+        .into_iter()
+        .map(|(c, t)| (c.to_string(), t.to_string()))
+        .collect();
+        for c in self.small_area_columns() {
+            let t = format!("The postcode's {} (small area of a deprivation index); null where the postcode has none.", c.trim_end_matches("_code"));
+            d.push((c, t));
+        }
+        for c in self.derived_columns() {
+            d.push((format!("{c}_reason"), format!("Why `{c}` is null: the directory predates it and the look-up gives no single answer.")));
+        }
+        d
     }
 }
 

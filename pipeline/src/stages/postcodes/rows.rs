@@ -1,6 +1,11 @@
-//! The output rows, column by column, and how each source fills them.
+//! The output rows, and how each source fills them.
+//!
+//! A directory has about 2.7 million postcodes, so a row is a reference to
+//! its source row plus what is computed for it (the normalised postcode, the
+//! derived small areas); every other cell is read from the source's columns
+//! as the output column is built, borrowed, never copied per row.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use super::derive::Derivations;
 use super::spec::{CrossCheck, ExtraLookup, PostcodeStage};
@@ -8,8 +13,9 @@ use super::Counts;
 use crate::checks::{Status as CheckStatus, TableReport};
 use crate::contract::Frames;
 use crate::error::{Error, Result};
-use crate::frame::{Table, TableBuilder, Values};
-use crate::postcode::normalise;
+use crate::frame::{Cells, Table, TableBuilder};
+use crate::pattern::Pattern;
+use crate::postcode::{normalise, Compact as Code};
 
 /// A postcode's status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,109 +37,119 @@ impl Status {
     }
 }
 
-/// One postcode's facts.
+/// One postcode: where it comes from and what was computed for it.
 struct Row {
-    postcode: String,
-    outcode: String,
+    code: Code,
+    /// 0: the directory; n: look-up n - 1.
+    source: u16,
+    at: u32,
     status: Status,
-    terminated: Option<String>,
-    country: Option<String>,
-    lad: Option<String>,
-    ward: Option<String>,
-    areas: Vec<Option<String>>,
-    derived_reasons: Vec<Option<String>>,
-    directory_rank: Option<f64>,
-    looked_up_in: String,
-    reason: Option<String>,
 }
 
-pub struct Rows {
+/// One source's columns, borrowed from its table.
+struct Source<'a> {
+    name: String,
+    terminated: Option<Cells>,
+    country: Option<Cells>,
+    country_code: Option<&'a str>,
+    lad: Cells,
+    ward: Option<Cells>,
+    rank: Option<Cells>,
+    /// Per output small-area column: its source column and pattern.
+    areas: Vec<Option<(Cells, Option<&'a Pattern>)>>,
+    reason: Option<&'a str>,
+}
+
+/// A derived cell: the code, why there is none, or nothing to derive.
+type Derived<'a> = Option<std::result::Result<&'a str, &'a str>>;
+
+pub struct Rows<'a> {
+    spec: &'a PostcodeStage,
     rows: Vec<Row>,
+    sources: Vec<Source<'a>>,
     /// Output small-area columns, in order.
     columns: Vec<String>,
-    derived: Vec<String>,
-    seen: HashMap<String, usize>,
+    /// Per derived column: (its index in `columns`, the column it is derived
+    /// from, and per row its code or why not).
+    derived: Vec<(usize, usize, Vec<Derived<'a>>)>,
 }
 
-impl Rows {
-    pub fn new(spec: &PostcodeStage) -> Rows {
+impl<'a> Rows<'a> {
+    pub fn new(spec: &'a PostcodeStage) -> Rows<'a> {
+        let columns = spec.small_area_columns();
+        let derived = spec
+            .derived_columns()
+            .into_iter()
+            .filter_map(|name| {
+                let at = columns.iter().position(|c| c == name)?;
+                let from = spec.small_areas[name].derive.as_ref()?;
+                let from_at = columns.iter().position(|c| *c == from.from)?;
+                Some((at, from_at, Vec::new()))
+            })
+            .collect();
         Rows {
+            spec,
             rows: Vec::new(),
-            columns: spec.small_area_columns(),
-            derived: spec.derived_columns().into_iter().cloned().collect(),
-            seen: HashMap::new(),
+            sources: Vec::new(),
+            columns,
+            derived,
         }
     }
 
+    /// A small-area cell of a row as read (before derivation).
+    fn area(&self, r: &Row, col: usize) -> Option<&str> {
+        let (cells, pattern) = self.sources[r.source as usize].areas[col].as_ref()?;
+        cells
+            .str(r.at as usize)
+            .filter(|c| pattern.is_none_or(|p| p.is_match(c)))
+    }
+
     /// Every directory row whose postcode is a postcode; the others are
-    /// reported. A postcode given twice stops the build.
-    pub fn add_directory(
-        &mut self,
-        spec: &PostcodeStage,
-        inputs: &Frames<'_>,
-        derivations: &Derivations,
-        report: &mut TableReport,
-    ) -> Result<()> {
+    /// reported.
+    pub fn add_directory(&mut self, inputs: &Frames<'_>, report: &mut TableReport) -> Result<()> {
+        let spec = self.spec;
         let d = &spec.directory;
         let t = inputs.table(&d.table)?;
-        let col = |c: &str| t.values(c);
-        let (pc, term, country, lad, ward, rank) = (
-            col(&d.postcode)?,
-            col(&d.terminated)?,
-            col(&d.country)?,
-            col(&d.lad)?,
-            col(&d.ward)?,
-            col(&d.imd_rank)?,
-        );
-        // One per output column; `None` for a column only a look-up gives.
-        let sources: Vec<Option<(Values, &crate::pattern::Pattern)>> = self
+        let areas = self
             .columns
             .iter()
             .map(|c| {
                 spec.small_areas
                     .get(c)
-                    .map(|s| Ok((col(&s.from)?, &s.pattern)))
+                    .map(|s| Ok((t.cells(&s.from)?, Some(&s.pattern))))
                     .transpose()
             })
             .collect::<Result<_>>()?;
+        let pc = t.cells(&d.postcode)?;
+        let terminated = t.cells(&d.terminated)?;
         let mut invalid = Vec::new();
         for i in 0..pc.len() {
-            let raw = pc.text(i).unwrap_or_default();
-            let Some((outcode, postcode)) = normalise(&raw) else {
+            let raw = pc.str(i).unwrap_or_default();
+            let Some((_, postcode)) = normalise(raw) else {
                 invalid.push(format!("row {}: {raw:?}", i + 1));
                 continue;
             };
-            let terminated = term.text(i);
-            let country = country.text(i);
-            let mut areas: Vec<Option<String>> = sources
-                .iter()
-                .map(|s| {
-                    s.as_ref()
-                        .and_then(|(v, p)| v.text(i).filter(|c| p.is_match(c)))
-                })
-                .collect();
-            let derived_reasons = self.derive(derivations, &mut areas);
-            let reason = why_no_small_area(spec, country.as_deref(), &areas);
-            self.push(Row {
-                postcode,
-                outcode,
-                status: if terminated.is_some() {
-                    Status::Terminated
-                } else {
-                    Status::Live
+            self.rows.push(Row {
+                code: Code::new(&postcode),
+                source: 0,
+                at: i as u32,
+                status: match terminated.str(i) {
+                    Some(_) => Status::Terminated,
+                    None => Status::Live,
                 },
-                terminated,
-                country,
-                lad: lad.text(i),
-                ward: ward.text(i),
-                areas,
-                derived_reasons,
-                directory_rank: rank.number(i).filter(|r| *r > 0.0),
-                looked_up_in: d.table.clone(),
-                reason,
-            })
-            .map_err(|e| e.source_id(d.table.clone()).row(i + 1))?;
+            });
         }
+        self.sources.push(Source {
+            name: d.table.clone(),
+            terminated: Some(terminated),
+            country: Some(t.cells(&d.country)?),
+            country_code: None,
+            lad: t.cells(&d.lad)?,
+            ward: Some(t.cells(&d.ward)?),
+            rank: Some(t.cells(&d.imd_rank)?),
+            areas,
+            reason: None,
+        });
         let detail = format!(
             "{} rows of `{}` are not UK postcodes and are left out",
             invalid.len(),
@@ -149,88 +165,131 @@ impl Rows {
         Ok(())
     }
 
-    /// Fills each derived column the directory left empty, from its
-    /// look-up; returns the reasons for those left null.
-    fn derive(
-        &self,
-        derivations: &Derivations,
-        areas: &mut [Option<String>],
-    ) -> Vec<Option<String>> {
-        self.derived
-            .iter()
-            .map(|name| {
-                let at = self.columns.iter().position(|c| c == name)?;
-                if areas[at].is_some() {
-                    return None;
-                }
-                if let Some(why) = derivations.unavailable.get(name) {
-                    return Some(why.clone());
-                }
-                let (d, answers) = derivations.by_column.get(name)?;
-                let from_at = self.columns.iter().position(|c| *c == d.from)?;
-                let from = areas[from_at].clone()?;
-                match answers.get(&from) {
-                    Some(Ok(code)) => {
-                        areas[at] = Some(code.clone());
-                        None
-                    }
-                    Some(Err(why)) => Some(why.clone()),
-                    None => Some(format!("{from} is not in the look-up `{}`", d.lookup)),
-                }
-            })
-            .collect()
-    }
-
-    fn push(&mut self, row: Row) -> Result<()> {
-        if let Some(first) = self.seen.insert(row.postcode.clone(), self.rows.len()) {
-            return Err(Error::table(format!(
-                "postcode {} is given twice (first at output row {})",
-                row.postcode,
-                first + 1
-            )));
-        }
-        self.rows.push(row);
-        Ok(())
-    }
-
-    /// The postcodes of a further look-up that the directory lacks.
-    pub fn add_lookup(&mut self, l: &ExtraLookup, inputs: &Frames<'_>) -> Result<()> {
+    /// The postcodes of a further look-up (those the directory also has are
+    /// dropped when the rows are ordered).
+    pub fn add_lookup(&mut self, l: &'a ExtraLookup, inputs: &Frames<'_>) -> Result<()> {
         let Some(t) = inputs.get(&l.table) else {
             return Ok(());
         };
-        let (pc, lad) = (t.values(&l.postcode)?, t.values(&l.lad)?);
-        let cols: Vec<Option<Values>> = self
+        let source = self.sources.len() as u16;
+        let pc = t.cells(&l.postcode)?;
+        for i in 0..pc.len() {
+            if let Some((_, postcode)) = pc.str(i).and_then(normalise) {
+                self.rows.push(Row {
+                    code: Code::new(&postcode),
+                    source,
+                    at: i as u32,
+                    status: Status::Unknown,
+                });
+            }
+        }
+        let areas = self
             .columns
             .iter()
-            .map(|c| l.small_areas.get(c).map(|src| t.values(src)).transpose())
+            .map(|c| {
+                l.small_areas
+                    .get(c)
+                    .map(|src| Ok((t.cells(src)?, None)))
+                    .transpose()
+            })
             .collect::<Result<_>>()?;
-        for i in 0..pc.len() {
-            let Some((outcode, postcode)) = pc.text(i).as_deref().and_then(normalise) else {
-                continue;
-            };
-            if self.seen.contains_key(&postcode) {
-                continue;
-            }
-            let row = Row {
-                postcode,
-                outcode,
-                status: Status::Unknown,
-                terminated: None,
-                country: Some(l.country_code.clone()),
-                lad: lad.text(i),
-                ward: None,
-                areas: cols
-                    .iter()
-                    .map(|v| v.as_ref().and_then(|v| v.text(i)))
-                    .collect(),
-                derived_reasons: vec![None; self.derived.len()],
-                directory_rank: None,
-                looked_up_in: l.table.clone(),
-                reason: Some(l.reason.clone()),
-            };
-            self.push(row).map_err(|e| e.source_id(l.table.clone()))?;
-        }
+        self.sources.push(Source {
+            name: l.table.clone(),
+            terminated: None,
+            country: None,
+            country_code: Some(&l.country_code),
+            lad: t.cells(&l.lad)?,
+            ward: None,
+            rank: None,
+            areas,
+            reason: Some(&l.reason),
+        });
         Ok(())
+    }
+
+    /// Orders the rows by outcode and postcode; a postcode given twice by
+    /// one source stops the build, one a later look-up repeats is dropped.
+    pub fn order(&mut self) -> Result<()> {
+        self.rows.sort_unstable_by(|a, b| {
+            (a.code.outcode(), a.code, a.source).cmp(&(b.code.outcode(), b.code, b.source))
+        });
+        let mut kept: Vec<Row> = Vec::with_capacity(self.rows.len());
+        for r in std::mem::take(&mut self.rows) {
+            match kept.last() {
+                Some(prev) if prev.code == r.code && prev.source == r.source => {
+                    return Err(Error::table(format!(
+                        "postcode {} is given twice by `{}` (rows {} and {})",
+                        r.code.as_str(),
+                        self.sources[r.source as usize].name,
+                        prev.at + 1,
+                        r.at + 1
+                    )));
+                }
+                Some(prev) if prev.code == r.code => {}
+                _ => kept.push(r),
+            }
+        }
+        self.rows = kept;
+        Ok(())
+    }
+
+    /// Fills each derived column the directory left empty, from its
+    /// look-up, or says why not.
+    pub fn derive(&mut self, derivations: &'a Derivations) {
+        let names: Vec<String> = self
+            .derived
+            .iter()
+            .map(|(at, _, _)| self.columns[*at].clone())
+            .collect();
+        for (k, name) in names.iter().enumerate() {
+            let (at, from_at, _) = self.derived[k];
+            let cells: Vec<_> = self
+                .rows
+                .iter()
+                .map(|r| {
+                    if self.area(r, at).is_some() {
+                        return None;
+                    }
+                    if let Some(why) = derivations.unavailable.get(name) {
+                        return Some(Err(why.as_str()));
+                    }
+                    let (_, answers) = derivations.by_column.get(name)?;
+                    let from = self.area(r, from_at)?;
+                    Some(match answers.get(from) {
+                        Some(Ok(code)) => Ok(code.as_str()),
+                        Some(Err(why)) => Err(why.as_str()),
+                        None => Err(derivations.not_found[name].as_str()),
+                    })
+                })
+                .collect();
+            self.derived[k].2 = cells;
+        }
+    }
+
+    /// A row's small area in output column `col`, derived or read.
+    fn small_area(&self, i: usize, col: usize) -> Option<&str> {
+        let r = &self.rows[i];
+        if let Some((_, _, cells)) = self.derived.iter().find(|(at, _, _)| *at == col) {
+            if let Some(Ok(code)) = cells[i] {
+                return Some(code);
+            }
+        }
+        self.area(r, col)
+    }
+
+    /// Why a row has no small area of any UK index, if it has none.
+    fn reason(&self, i: usize) -> Option<&str> {
+        let r = &self.rows[i];
+        let src = &self.sources[r.source as usize];
+        if let Some(why) = src.reason {
+            return Some(why);
+        }
+        let country = src.country.as_ref().and_then(|c| c.str(r.at as usize));
+        if let Some(why) = country.and_then(|c| self.spec.outside_the_indices.get(c)) {
+            return Some(why);
+        }
+        let none = (0..self.columns.len()).all(|c| self.small_area(i, c).is_none());
+        none.then_some("the directory assigns this postcode no small area (and no country)")
     }
 
     /// The directory's rank of each postcode's small area against this
@@ -255,12 +314,18 @@ impl Rows {
         let ranks: HashMap<String, f64> = (0..k.len())
             .filter_map(|i| Some((k.text(i)?, r.number(i)?)))
             .collect();
-        let Some(at) = self.columns.iter().position(|x| *x == c.small_area) else {
+        let Some(col) = self.columns.iter().position(|x| *x == c.small_area) else {
             return Ok(());
         };
         let (mut compared, mut bad) = (0usize, Vec::new());
-        for row in &self.rows {
-            let (Some(area), Some(theirs)) = (&row.areas[at], row.directory_rank) else {
+        for (i, row) in self.rows.iter().enumerate() {
+            let src = &self.sources[row.source as usize];
+            let theirs = src
+                .rank
+                .as_ref()
+                .and_then(|x| x.number(row.at as usize))
+                .filter(|x| *x > 0.0);
+            let (Some(area), Some(theirs)) = (self.small_area(i, col), theirs) else {
                 continue;
             };
             if !c.pattern.is_match(area) {
@@ -271,19 +336,12 @@ impl Rows {
             if ours != Some(&theirs) {
                 bad.push(format!(
                     "{} in {area}: directory rank {theirs}, `{}` rank {}",
-                    row.postcode,
+                    row.code.as_str(),
                     c.index,
                     ours.map_or("none".to_string(), |r| r.to_string())
                 ));
             }
         }
-        let detail = format!(
-            "{} of {compared} postcodes in {} have a directory rank other than `{}`'s (at most {} tolerated)",
-            bad.len(),
-            c.small_area,
-            c.index,
-            c.max_disagreements
-        );
         if compared == 0 {
             let detail = format!(
                 "no postcode has both a {} matching this index and a directory rank",
@@ -292,6 +350,13 @@ impl Rows {
             report.push(&check, CheckStatus::NotAvailable, detail, Vec::new());
             return Ok(());
         }
+        let detail = format!(
+            "{} of {compared} postcodes in {} have a directory rank other than `{}`'s (at most {} tolerated)",
+            bad.len(),
+            c.small_area,
+            c.index,
+            c.max_disagreements
+        );
         match bad.len() {
             0 => report.pass(&check, detail),
             n if n <= c.max_disagreements => report.warn(&check, detail, bad),
@@ -301,58 +366,72 @@ impl Rows {
     }
 
     pub fn counts(&self) -> Counts {
-        let mut c: Counts = BTreeMap::new();
+        let mut c = Counts::new();
         for r in &self.rows {
             *c.entry(r.status.as_str()).or_default() += 1;
         }
         c
     }
 
-    /// The table, ordered by outcode and postcode.
-    pub fn into_table(mut self) -> Result<Table> {
+    /// A text column of the output, each cell borrowed.
+    fn column<'s>(
+        &'s self,
+        cell: impl Fn(usize, &'s Row, &'s Source<'a>) -> Option<&'s str>,
+    ) -> Vec<Option<&'s str>> {
         self.rows
-            .sort_by(|a, b| (&a.outcode, &a.postcode).cmp(&(&b.outcode, &b.postcode)));
+            .iter()
+            .enumerate()
+            .map(|(i, r)| cell(i, r, &self.sources[r.source as usize]))
+            .collect()
+    }
+
+    /// The table, ordered by outcode and postcode.
+    pub fn into_table(self) -> Result<Table> {
         let n = self.rows.len();
-        let rows = &self.rows;
-        let text = |f: &dyn Fn(&Row) -> Option<String>| rows.iter().map(f).collect::<Vec<_>>();
+        let at = |r: &Row| r.at as usize;
         let mut b = TableBuilder::new();
-        b.push("postcode", text(&|r| Some(r.postcode.clone())))
-            .push("outcode", text(&|r| Some(r.outcode.clone())))
-            .push("status", text(&|r| Some(r.status.as_str().to_string())))
-            .push("terminated", text(&|r| r.terminated.clone()))
-            .push("country_code", text(&|r| r.country.clone()))
-            .push("lad_code", text(&|r| r.lad.clone()))
-            .push("ward_code", text(&|r| r.ward.clone()));
-        for (i, c) in self.columns.iter().enumerate() {
-            b.push(c, text(&|r| r.areas[i].clone()));
-        }
-        for (i, c) in self.derived.iter().enumerate() {
-            b.push(
-                &format!("{c}_reason"),
-                text(&|r| r.derived_reasons[i].clone()),
+        b.push("postcode", self.column(|_, r, _| Some(r.code.as_str())))
+            .push("outcode", self.column(|_, r, _| Some(r.code.outcode())))
+            .push("status", self.column(|_, r, _| Some(r.status.as_str())))
+            .push(
+                "terminated",
+                self.column(|_, r, s| s.terminated.as_ref()?.str(at(r))),
+            )
+            .push(
+                "country_code",
+                self.column(|_, r, s| {
+                    s.country
+                        .as_ref()
+                        .and_then(|c| c.str(at(r)))
+                        .or(s.country_code)
+                }),
+            )
+            .push("lad_code", self.column(|_, r, s| s.lad.str(at(r))))
+            .push(
+                "ward_code",
+                self.column(|_, r, s| s.ward.as_ref()?.str(at(r))),
             );
+        for (c, name) in self.columns.iter().enumerate() {
+            b.push(name, self.column(|i, _, _| self.small_area(i, c)));
         }
-        b.push(
-            "directory_imd_rank",
-            rows.iter().map(|r| r.directory_rank).collect::<Vec<_>>(),
-        )
-        .push("looked_up_in", text(&|r| Some(r.looked_up_in.clone())))
-        .push("reason", text(&|r| r.reason.clone()));
+        for (at_col, _, cells) in &self.derived {
+            let why: Vec<Option<&str>> = cells.iter().map(|c| (*c).and_then(Result::err)).collect();
+            b.push(&format!("{}_reason", self.columns[*at_col]), why);
+        }
+        let ranks: Vec<Option<f64>> = self
+            .rows
+            .iter()
+            .map(|r| {
+                self.sources[r.source as usize]
+                    .rank
+                    .as_ref()?
+                    .number(at(r))
+                    .filter(|x| *x > 0.0)
+            })
+            .collect();
+        b.push("directory_imd_rank", ranks)
+            .push("looked_up_in", self.column(|_, _, s| Some(s.name.as_str())))
+            .push("reason", self.column(|i, _, _| self.reason(i)));
         b.finish(n)
     }
-}
-
-/// Why a postcode has no small area of any UK index, if it has none.
-fn why_no_small_area(
-    spec: &PostcodeStage,
-    country: Option<&str>,
-    areas: &[Option<String>],
-) -> Option<String> {
-    if let Some(why) = country.and_then(|c| spec.outside_the_indices.get(c)) {
-        return Some(why.clone());
-    }
-    if areas.iter().all(Option::is_none) {
-        return Some("the directory assigns this postcode no small area (and no country)".into());
-    }
-    None
 }
