@@ -343,7 +343,9 @@ fn lookup_answers_a_messy_csv_row_by_row_and_never_stops() {
         .assert()
         .failure()
         .stderr(predicates::str::contains("is the input"));
-    assert!(std::fs::read_to_string(&input).unwrap().contains("not a postcode"));
+    assert!(std::fs::read_to_string(&input)
+        .unwrap()
+        .contains("not a postcode"));
 
     // A column of small-area codes, detected by its values.
     let codes = dir.path().join("areas.csv");

@@ -177,6 +177,12 @@ impl OneOrMany {
     }
 }
 
+/// True if a source's `member` is a pattern over many members or files
+/// (`*` stands for any run of characters other than `/`).
+pub fn is_member_pattern(member: &str) -> bool {
+    member.contains('*')
+}
+
 /// A validated source: a dataset and where its file comes from.
 #[derive(Debug, Clone)]
 pub struct Source {
@@ -602,10 +608,7 @@ fn check_layout(what: &str, raw: &RawSource, errors: &mut Vec<ConfigError>) {
             "{what} field `sheet` applies only to workbooks"
         )));
     }
-    let pattern = raw
-        .member
-        .as_deref()
-        .is_some_and(crate::read::members::is_pattern);
+    let pattern = raw.member.as_deref().is_some_and(is_member_pattern);
     match (raw.format, &raw.member) {
         (Format::Zip, Some(_)) => {}
         (Format::Csv | Format::CsvGz, Some(_)) if pattern => {}

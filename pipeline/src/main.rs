@@ -195,6 +195,27 @@ fn limit_malloc_arenas() {
     }
 }
 
+/// `lookup`: answers a CSV and says on stderr what it did.
+fn lookup(opts: census_pipeline::lookup::LookupOptions) -> anyhow::Result<()> {
+    let t0 = std::time::Instant::now();
+    let r = census_pipeline::lookup::run(&opts)?;
+    if r.headerless {
+        eprintln!(
+            "the first row holds data, not names: the columns are named column_1, column_2, ..."
+        );
+    }
+    eprintln!(
+        "looked up {} rows by {} (column `{}`): {} with an IMD, {} with the reason why not, in {:.2} s",
+        r.rows,
+        if r.by_postcode { "postcode" } else { "small-area code" },
+        r.column,
+        r.answered,
+        r.rows - r.answered,
+        t0.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
 fn main() -> ExitCode {
     limit_malloc_arenas();
     let cli = match Cli::try_parse() {
@@ -258,28 +279,13 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             column,
             input,
             out,
-        } => {
-            let t0 = std::time::Instant::now();
-            let r = census_pipeline::lookup::run(&census_pipeline::lookup::LookupOptions {
-                release,
-                year,
-                column,
-                input,
-                output: out,
-            })?;
-            if r.headerless {
-                eprintln!("the first row holds data, not names: the columns are named column_1, column_2, ...");
-            }
-            eprintln!(
-                "looked up {} rows by {} (column `{}`): {} with an IMD, {} with the reason why not, in {:.2} s",
-                r.rows,
-                if r.by_postcode { "postcode" } else { "small-area code" },
-                r.column,
-                r.answered,
-                r.rows - r.answered,
-                t0.elapsed().as_secs_f64()
-            );
-        }
+        } => lookup(census_pipeline::lookup::LookupOptions {
+            release,
+            year,
+            column,
+            input,
+            output: out,
+        })?,
         Command::Diff { old, new, out } => {
             let r = census_pipeline::report::diff(&old, &new)?;
             print!("{}", census_pipeline::report::markdown(&r));
@@ -344,37 +350,41 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 report.manifest.unavailable.len()
             );
         }
-        Command::Bench { config, fetch } => {
-            let (catalog, plan) = load_config(&config.sources, &config.stages)?;
-            let scratch = tempfile::tempdir().context("creating a scratch directory")?;
-            // A fresh stage cache, but the fetched files of the usual cache
-            // (a warm cache): the benchmark measures the stages, not the network.
-            let cache_dir = scratch.path().join("cache");
-            let user_cache = fetch.cache_dir();
-            if user_cache.join("blobs").is_dir() {
-                std::fs::create_dir_all(&cache_dir)?;
-                std::os::unix::fs::symlink(user_cache.join("blobs"), cache_dir.join("blobs"))?;
-            }
-            let opts = BuildOptions {
-                out: scratch.path().join("release"),
-                previous: None,
-                cache_dir,
-                fetch: FetchOptions {
-                    offline: !catalog.sources.values().all(|s| s.local_path.is_some()),
-                    ..fetch.options()
-                },
-                limits: fetch.limits(),
-            };
-            let t = Instant::now();
-            let full = build(&catalog, &plan, &opts)?;
-            let full_wall = t.elapsed();
-            let t = Instant::now();
-            let noop = build(&catalog, &plan, &opts)?;
-            let noop_wall = t.elapsed();
-            print_bench(&full, full_wall, &noop, noop_wall);
-        }
+        Command::Bench { config, fetch } => bench(&config, &fetch)?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `bench`: a full build with a fresh stage cache, then a no-op rebuild.
+fn bench(config: &ConfigArgs, fetch: &FetchArgs) -> anyhow::Result<()> {
+    let (catalog, plan) = load_config(&config.sources, &config.stages)?;
+    let scratch = tempfile::tempdir().context("creating a scratch directory")?;
+    // A fresh stage cache, but the fetched files of the usual cache
+    // (a warm cache): the benchmark measures the stages, not the network.
+    let cache_dir = scratch.path().join("cache");
+    let user_cache = fetch.cache_dir();
+    if user_cache.join("blobs").is_dir() {
+        std::fs::create_dir_all(&cache_dir)?;
+        std::os::unix::fs::symlink(user_cache.join("blobs"), cache_dir.join("blobs"))?;
+    }
+    let opts = BuildOptions {
+        out: scratch.path().join("release"),
+        previous: None,
+        cache_dir,
+        fetch: FetchOptions {
+            offline: !catalog.sources.values().all(|s| s.local_path.is_some()),
+            ..fetch.options()
+        },
+        limits: fetch.limits(),
+    };
+    let t = Instant::now();
+    let full = build(&catalog, &plan, &opts)?;
+    let full_wall = t.elapsed();
+    let t = Instant::now();
+    let noop = build(&catalog, &plan, &opts)?;
+    let noop_wall = t.elapsed();
+    print_bench(&full, full_wall, &noop, noop_wall);
+    Ok(())
 }
 
 fn print_bench(full: &BuildReport, full_wall: Duration, noop: &BuildReport, noop_wall: Duration) {

@@ -18,11 +18,7 @@ use crate::cache::sha256_bytes;
 use crate::catalog::{Format, RawSource};
 use crate::error::{Error, ErrorKind, Result};
 
-/// True if a member name is a pattern (`*` stands for any run of
-/// characters other than `/`).
-pub fn is_pattern(member: &str) -> bool {
-    member.contains('*')
-}
+pub use crate::catalog::is_member_pattern as is_pattern;
 
 /// Whether `name` matches `pattern`.
 pub fn matches(pattern: &str, name: &str) -> bool {
