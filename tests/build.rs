@@ -162,7 +162,15 @@ fn the_data_package_passes_frictionless_validate() {
     // Parquet file, row types and hashes; on rows it manages ~1,500 a
     // second, so it reads the first 1,000 of each table (the Rust tests
     // check every row count and hash).
-    let o = std::process::Command::new("frictionless")
+    // On PATH, or in the venv where scripts/test installs it.
+    let venv = std::path::PathBuf::from(std::env::var("HOME").unwrap_or_default())
+        .join(".cache/census-pipeline-frictionless/bin/frictionless");
+    let program = if venv.is_file() {
+        venv
+    } else {
+        "frictionless".into()
+    };
+    let o = std::process::Command::new(&program)
         .args([
             "validate",
             "--json",
@@ -174,7 +182,7 @@ fn the_data_package_passes_frictionless_validate() {
         .output()
         .unwrap_or_else(|e| {
             panic!(
-                "frictionless is needed (.ci/run installs frictionless[parquet] into a venv): {e}"
+                "frictionless is needed: `scripts/test` installs frictionless[parquet] into ~/.cache/census-pipeline-frictionless ({}): {e}", program.display()
             )
         });
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap_or_else(|e| {

@@ -15,6 +15,7 @@ mod http;
 mod index;
 mod layout;
 mod postcodes;
+mod production;
 mod publish;
 mod readers;
 mod report;

@@ -54,11 +54,27 @@ pub struct SharedBuild {
 /// builds a test compares with them, through SOURCE_DATE_EPOCH).
 pub const TEST_EPOCH: i64 = 1_700_000_000;
 
+/// The shared build's folder, removed when the test binary exits (a
+/// static is never dropped, and the folder holds ~700 MB).
+static SHARED_DIR: OnceLock<PathBuf> = OnceLock::new();
+
+extern "C" fn remove_shared_dir() {
+    if let Some(d) = SHARED_DIR.get() {
+        let _ = std::fs::remove_dir_all(d);
+    }
+}
+
 pub fn shared_build() -> &'static SharedBuild {
     static BUILD: OnceLock<SharedBuild> = OnceLock::new();
     census_pipeline::release::set_build_epoch(TEST_EPOCH);
     BUILD.get_or_init(|| {
         let dir = tempdir();
+        if SHARED_DIR.set(dir.path().to_path_buf()).is_ok() {
+            // SAFETY: registers a plain function to run at process exit.
+            unsafe {
+                libc::atexit(remove_shared_dir);
+            }
+        }
         let out = dir.path().join("release");
         let cache = dir.path().join("cache");
         let report = build_shared(&out, &cache);

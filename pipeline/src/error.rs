@@ -188,6 +188,11 @@ pub enum ErrorKind {
     Io(std::io::Error),
     /// An HTTP download failed after its retries.
     Download { reason: String },
+    /// Sources could not be fetched: each with its reason, and what to do.
+    Fetch {
+        failed: Vec<(String, String)>,
+        attempted: usize,
+    },
     /// A file's sha256 differs from its pin; it is never used.
     ChecksumMismatch {
         expected: String,
@@ -284,6 +289,22 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::Io(e) => write!(f, "{e}"),
             ErrorKind::Download { reason } => write!(f, "download failed: {reason}"),
+            ErrorKind::Fetch { failed, attempted } => {
+                writeln!(f, "{} of {attempted} sources could not be fetched:", failed.len())?;
+                for (id, why) in failed.iter().take(8) {
+                    writeln!(f, "  - {id}: {why}")?;
+                }
+                if failed.len() > 8 {
+                    writeln!(f, "  - and {} more", failed.len() - 8)?;
+                }
+                write!(
+                    f,
+                    "What to do: with no network, build from files you have: `--mirror DIR` takes each source's file from DIR by its name; \
+                     `--offline` uses only what an earlier `census-pipeline fetch` cached; and the publisher files in ../shared/data build with \
+                     `CENSUS_DATA_DIR=../shared/data census-pipeline build --sources tests/shared.sources.toml`. With a network, rerun: \
+                     what was fetched is cached and not fetched again."
+                )
+            }
             ErrorKind::ChecksumMismatch {
                 expected,
                 actual,

@@ -127,6 +127,7 @@ pub async fn fetch_all(catalog: &Catalog, cache: &Cache, opts: &FetchOptions) ->
             })
         })?;
 
+    let unreachable = std::sync::atomic::AtomicUsize::new(0);
     let todo: Vec<&Source> = catalog
         .sources
         .values()
@@ -137,8 +138,9 @@ pub async fn fetch_all(catalog: &Catalog, cache: &Cache, opts: &FetchOptions) ->
             let client = &client;
             let previous = lock.sources.get(&src.id);
             let span = tracing::info_span!("fetch", source = %src.id);
+            let unreachable = &unreachable;
             async move {
-                let r = fetch_one(client, src, previous, cache, opts)
+                let r = fetch_one(client, src, previous, cache, opts, unreachable)
                     .await
                     .map_err(|e| e.source_id(&src.id));
                 (src.id.clone(), r)
@@ -151,7 +153,7 @@ pub async fn fetch_all(catalog: &Catalog, cache: &Cache, opts: &FetchOptions) ->
 
     let mut new_lock = lock.clone();
     let mut fetched = Fetched::new();
-    let mut errors: BTreeMap<usize, Error> = BTreeMap::new();
+    let mut errors: BTreeMap<usize, (String, Error)> = BTreeMap::new();
     for (id, r) in results {
         match r {
             Ok((path, entry)) => {
@@ -162,24 +164,28 @@ pub async fn fetch_all(catalog: &Catalog, cache: &Cache, opts: &FetchOptions) ->
             }
             Err(e) => {
                 let pos = catalog.sources.get_index_of(&id).unwrap_or(usize::MAX);
-                errors.insert(pos, e);
+                errors.insert(pos, (id, e));
             }
         }
     }
-    if !todo_is_empty(catalog) {
+    // Only a lock that records something new is written.
+    if new_lock.sources != lock.sources {
         new_lock.write(&lock_path, &cache.tmp_dir())?;
     }
-    match errors.into_values().next() {
-        Some(e) => Err(e),
-        None => Ok(fetched),
+    let attempted = fetched.len() + errors.len();
+    let mut errors: Vec<(String, Error)> = errors.into_values().collect();
+    match errors.len() {
+        0 => Ok(fetched),
+        // One failure keeps its own kind (a checksum mismatch, a 404).
+        1 => Err(errors.remove(0).1),
+        _ => Err(Error::new(ErrorKind::Fetch {
+            failed: errors
+                .into_iter()
+                .map(|(id, e)| (id, e.to_string()))
+                .collect(),
+            attempted,
+        })),
     }
-}
-
-fn todo_is_empty(catalog: &Catalog) -> bool {
-    catalog
-        .sources
-        .values()
-        .all(|s| s.local_path.is_some() || s.raw.unavailable.is_some())
 }
 
 /// Fetches one source; returns its blob and the new lock entry (None when
@@ -190,6 +196,7 @@ async fn fetch_one(
     previous: Option<&LockEntry>,
     cache: &Cache,
     opts: &FetchOptions,
+    unreachable: &std::sync::atomic::AtomicUsize,
 ) -> Result<(PathBuf, Option<LockEntry>)> {
     let url = src.raw.url.clone().unwrap_or_default();
     let pin = src.raw.sha256.as_deref();
@@ -263,6 +270,28 @@ async fn fetch_one(
                 info!(source = %src.id, bytes = entry.bytes, sha256 = %entry.sha256, "Downloaded.");
                 return Ok((blob, Some(entry)));
             }
+            // No server could be reached for several sources: the network
+            // is down, and retrying every source would only delay the advice.
+            Err(Failure::Unreachable(msg))
+                if unreachable.load(std::sync::atomic::Ordering::Relaxed) >= 3 =>
+            {
+                return Err(Error::new(ErrorKind::Download {
+                    reason: format!("{url}: {msg} (no server could be reached; not retried)"),
+                }));
+            }
+            Err(Failure::Unreachable(msg)) if attempt < opts.attempts => {
+                if attempt == 1 {
+                    unreachable.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                let delay = opts.backoff * 2u32.pow(attempt - 1);
+                warn!(source = %src.id, attempt, error = %msg, retry_in_ms = delay.as_millis() as u64, "Cannot reach the server; retrying.");
+                tokio::time::sleep(delay).await;
+            }
+            Err(Failure::Unreachable(msg)) => {
+                return Err(Error::new(ErrorKind::Download {
+                    reason: format!("{url}: {msg} (gave up after {attempt} attempts)"),
+                }))
+            }
             Err(Failure::Transient(msg)) if attempt < opts.attempts => {
                 let delay = opts.backoff * 2u32.pow(attempt - 1);
                 warn!(source = %src.id, attempt, error = %msg, retry_in_ms = delay.as_millis() as u64, "Download failed; retrying.");
@@ -308,8 +337,10 @@ enum Outcome {
 }
 
 enum Failure {
-    /// Worth retrying: 5xx, 429, connection errors, timeouts, short bodies.
+    /// Worth retrying: 5xx, 429, timeouts, short bodies.
     Transient(String),
+    /// The server could not be reached at all (DNS, refused connection).
+    Unreachable(String),
     Fatal(Error),
 }
 
@@ -329,10 +360,10 @@ async fn download(
             req = req.header(reqwest::header::IF_MODIFIED_SINCE, lm);
         }
     }
-    let resp = req
-        .send()
-        .await
-        .map_err(|e| Failure::Transient(describe(&e)))?;
+    let resp = req.send().await.map_err(|e| match e.is_connect() {
+        true => Failure::Unreachable(describe(&e)),
+        false => Failure::Transient(describe(&e)),
+    })?;
     let status = resp.status();
     if status == reqwest::StatusCode::NOT_MODIFIED && previous.is_some() {
         return Ok(Outcome::NotModified);

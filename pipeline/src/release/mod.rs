@@ -32,11 +32,24 @@ pub struct Manifest {
     pub version: String,
     pub pipeline_version: String,
     pub catalog: String,
-    /// Every file of the release except the manifest itself, by path.
-    pub files: Vec<FileEntry>,
-    pub tables: BTreeMap<String, TableEntry>,
+    /// What a person wants first: how many tables and files, how large.
+    #[serde(default)]
+    pub summary: Summary,
     /// Datasets the stages asked for that this catalog cannot provide.
     pub unavailable: Vec<Unavailable>,
+    pub tables: BTreeMap<String, TableEntry>,
+    /// Every file of the release except the manifest itself, by path (last:
+    /// the API makes them tens of thousands).
+    pub files: Vec<FileEntry>,
+}
+
+/// The release in numbers.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Summary {
+    pub tables: usize,
+    pub unavailable: usize,
+    pub files: usize,
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -197,6 +210,12 @@ pub fn write_manifest(
         version: version.to_string(),
         pipeline_version: engine_version(),
         catalog: catalog.name.clone(),
+        summary: Summary {
+            tables: tables.len(),
+            unavailable: unavailable.len(),
+            files: files.len(),
+            bytes: files.iter().map(|f| f.bytes).sum(),
+        },
         files,
         tables,
         unavailable,
@@ -210,8 +229,20 @@ pub fn write_manifest(
 /// Writes `verification.json`: every check of every verified table.
 pub fn write_verification(staging: &Path, reports: &[crate::checks::TableReport]) -> Result<()> {
     let path = staging.join("verification.json");
-    let json = serde_json::to_vec_pretty(&serde_json::json!({ "tables": reports }))
-        .map_err(Error::table)?;
+    // Totals first: how many checks passed, warned, failed, could not run.
+    let mut totals: BTreeMap<&str, usize> = BTreeMap::new();
+    for c in reports.iter().flat_map(|r| &r.checks) {
+        let key = match c.status {
+            crate::checks::Status::Pass => "pass",
+            crate::checks::Status::Warn => "warn",
+            crate::checks::Status::Fail => "fail",
+            crate::checks::Status::NotAvailable => "not_available",
+        };
+        *totals.entry(key).or_default() += 1;
+    }
+    let json =
+        serde_json::to_vec_pretty(&serde_json::json!({ "totals": totals, "tables": reports }))
+            .map_err(Error::table)?;
     std::fs::write(&path, json).map_err(|e| Error::io(&path, e))
 }
 
