@@ -277,6 +277,51 @@ pub enum ErrorKind {
     Table(String),
 }
 
+/// The summary of a fetch that failed for several sources, with what to do next.
+fn write_fetch(
+    f: &mut fmt::Formatter<'_>,
+    failed: &[(String, String)],
+    attempted: usize,
+) -> fmt::Result {
+    writeln!(
+        f,
+        "{} of {attempted} sources could not be fetched:",
+        failed.len()
+    )?;
+    for (id, why) in failed.iter().take(8) {
+        writeln!(f, "  - {id}: {why}")?;
+    }
+    if failed.len() > 8 {
+        writeln!(f, "  - and {} more", failed.len() - 8)?;
+    }
+    write!(
+        f,
+        "What to do: with no network, build from files you have: `--mirror DIR` takes each source's file from DIR by its name; \
+         `--offline` uses only what an earlier `census-pipeline fetch` cached; and the publisher files in ../shared/data build with \
+         `CENSUS_DATA_DIR=../shared/data census-pipeline build --sources tests/shared.sources.toml`. With a network, rerun: \
+         what was fetched is cached and not fetched again."
+    )
+}
+
+/// A pin that does not match, saying what happened to the file.
+fn write_checksum(
+    f: &mut fmt::Formatter<'_>,
+    expected: &str,
+    actual: &str,
+    quarantined: Option<&std::path::Path>,
+) -> fmt::Result {
+    write!(f, "sha256 mismatch: expected {expected}, got {actual}; ")?;
+    match quarantined {
+        Some(p) => write!(
+            f,
+            "the file was quarantined at {} and will not be used",
+            p.display()
+        )?,
+        None => write!(f, "the file was not used (it was left where it is)")?,
+    }
+    write!(f, ". If the publisher has released a new version, review it and update the pin in the catalog")
+}
+
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -289,34 +334,12 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::Io(e) => write!(f, "{e}"),
             ErrorKind::Download { reason } => write!(f, "download failed: {reason}"),
-            ErrorKind::Fetch { failed, attempted } => {
-                writeln!(f, "{} of {attempted} sources could not be fetched:", failed.len())?;
-                for (id, why) in failed.iter().take(8) {
-                    writeln!(f, "  - {id}: {why}")?;
-                }
-                if failed.len() > 8 {
-                    writeln!(f, "  - and {} more", failed.len() - 8)?;
-                }
-                write!(
-                    f,
-                    "What to do: with no network, build from files you have: `--mirror DIR` takes each source's file from DIR by its name; \
-                     `--offline` uses only what an earlier `census-pipeline fetch` cached; and the publisher files in ../shared/data build with \
-                     `CENSUS_DATA_DIR=../shared/data census-pipeline build --sources tests/shared.sources.toml`. With a network, rerun: \
-                     what was fetched is cached and not fetched again."
-                )
-            }
+            ErrorKind::Fetch { failed, attempted } => write_fetch(f, failed, *attempted),
             ErrorKind::ChecksumMismatch {
                 expected,
                 actual,
                 quarantined,
-            } => {
-                write!(f, "sha256 mismatch: expected {expected}, got {actual}; ")?;
-                match quarantined {
-                    Some(p) => write!(f, "the file was quarantined at {} and will not be used", p.display())?,
-                    None => write!(f, "the file was not used (it was left where it is)")?,
-                }
-                write!(f, ". If the publisher has released a new version, review it and update the pin in the catalog")
-            }
+            } => write_checksum(f, expected, actual, quarantined.as_deref()),
             ErrorKind::HtmlInsteadOfData => write!(
                 f,
                 "the server returned an HTML page instead of data (an error or landing page); check the source URL"

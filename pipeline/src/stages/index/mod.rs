@@ -36,7 +36,18 @@ pub const QUANTILES: [u32; 11] = [2, 3, 4, 5, 6, 7, 8, 10, 12, 18, 20];
 
 impl Stage for IndexStage {
     fn inputs(&self) -> Inputs {
-        Inputs::required(self.input_tables())
+        // The tables it is checked against are optional: a check that cannot
+        // run is reported as such.
+        let optional: Vec<String> = self
+            .verify
+            .agree_with
+            .iter()
+            .map(|a| a.table.clone())
+            .collect();
+        Inputs {
+            required: self.input_tables(),
+            optional,
+        }
     }
 
     fn outputs(&self, ctx: &PlanCtx<'_>) -> Vec<Output> {
@@ -241,6 +252,17 @@ impl IndexStage {
         if let Some(l) = &self.verify.la_list {
             let cols = [Some(&l.code), l.name.as_ref()];
             v.columns("verify.la_list", &l.table, cols.into_iter().flatten());
+        }
+        let outputs = self.output_columns();
+        for (i, a) in self.verify.agree_with.iter().enumerate() {
+            let f = format!("verify.agree_with[{i}]");
+            v.column(&f, &a.table, &a.key);
+            v.columns(&f, &a.table, a.columns.values());
+            for ours in a.columns.keys().filter(|c| !outputs.contains(c)) {
+                v.error(format!(
+                    "field `{f}.columns` names `{ours}`, which is not an output column"
+                ));
+            }
         }
     }
 }

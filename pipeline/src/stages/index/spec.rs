@@ -94,6 +94,21 @@ pub struct VerifySpec {
     /// same authority (e.g. two official Gaelic forms), as `name = other`.
     #[serde(default)]
     pub la_name_aliases: IndexMap<String, String>,
+    /// Other files that publish the same values (a re-publisher's copy, or
+    /// another of the publisher's files): every row must agree.
+    #[serde(default)]
+    pub agree_with: Vec<AgreeWith>,
+}
+
+/// Another table whose values must equal ours, row by row.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgreeWith {
+    pub table: String,
+    /// Its area-code column.
+    pub key: String,
+    /// Our output column -> its column.
+    pub columns: IndexMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

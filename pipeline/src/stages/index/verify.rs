@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use indexmap::IndexMap;
 
+use super::spec::AgreeWith;
 use super::{quantile, IndexStage, ListCheck, LookupCheck};
 use crate::checks::{geography, same_name_or_alias, Status, TableReport};
 use crate::contract::Frames;
@@ -60,6 +61,9 @@ pub fn verify_index(
     ranks(&s, missing, &mut r)?;
     deciles(&s, missing, &mut r)?;
     bands(&s, &mut r)?;
+    for a in &v.agree_with {
+        agree_with(&s, a, inputs, &mut r)?;
+    }
     for (check, reason) in &v.not_available {
         r.push(check, Status::NotAvailable, reason.clone(), Vec::new());
     }
@@ -490,4 +494,60 @@ fn non_monotone(rank: &Values, band: &Values, codes: &[String]) -> Option<Vec<St
         .take(10)
         .collect();
     (!bad.is_empty()).then_some(bad)
+}
+
+/// Our values against another file's, for every area both have; an area
+/// only one of them has is a disagreement too.
+fn agree_with(
+    s: &Subject<'_>,
+    a: &AgreeWith,
+    inputs: &Frames<'_>,
+    r: &mut TableReport,
+) -> Result<()> {
+    let check = format!("agrees_with_{}", a.table);
+    let Some(other) = inputs.get(&a.table) else {
+        let why = inputs
+            .unavailable
+            .get(&a.table)
+            .cloned()
+            .unwrap_or_else(|| format!("`{}` is not in the build", a.table));
+        r.push(&check, Status::NotAvailable, why, Vec::new());
+        return Ok(());
+    };
+    let keys = other.values(&a.key)?;
+    let at: BTreeMap<String, usize> = (0..keys.len())
+        .filter_map(|i| Some((keys.text(i)?, i)))
+        .collect();
+    let mut bad = Vec::new();
+    for (ours, theirs) in &a.columns {
+        let (mine, them) = (s.table.values(ours)?, other.values(theirs)?);
+        for (i, code) in s.codes.iter().enumerate() {
+            let Some(&j) = at.get(code) else {
+                bad.push(format!("{code}: not in `{}`", a.table));
+                continue;
+            };
+            let (x, y) = (mine.text(i), them.text(j));
+            let same = match (mine.number(i), them.number(j)) {
+                (Some(p), Some(q)) => p == q,
+                _ => x == y,
+            };
+            if !same {
+                bad.push(format!(
+                    "{code} `{ours}`: {} here, {} in `{}` column `{theirs}`",
+                    x.unwrap_or_default(),
+                    y.unwrap_or_default(),
+                    a.table
+                ));
+            }
+        }
+    }
+    let cols: Vec<&String> = a.columns.keys().collect();
+    let detail = format!(
+        "{} disagreements with `{}` in {cols:?} over {} areas",
+        bad.len(),
+        a.table,
+        s.n
+    );
+    pass_or_fail(r, &check, detail, bad);
+    Ok(())
 }
