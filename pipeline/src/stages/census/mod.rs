@@ -46,13 +46,16 @@ pub struct Geography {
     pub lad_of: HashMap<String, String>,
     pub lad22_of: HashMap<String, String>,
     pub lad24_of_lad22: HashMap<String, String>,
+    /// For each LAD 2024, the LSOAs that changed district into or out of
+    /// it, sorted: worked out once, as every district's checks ask.
+    moved: HashMap<String, Vec<String>>,
 }
 
 impl Geography {
     fn load(spec: &CensusStage, inputs: &Frames<'_>) -> Result<Geography> {
         let l = &spec.lsoa_lookup;
         let lk = inputs.table(&l.table)?;
-        Ok(Geography {
+        let mut geo = Geography {
             ward_of: parts::map_of(lk, &l.key, &l.ward)?,
             lad_of: parts::map_of(lk, &l.key, &l.lad)?,
             lad22_of: parts::map_of(inputs.table(&l.lad22_table)?, &l.lad22_key, &l.lad22)?,
@@ -61,23 +64,33 @@ impl Geography {
                 &spec.lad_merge.from,
                 &spec.lad_merge.to,
             )?,
-        })
+            moved: HashMap::new(),
+        };
+        geo.moved = geo.lsoas_that_moved();
+        Ok(geo)
     }
 
-    /// LSOAs whose LAD 2024 is not their LAD 2022's successor, in or out of
-    /// district `lad24` (a boundary change, not a merger).
-    pub fn lsoas_moved_into_or_out_of(&self, lad24: &str) -> Vec<String> {
-        let mut moved: Vec<String> = self
-            .lad_of
-            .iter()
-            .filter_map(|(lsoa, now)| {
-                let then = self.lad22_of.get(lsoa)?;
-                let then = self.lad24_of_lad22.get(then).unwrap_or(then);
-                (then != now && (now == lad24 || then == lad24)).then(|| lsoa.clone())
-            })
-            .collect();
-        moved.sort();
+    /// LSOAs whose LAD 2024 is not their LAD 2022's successor (a boundary
+    /// change, not a merger), under both districts.
+    fn lsoas_that_moved(&self) -> HashMap<String, Vec<String>> {
+        let mut moved: HashMap<String, Vec<String>> = HashMap::new();
+        for (lsoa, now) in &self.lad_of {
+            let Some(then) = self.lad22_of.get(lsoa) else {
+                continue;
+            };
+            let then = self.lad24_of_lad22.get(then).unwrap_or(then);
+            if then != now {
+                moved.entry(now.clone()).or_default().push(lsoa.clone());
+                moved.entry(then.clone()).or_default().push(lsoa.clone());
+            }
+        }
+        moved.values_mut().for_each(|v| v.sort());
         moved
+    }
+
+    /// LSOAs that changed district into or out of district `lad24`.
+    pub fn lsoas_moved_into_or_out_of(&self, lad24: &str) -> Vec<String> {
+        self.moved.get(lad24).cloned().unwrap_or_default()
     }
 
     /// LAD 2022 parts summed into LAD 2024, with the districts each holds.
