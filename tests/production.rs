@@ -22,8 +22,12 @@ enum Mirror {
     Copy(PathBuf),
     /// A gzipped copy of the publisher's file, unzipped.
     Gunzip(PathBuf),
-    /// A member CSV, into the zip the URL names.
+    /// A member CSV or workbook, into the zip the URL names.
     Member(PathBuf, String),
+    /// The publisher's CSV as a FeatureServer query answers it (Esri JSON
+    /// attributes; `x` and `y` as point geometry), for the sources that
+    /// production fetches page by page.
+    EsriJson(PathBuf),
 }
 
 /// Each production source that the shared data can stand in for, by the
@@ -65,9 +69,10 @@ fn plan(dir: &Path) -> (BTreeMap<String, (String, Mirror)>, toml::Table) {
         let how = match (pf.as_str(), sf.as_str(), &src.raw.member) {
             (p, s, None) if p == s => Mirror::Copy(file),
             ("csv", "csv.gz", None) => Mirror::Gunzip(file),
-            ("zip", "csv", Some(m)) if file.file_name().is_some_and(|n| *n == **m) => {
+            ("zip", "csv" | "xlsx", Some(m)) if file.file_name().is_some_and(|n| *n == **m) => {
                 Mirror::Member(file, m.clone())
             }
+            ("esri_json", "csv" | "csv.gz", None) => Mirror::EsriJson(file),
             _ => continue,
         };
         out.insert(id.clone(), (src.file_name(), how));
@@ -101,9 +106,12 @@ fn write_mirror(mirror: &Path, plan: &BTreeMap<String, (String, Mirror)>) {
                 std::fs::copy(f, mirror.join(name)).unwrap();
             }
             Mirror::Gunzip(f) => {
-                std::fs::write(mirror.join(name), read_text(f)).unwrap();
+                std::fs::write(mirror.join(name), read_bytes(f)).unwrap();
             }
             Mirror::Member(f, m) => zips.entry(name).or_default().push((f, m)),
+            Mirror::EsriJson(f) => {
+                std::fs::write(mirror.join(name), esri_json(&read_text(f))).unwrap();
+            }
         }
     }
     for (name, members) in zips {
@@ -116,6 +124,31 @@ fn write_mirror(mirror: &Path, plan: &BTreeMap<String, (String, Mirror)>) {
         }
         z.finish().unwrap();
     }
+}
+
+/// A CSV's rows as the features of an Esri JSON answer.
+fn esri_json(csv_text: &str) -> String {
+    let mut r = csv::Reader::from_reader(csv_text.trim_start_matches('\u{feff}').as_bytes());
+    let headers = r.headers().unwrap().clone();
+    let features: Vec<serde_json::Value> = r
+        .records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            let attrs: serde_json::Map<String, serde_json::Value> = headers
+                .iter()
+                .zip(rec.iter())
+                .map(|(h, v)| (h.to_string(), serde_json::Value::String(v.to_string())))
+                .collect();
+            let point = |k: &str| attrs.get(k).and_then(|v| v.as_str()?.parse::<f64>().ok());
+            match (point("x"), point("y")) {
+                (Some(x), Some(y)) => {
+                    serde_json::json!({"attributes": attrs, "geometry": {"x": x, "y": y}})
+                }
+                _ => serde_json::json!({"attributes": attrs}),
+            }
+        })
+        .collect();
+    serde_json::json!({ "features": features }).to_string()
 }
 
 #[test]
@@ -168,5 +201,9 @@ fn the_production_catalog_builds_from_a_mirror_of_the_publisher_files() {
             assert!(t.column(col).is_ok(), "{id} lacks `{col}`");
         }
     }
-    eprintln!("production sources read from the mirror: {}", plan.len());
+    eprintln!(
+        "production sources read from the mirror: {} ({:?})",
+        plan.len(),
+        plan.keys().collect::<Vec<_>>()
+    );
 }

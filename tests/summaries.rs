@@ -320,3 +320,122 @@ fn ward_assignments_record_vintage_method_and_boundary_checks() {
         "{reason}"
     );
 }
+
+/// The shared catalog plus a synthetic File 6 (IoD2025 population
+/// denominators): each English LSOA's Census 2021 residents as its total,
+/// and 60% of them as its working-age population. Only the 2025 index and
+/// its district summaries are built.
+fn build_with_denominators(dir: &Path) -> std::path::PathBuf {
+    let b = shared_build();
+    let residents = read_table(&b.out, "census2021_ts007a_lsoa");
+    let (codes, totals) = (
+        residents
+            .column("geography_code")
+            .unwrap()
+            .str()
+            .unwrap()
+            .clone(),
+        residents
+            .column("age_total")
+            .unwrap()
+            .cast(&DataType::Float64)
+            .unwrap(),
+    );
+    let mut csv = String::from(
+        "LSOA code (2021),Total population: mid 2022,Working age population 18-66 (for use with Employment Deprivation Domain): mid 2022\n",
+    );
+    for (code, total) in codes.iter().zip(totals.f64().unwrap().iter()) {
+        let (Some(code), Some(total)) = (code, total) else {
+            continue;
+        };
+        if code.starts_with("E01") {
+            csv.push_str(&format!("{code},{total},{}\n", (total * 0.6).round()));
+        }
+    }
+    let data = dir.join("data");
+    mirror_data(&data);
+    std::fs::write(data.join("denominators.csv"), csv).unwrap();
+    let catalog = edited_catalog(dir, &data, "none");
+    let mut text = std::fs::read_to_string(&catalog).unwrap();
+    text.push_str(
+        "\n[sources.iod2025_denominators]\ntitle = \"Synthetic File 6\"\npublisher = \"test\"\nlicence = \"OGL-UK-3.0\"\n\
+         edition = \"test\"\ngeography = \"LSOA 2021\"\npath = \"denominators.csv\"\nunpinned = \"a synthetic fixture\"\nformat = \"csv\"\n\
+         [sources.iod2025_denominators.missing]\nlsoa21_name = \"fixture\"\nlad24_code = \"fixture\"\nlad24_name = \"fixture\"\n\
+         population_children_0_15 = \"fixture\"\npopulation_60_plus = \"fixture\"\n",
+    );
+    std::fs::write(&catalog, text).unwrap();
+    let stages = dir.join("stages");
+    std::fs::create_dir_all(&stages).unwrap();
+    for spec in ["load.toml", "imd_england_2025.toml"] {
+        std::fs::copy(stages_dir().join(spec), stages.join(spec)).unwrap();
+    }
+    // Without the comparison with File 10: these synthetic weights are not
+    // MHCLG's, so they cannot reproduce its figures (with the real File 6
+    // the comparison is strict, as nothing is approximate).
+    let summary = read_text(&stages_dir().join("imd_england_2025_lad24.toml"));
+    let summary = &summary[..summary.find("\n[compare]").unwrap()];
+    std::fs::write(stages.join("imd_england_2025_lad24.toml"), summary).unwrap();
+    let (catalog, graph) = census_pipeline::plan::load_config(&catalog, &stages).unwrap();
+    let out = dir.join("release");
+    census_pipeline::build::build(
+        &catalog,
+        &graph,
+        &census_pipeline::build::BuildOptions {
+            previous: None,
+            out: out.clone(),
+            cache_dir: b.cache.clone(),
+            fetch: Default::default(),
+            limits: Default::default(),
+        },
+    )
+    .expect("builds with the edition's own denominators");
+    out
+}
+
+#[test]
+fn the_editions_own_denominators_replace_census_weights_when_the_catalog_has_them() {
+    // Without File 6 (the shared catalog): Census residents, flagged.
+    let b = shared_build();
+    let manifest = |out: &Path| -> serde_json::Value {
+        serde_json::from_str(&read_text(&out.join("manifest.json"))).unwrap()
+    };
+    let before = &manifest(&b.out)["tables"]["imd_england_2025_lad24"];
+    assert!(before["notes"][0]
+        .as_str()
+        .unwrap()
+        .starts_with("Population weights: Census 2021"));
+    assert!(before["computed_columns"]["imd_average_score"]
+        .as_str()
+        .unwrap()
+        .starts_with("approximate"));
+    assert!(before["missing_columns"]["employment_scale"].is_string());
+
+    // With it: the edition's own weights, nothing approximate, and the
+    // employment scale computed from its working-age population.
+    let dir = tempdir();
+    let out = build_with_denominators(dir.path());
+    let after = &manifest(&out)["tables"]["imd_england_2025_lad24"];
+    let inputs = after["inputs"].to_string();
+    assert!(inputs.contains("iod2025_denominators"), "{inputs}");
+    assert!(
+        after["notes"].as_array().is_none_or(|n| n.is_empty()),
+        "{}",
+        after["notes"]
+    );
+    assert!(
+        !after["computed_columns"]
+            .to_string()
+            .contains("approximate"),
+        "{}",
+        after["computed_columns"]
+    );
+    assert!(after["missing_columns"].get("employment_scale").is_none());
+    // The same people as weights: the average score is unchanged.
+    let (old, new) = (
+        row(&b.out, "imd_england_2025_lad24", "lad24_code", "E06000001"),
+        row(&out, "imd_england_2025_lad24", "lad24_code", "E06000001"),
+    );
+    assert!((f(&old, "imd_average_score") - f(&new, "imd_average_score")).abs() < 1e-9);
+    assert!(f(&new, "employment_scale") > 0.0);
+    assert!(f(&new, "employment_scale") <= f(&new, "population") * 0.6 + 1.0);
+}

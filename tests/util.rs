@@ -265,14 +265,20 @@ pub fn build_error_with_edited(
 }
 
 pub fn read_text(path: &Path) -> String {
+    String::from_utf8(read_bytes(path)).unwrap()
+}
+
+/// A file's bytes, gunzipped if its name ends `.gz` (for files in other
+/// encodings than UTF-8).
+pub fn read_bytes(path: &Path) -> Vec<u8> {
     let bytes = std::fs::read(path).unwrap();
     if !path.to_string_lossy().ends_with(".gz") {
-        return String::from_utf8(bytes).unwrap();
+        return bytes;
     }
-    let mut s = String::new();
-    std::io::Read::read_to_string(&mut flate2::read::MultiGzDecoder::new(&bytes[..]), &mut s)
+    let mut out = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::MultiGzDecoder::new(&bytes[..]), &mut out)
         .unwrap();
-    s
+    out
 }
 
 /// Links every file of the real data directory into `to`.

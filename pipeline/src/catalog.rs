@@ -43,16 +43,21 @@ pub enum Format {
     Csv,
     #[serde(rename = "csv.gz")]
     CsvGz,
-    /// A CSV member of a zip archive (`member` names it).
+    /// A member of a zip archive (`member` names it): a CSV, or a workbook
+    /// (`.xlsx`, `.xls`, `.ods`) whose `sheet` is read.
     Zip,
     Xlsx,
     Xls,
     Ods,
-    /// An ESRI shapefile (the `.shp`; `.dbf` and `.prj` beside it).
+    /// An ESRI shapefile: the `.shp` with `.dbf` and `.prj` beside it, or
+    /// a zip holding them all (`member` names the `.shp` inside).
     Shapefile,
     Geojson,
     #[serde(rename = "geojson.gz")]
     GeojsonGz,
+    /// An Esri JSON feature set, as an ArcGIS FeatureServer answers `f=json`.
+    #[serde(rename = "esri_json")]
+    EsriJson,
 }
 
 impl Format {
@@ -95,6 +100,11 @@ pub struct RawSource {
     /// The publisher's landing page for the release.
     #[serde(default)]
     pub landing: Option<String>,
+    /// Where `census-pipeline outdated` looks for a newer edition, when the
+    /// landing page cannot show one: an ArcGIS search URL whose result titles
+    /// name editions (a new ONSPD comes out every quarter as a new item).
+    #[serde(default)]
+    pub watch: Option<String>,
     /// Local catalogs: path of the file relative to `data_dir`.
     #[serde(default)]
     pub path: Option<PathBuf>,
@@ -177,6 +187,10 @@ impl OneOrMany {
     }
 }
 
+/// The most bytes a source may hold after decompression, unless its entry
+/// says `max_bytes` (or the build `--max-source-bytes`): 2 GiB.
+pub const DEFAULT_MAX_SOURCE_BYTES: u64 = 2 << 30;
+
 /// True if a source's `member` is a pattern over many members or files
 /// (`*` stands for any run of characters other than `/`).
 pub fn is_member_pattern(member: &str) -> bool {
@@ -197,7 +211,11 @@ pub struct Source {
 }
 
 impl Source {
-    /// The file name used in messages, the cache and mirrors.
+    /// The file name used in messages, the cache and mirrors: the URL's
+    /// last path segment, unless that names a script rather than a file
+    /// (ONS's `file?uri=.../name.zip`, statistics.gov.scot's
+    /// `file?id=...%2Fname.csv`: the name in the query), an ArcGIS item's
+    /// `data` (the item id), or a FeatureServer's `query` (the service).
     pub fn file_name(&self) -> String {
         if let Some(p) = &self.raw.path {
             return p
@@ -205,14 +223,73 @@ impl Source {
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
         }
-        self.raw
-            .url
-            .as_deref()
-            .and_then(|u| u.split(['?', '#']).next())
-            .and_then(|u| u.rsplit('/').next())
-            .map(|s| s.to_string())
-            .unwrap_or_else(|| self.id.clone())
+        let url = self.raw.url.as_deref().unwrap_or_default();
+        if crate::arcgis::is_feature_query(url) {
+            let ext = match self.raw.format {
+                Format::EsriJson => "json",
+                _ => "geojson",
+            };
+            let name = crate::arcgis::service_name(url).unwrap_or(&self.id);
+            return format!("{name}.{ext}");
+        }
+        let (path, query) = url
+            .split('#')
+            .next()
+            .unwrap_or_default()
+            .split_once('?')
+            .unwrap_or((url, ""));
+        let mut segments = path.rsplit('/');
+        let last = segments.next().unwrap_or_default();
+        if last == "data" && path.contains("/content/items/") {
+            if let Some(id) = segments.next().filter(|s| !s.is_empty()) {
+                return id.to_string();
+            }
+        }
+        if !last.contains('.') {
+            let named = query
+                .split('&')
+                .filter_map(|kv| kv.split_once('='))
+                .filter(|(k, _)| matches!(*k, "uri" | "id" | "file"))
+                .map(|(_, v)| percent_decode(v))
+                .find_map(|v| {
+                    v.rsplit('/')
+                        .next()
+                        .filter(|n| n.contains('.'))
+                        .map(str::to_string)
+                });
+            if let Some(n) = named {
+                return n;
+            }
+        }
+        match last {
+            "" => self.id.clone(),
+            l => l.to_string(),
+        }
     }
+}
+
+/// Decodes a URL query value (`%2F` and `+` as a space).
+fn percent_decode(v: &str) -> String {
+    let v = v.replace('+', " ");
+    let bytes = v.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = bytes
+            .get(i + 1..i + 3)
+            .and_then(|h| std::str::from_utf8(h).ok());
+        match (bytes[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(b)) => {
+                out.push(b);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// A validated catalog.
@@ -603,20 +680,29 @@ fn check_layout(what: &str, raw: &RawSource, errors: &mut Vec<ConfigError>) {
             raw.format
         )));
     }
-    if !raw.format.is_spreadsheet() && raw.sheet.is_some() {
+    let workbook_member =
+        raw.format == Format::Zip && raw.member.as_deref().is_some_and(is_workbook_name);
+    if workbook_member && raw.sheet.is_none() {
         errors.push(msg(format!(
-            "{what} field `sheet` applies only to workbooks"
+            "{what} reads a workbook from a zip but names no `sheet`"
         )));
     }
+    if !raw.format.is_spreadsheet() && !workbook_member && raw.sheet.is_some() {
+        errors.push(msg(format!(
+            "{what} field `sheet` applies only to workbooks (files, or zip members ending .xlsx, .xls or .ods)"
+        )));
+    }
+    check_feature_query(what, raw, errors);
     let pattern = raw.member.as_deref().is_some_and(is_member_pattern);
     match (raw.format, &raw.member) {
         (Format::Zip, Some(_)) => {}
+        (Format::Shapefile, Some(m)) if !pattern && m.ends_with(".shp") => {}
         (Format::Csv | Format::CsvGz, Some(_)) if pattern => {}
         (Format::Zip, None) => errors.push(msg(format!(
             "{what} field `member` is required for format \"zip\" (a member, or a pattern with `*` for many)"
         ))),
         (_, Some(m)) => errors.push(msg(format!(
-            "{what} field `member` applies to zips, and as a pattern (`*`) to a folder of CSV files; got {m:?} for format {:?}",
+            "{what} field `member` applies to zips (a CSV or workbook member, or a pattern with `*`), to a zipped shapefile (its `.shp`), and as a pattern to a folder of CSV files; got {m:?} for format {:?}",
             raw.format
         ))),
         _ => {}
@@ -655,6 +741,46 @@ fn check_layout(what: &str, raw: &RawSource, errors: &mut Vec<ConfigError>) {
                 "{what} field `member` must name a file inside the archive (no `..`, not absolute), got {m:?}"
             )));
         }
+    }
+}
+
+/// True if a zip member is a workbook (read by sheet, not as CSV).
+pub fn is_workbook_name(member: &str) -> bool {
+    let m = member.to_ascii_lowercase();
+    m.ends_with(".xlsx") || m.ends_with(".xls") || m.ends_with(".ods")
+}
+
+/// A FeatureServer query is fetched in pages and assembled: its `f` must
+/// agree with the declared format, and only those formats are assembled.
+fn check_feature_query(what: &str, raw: &RawSource, errors: &mut Vec<ConfigError>) {
+    use crate::arcgis;
+    if raw.path.is_some() {
+        // A local file: the URL only records where it came from.
+        return;
+    }
+    let Some(url) = raw.url.as_deref().filter(|u| arcgis::is_feature_query(u)) else {
+        if raw.format == Format::EsriJson {
+            errors.push(msg(format!(
+                "{what} has format \"esri_json\" but its URL is not a FeatureServer query"
+            )));
+        }
+        return;
+    };
+    let expected = match raw.format {
+        Format::EsriJson => "json",
+        Format::Geojson => "geojson",
+        other => {
+            errors.push(msg(format!(
+                "{what} URL is a FeatureServer query, which is fetched in pages as \"esri_json\" (f=json) or \"geojson\" (f=geojson); got format {other:?}"
+            )));
+            return;
+        }
+    };
+    if arcgis::output_format(url) != Some(expected) {
+        errors.push(msg(format!(
+            "{what} URL must ask for `f={expected}` to match its format, got {:?}",
+            arcgis::output_format(url)
+        )));
     }
 }
 

@@ -394,8 +394,13 @@ impl fmt::Display for ErrorKind {
             }
             ErrorKind::CheckFailed(c) => {
                 write!(f, "verification failed: table `{}`, check `{}`: {}", c.table, c.check, c.detail)?;
+                // The first few say where; verification.json lists them all.
                 if !c.examples.is_empty() {
-                    write!(f, "; first offending rows: {}", c.examples.join("; "))?;
+                    let shown: Vec<&str> = c.examples.iter().take(10).map(String::as_str).collect();
+                    write!(f, "; first offending rows: {}", shown.join("; "))?;
+                    if c.examples.len() > shown.len() {
+                        write!(f, "; and {} more", c.examples.len() - shown.len())?;
+                    }
                 }
                 Ok(())
             }

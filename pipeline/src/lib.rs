@@ -12,6 +12,7 @@
 //! the geography checks kinds share; `frame` is the only place stage logic
 //! meets polars. `error` is the one error type; `cache` the on-disk cache.
 
+pub mod arcgis;
 pub mod build;
 pub mod cache;
 pub mod catalog;
@@ -22,6 +23,7 @@ pub mod fetch;
 pub mod frame;
 pub mod lookup;
 pub mod map;
+pub mod outdated;
 pub mod package;
 pub mod par;
 pub mod pattern;

@@ -52,6 +52,16 @@ enum Command {
         #[command(flatten)]
         fetch: FetchArgs,
     },
+    /// Look for newer editions than the catalog records (landing pages,
+    /// ArcGIS item times and searches, Last-Modified): prints a table and
+    /// exits 10 when something is newer.
+    Outdated {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Seconds to wait for each publisher's answer.
+        #[arg(long, default_value_t = 30)]
+        timeout: u64,
+    },
     /// Run the stage graph and write a release directory.
     Build {
         #[command(flatten)]
@@ -273,6 +283,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 cache.dir.display()
             );
         }
+        Command::Outdated { config, timeout } => return outdated(&config, timeout),
         Command::Lookup {
             release,
             year,
@@ -482,4 +493,26 @@ fn init_logging(format: LogFormat) {
                 .init();
         }
     }
+}
+
+/// `outdated`: the table, and exit 10 when a publisher has something newer.
+fn outdated(config: &ConfigArgs, timeout: u64) -> anyhow::Result<ExitCode> {
+    use census_pipeline::outdated;
+    let (catalog, _) = load_config(&config.sources, &config.stages)?;
+    let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let rows = rt.block_on(outdated::check_all(
+        &catalog,
+        std::time::Duration::from_secs(timeout),
+    ));
+    print!("{}", outdated::render(&rows));
+    let newer = outdated::newer(&rows);
+    eprintln!(
+        "{} of {} sources have something newer than the catalog records",
+        newer.len(),
+        rows.len()
+    );
+    Ok(match newer.is_empty() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::from(10),
+    })
 }

@@ -21,6 +21,8 @@ use tokio::io::AsyncWriteExt;
 use tracing::{info, warn, Instrument};
 use tracing_indicatif::span_ext::IndicatifSpanExt;
 
+pub mod pages;
+
 use crate::cache::{sha256_file, write_atomic, Cache};
 use crate::catalog::{Catalog, Source};
 use crate::error::{Error, ErrorKind, Result};
@@ -246,6 +248,9 @@ async fn fetch_one(
         };
     }
 
+    if crate::arcgis::is_feature_query(&url) {
+        return fetch_pages(client, src, &url, cached, cache, opts).await;
+    }
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -304,6 +309,93 @@ async fn fetch_one(
             }
             Err(Failure::Fatal(e)) => return Err(e),
         }
+    }
+}
+
+/// Fetches a FeatureServer query page by page and admits the assembled
+/// file. A query has no ETag: a pinned file already in the cache is not
+/// fetched again; an unpinned one is, every time.
+async fn fetch_pages(
+    client: &reqwest::Client,
+    src: &Source,
+    url: &str,
+    cached: Option<String>,
+    cache: &Cache,
+    opts: &FetchOptions,
+) -> Result<(PathBuf, Option<LockEntry>)> {
+    if let Some(sha) = cached.filter(|_| src.raw.sha256.is_some()) {
+        return Ok((cache.blob_path(&sha), None));
+    }
+    let max = src
+        .raw
+        .max_bytes
+        .unwrap_or(crate::catalog::DEFAULT_MAX_SOURCE_BYTES);
+    let mut pages = pages::Assembler::new(src.raw.format == crate::catalog::Format::Geojson, max);
+    let mut offset = 0;
+    while let pages::Next::More { offset: next } = {
+        let body = get_page(client, src, &pages::page_url(url, offset), opts).await?;
+        pages
+            .add(offset, &body)
+            .map_err(|e| e.file(src.file_name()))?
+    } {
+        offset = next;
+    }
+    info!(source = %src.id, pages = pages.pages(), features = pages.features(), "Assembled the FeatureServer pages.");
+    let bytes = pages.finish();
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let tmp = cache
+        .tmp_dir()
+        .join(format!("{}.{}.pages", src.id, std::process::id()));
+    std::fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
+    let blob = admit(cache, src, &tmp, &sha);
+    let _ = std::fs::remove_file(&tmp);
+    let entry = LockEntry {
+        url: url.to_string(),
+        etag: None,
+        last_modified: None,
+        sha256: sha,
+        bytes: bytes.len() as u64,
+        fetched_at: now(),
+    };
+    Ok((blob?, Some(entry)))
+}
+
+/// One page of a query, retried with backoff when it fails transiently.
+async fn get_page(
+    client: &reqwest::Client,
+    src: &Source,
+    url: &str,
+    opts: &FetchOptions,
+) -> Result<Vec<u8>> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let failure = match client.get(url).send().await {
+            Ok(r) if r.status().is_success() => match r.bytes().await {
+                Ok(b) if looks_like_html(&b[..b.len().min(512)]) => {
+                    return Err(Error::new(ErrorKind::HtmlInsteadOfData).file(src.file_name()))
+                }
+                Ok(b) => return Ok(b.to_vec()),
+                Err(e) => describe(&e),
+            },
+            Ok(r) if r.status().is_server_error() || r.status() == 429 => {
+                format!("HTTP {}", r.status())
+            }
+            Ok(r) => {
+                return Err(Error::new(ErrorKind::Download {
+                    reason: format!("{url}: HTTP {}; check the URL in the catalog", r.status()),
+                }))
+            }
+            Err(e) => describe(&e),
+        };
+        if attempt >= opts.attempts {
+            return Err(Error::new(ErrorKind::Download {
+                reason: format!("{url}: {failure} (gave up after {attempt} attempts)"),
+            }));
+        }
+        let delay = opts.backoff * 2u32.pow(attempt - 1);
+        warn!(source = %src.id, attempt, error = %failure, "A page failed; retrying.");
+        tokio::time::sleep(delay).await;
     }
 }
 

@@ -28,7 +28,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_bytes: 2 << 30,
+            max_bytes: crate::catalog::DEFAULT_MAX_SOURCE_BYTES,
             max_line: 1 << 20,
             max_field: 64 << 10,
         }

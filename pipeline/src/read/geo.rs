@@ -4,17 +4,91 @@
 //! stages can rebuild `geo` shapes from it.
 
 use std::collections::BTreeMap;
+use std::io::{Cursor, Read, Seek};
 use std::path::Path;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ErrorKind, Result};
 
-use super::{Cell, RawTable};
+use super::{Cell, Limits, RawTable};
 
 /// Reads a shapefile (`.shp`, with `.dbf` and `.prj` beside it).
 pub fn read_shapefile(path: &Path) -> Result<RawTable> {
-    check_british_national_grid(path)?;
-    let mut reader = shapefile::Reader::from_path(path)
+    let prj = path.with_extension("prj");
+    let text = std::fs::read_to_string(&prj).map_err(|e| {
+        Error::unreadable(format!(
+            "cannot read the projection file {} ({e}); a shapefile without one cannot be checked for British National Grid",
+            prj.display()
+        ))
+    })?;
+    check_british_national_grid(&text, &prj.display().to_string())?;
+    let reader = shapefile::Reader::from_path(path)
         .map_err(|e| Error::unreadable(format!("cannot open shapefile: {e}")))?;
+    records(reader)
+}
+
+/// Reads a zipped shapefile, as publishers ship them: the `.shp` member
+/// that `member` names, and the `.dbf`, `.prj` (and `.shx`, if there) of the
+/// same name beside it in the archive, each read into memory within the
+/// reader's limit.
+pub fn read_zipped_shapefile(bytes: &[u8], member: &str, limits: &Limits) -> Result<RawTable> {
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+        .map_err(|e| Error::unreadable(format!("not a valid zip archive: {e}")))?;
+    let stem = member
+        .strip_suffix(".shp")
+        .ok_or_else(|| Error::unreadable(format!("the member {member:?} is not a `.shp` file")))?;
+    let names: Vec<String> = zip
+        .file_names()
+        .filter_map(|n| n.ok().map(|s| s.into_owned()))
+        .collect();
+    let mut part = |ext: &str| -> Result<Option<Vec<u8>>> {
+        let name = format!("{stem}.{ext}");
+        let Ok(mut file) = zip.by_name(&name) else {
+            return Ok(None);
+        };
+        if file.size() > limits.max_bytes {
+            return Err(Error::new(ErrorKind::TooLarge {
+                limit: format!(
+                    "a member {name} of {} bytes, more than {}",
+                    file.size(),
+                    limits.max_bytes
+                ),
+            }));
+        }
+        let mut buf = Vec::with_capacity(file.size() as usize);
+        std::io::Read::read_to_end(&mut (&mut file).take(limits.max_bytes), &mut buf)
+            .map_err(|e| Error::unreadable(format!("cannot read zip member {name}: {e}")))?;
+        Ok(Some(buf))
+    };
+    let missing = |ext: &str| {
+        Error::new(ErrorKind::NotInFile {
+            what: "zip member",
+            name: format!("{stem}.{ext}"),
+            available: names.clone(),
+        })
+    };
+    let shp = part("shp")?.ok_or_else(|| missing("shp"))?;
+    let dbf = part("dbf")?.ok_or_else(|| missing("dbf"))?;
+    let prj = part("prj")?.ok_or_else(|| missing("prj"))?;
+    let shx = part("shx")?;
+    check_british_national_grid(
+        &String::from_utf8_lossy(&prj),
+        &format!("zip member {stem}.prj"),
+    )?;
+    let open = |e: shapefile::Error| Error::unreadable(format!("cannot open shapefile: {e}"));
+    let shapes = match shx {
+        Some(shx) => shapefile::ShapeReader::with_shx(Cursor::new(shp), Cursor::new(shx)),
+        None => shapefile::ShapeReader::new(Cursor::new(shp)),
+    }
+    .map_err(open)?;
+    let table = shapefile::dbase::Reader::new(Cursor::new(dbf))
+        .map_err(|e| Error::unreadable(format!("cannot open the .dbf: {e}")))?;
+    records(shapefile::Reader::new(shapes, table))
+}
+
+/// Every shape and record, each shape kept as GeoJSON text.
+fn records<T: Read + Seek, D: Read + Seek>(
+    mut reader: shapefile::Reader<T, D>,
+) -> Result<RawTable> {
     let mut rows: Vec<BTreeMap<String, Cell>> = Vec::new();
     for (i, item) in reader.iter_shapes_and_records().enumerate() {
         let row_no = i + 1;
@@ -37,14 +111,7 @@ pub fn read_shapefile(path: &Path) -> Result<RawTable> {
 /// The `.prj` must declare British National Grid (EPSG:27700): every ONS
 /// boundary in BNG is in metres, and mixing it with WGS84 degrees would put
 /// every point-in-polygon test silently wrong.
-fn check_british_national_grid(shp: &Path) -> Result<()> {
-    let prj = shp.with_extension("prj");
-    let text = std::fs::read_to_string(&prj).map_err(|e| {
-        Error::unreadable(format!(
-            "cannot read the projection file {} ({e}); a shapefile without one cannot be checked for British National Grid",
-            prj.display()
-        ))
-    })?;
+fn check_british_national_grid(text: &str, prj: &str) -> Result<()> {
     let t = text.to_ascii_lowercase();
     if t.contains("british_national_grid")
         || t.contains("osgb_1936_british_national_grid")
@@ -53,8 +120,7 @@ fn check_british_national_grid(shp: &Path) -> Result<()> {
         Ok(())
     } else {
         Err(Error::unreadable(format!(
-            "the projection in {} is not British National Grid (EPSG:27700): {}",
-            prj.display(),
+            "the projection in {prj} is not British National Grid (EPSG:27700): {}",
             text.chars().take(120).collect::<String>()
         )))
     }
@@ -91,16 +157,7 @@ pub fn read_geojson(bytes: &[u8]) -> Result<RawTable> {
     for f in fc.features {
         let mut row = BTreeMap::new();
         for (k, v) in f.properties.unwrap_or_default() {
-            let cell = match v {
-                serde_json::Value::Null => Cell::Empty,
-                serde_json::Value::String(s) => Cell::Text(s),
-                serde_json::Value::Number(n) => match n.as_i64() {
-                    Some(i) => Cell::Int(i),
-                    None => Cell::Number(n.as_f64().unwrap_or(f64::NAN)),
-                },
-                other => Cell::Text(other.to_string()),
-            };
-            row.insert(k, cell);
+            row.insert(k, json_cell(v));
         }
         let geometry = match f.geometry {
             Some(g) => Cell::Text(g.to_string()),
@@ -112,8 +169,21 @@ pub fn read_geojson(bytes: &[u8]) -> Result<RawTable> {
     Ok(from_maps(rows))
 }
 
+/// A JSON property as a cell.
+pub(super) fn json_cell(v: serde_json::Value) -> Cell {
+    match v {
+        serde_json::Value::Null => Cell::Empty,
+        serde_json::Value::String(s) => Cell::Text(s),
+        serde_json::Value::Number(n) => match n.as_i64() {
+            Some(i) => Cell::Int(i),
+            None => Cell::Number(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        other => Cell::Text(other.to_string()),
+    }
+}
+
 /// Features may differ in their properties: the header is their union.
-fn from_maps(rows: Vec<BTreeMap<String, Cell>>) -> RawTable {
+pub(super) fn from_maps(rows: Vec<BTreeMap<String, Cell>>) -> RawTable {
     let mut headers: Vec<String> = Vec::new();
     for r in &rows {
         for k in r.keys() {

@@ -1,6 +1,6 @@
 //! Readers: from a file as published to a table with canonical columns.
 //!
-//! Reading happens in two steps. A format reader (`csv`, `sheet`, `geo`)
+//! Reading happens in two steps. A format reader (`csv`, `sheet`, `geo`, `esri`)
 //! turns bytes into a [`RawTable`]: the headers exactly as published and the
 //! cells, each remembering the row it came from. Then [`conform`] maps the
 //! headers onto the dataset's canonical columns by their declared aliases and
@@ -12,6 +12,7 @@
 pub mod bounded;
 mod conform;
 mod csv;
+mod esri;
 mod geo;
 pub mod members;
 mod sheet;
@@ -82,7 +83,7 @@ impl RawTable {
 /// and messages.
 pub fn read_raw(source: &Source, path: &Path, bytes: &[u8], limits: &Limits) -> Result<RawTable> {
     let ctx = |e: Error| e.source_id(&source.id).file(path);
-    if source.raw.format == Format::Shapefile {
+    if source.raw.format == Format::Shapefile && source.raw.member.is_none() {
         return geo::read_shapefile(path).map_err(ctx);
     }
     read_raw_bytes(&source.raw, bytes, limits).map_err(ctx)
@@ -102,9 +103,10 @@ pub fn read_raw_bytes(raw: &RawSource, bytes: &[u8], limits: &Limits) -> Result<
         }
         Format::Xlsx | Format::Ods => {
             check_zip_size(bytes, limits)?;
-            sheet::read_sheet(bytes, raw)
+            sheet::read_sheet(bytes, raw, raw.format)
         }
-        Format::Xls => sheet::read_sheet(bytes, raw),
+        Format::Xls => sheet::read_sheet(bytes, raw, raw.format),
+        Format::EsriJson => esri::read_esri_json(bytes),
         Format::Geojson => geo::read_geojson(bytes),
         Format::GeojsonGz => {
             let max = limits.whole(bytes.len());
@@ -115,13 +117,17 @@ pub fn read_raw_bytes(raw: &RawSource, bytes: &[u8], limits: &Limits) -> Result<
             )?;
             geo::read_geojson(&text)
         }
-        Format::Shapefile => Err(Error::unreadable(
-            "a shapefile is read from its path, not from bytes",
-        )),
+        Format::Shapefile => match raw.member.as_deref() {
+            Some(member) => geo::read_zipped_shapefile(bytes, member, limits),
+            None => Err(Error::unreadable(
+                "a shapefile is read from its path, not from bytes",
+            )),
+        },
     }
 }
 
-/// Streams a CSV member of a zip archive.
+/// Streams a CSV member of a zip archive, or reads a workbook member
+/// (publishers ship some workbooks zipped) within the reader's limit.
 fn read_zip_member(
     bytes: &[u8],
     member: &str,
@@ -150,7 +156,21 @@ fn read_zip_member(
             ),
         }));
     }
-    csv::read_csv(file, raw, limits)
+    if !crate::catalog::is_workbook_name(member) {
+        return csv::read_csv(file, raw, limits);
+    }
+    let format = match member.to_ascii_lowercase() {
+        m if m.ends_with(".xlsx") => Format::Xlsx,
+        m if m.ends_with(".ods") => Format::Ods,
+        _ => Format::Xls,
+    };
+    let mut book = Vec::with_capacity(file.size() as usize);
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, limits.max_bytes), &mut book)
+        .map_err(|e| Error::unreadable(format!("cannot read the zip member: {e}")))?;
+    if format != Format::Xls {
+        check_zip_size(&book, limits)?;
+    }
+    sheet::read_sheet(&book, raw, format)
 }
 
 /// A workbook is a zip of XML parts: their declared sizes must stay within

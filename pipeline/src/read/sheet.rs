@@ -7,16 +7,18 @@ use crate::error::{Error, ErrorKind, Result};
 
 use super::{csv::with_groups, Cell, RawTable};
 
-pub fn read_sheet(bytes: &[u8], raw: &RawSource) -> Result<RawTable> {
+/// Reads the sheet `raw` names from a workbook of the given format (the
+/// source's own, or that of a zip member).
+pub fn read_sheet(bytes: &[u8], raw: &RawSource, format: Format) -> Result<RawTable> {
     let sheet = raw.sheet.as_deref().unwrap_or_default();
     if bytes.is_empty() {
         return Err(Error::unreadable("the file is empty"));
     }
     let cursor = std::io::Cursor::new(bytes.to_vec());
     let open_err = |e: &dyn std::fmt::Display| {
-        Error::unreadable(format!("cannot open as {:?} workbook: {e}", raw.format))
+        Error::unreadable(format!("cannot open as {format:?} workbook: {e}"))
     };
-    let mut book: calamine::Sheets<_> = match raw.format {
+    let mut book: calamine::Sheets<_> = match format {
         Format::Xlsx => {
             calamine::Sheets::Xlsx(calamine::Xlsx::new(cursor).map_err(|e| open_err(&e))?)
         }

@@ -74,7 +74,15 @@ impl Stage for AreaSummaryStage {
         t.extend(self.population.table.clone());
         t.extend(self.population.working_age_table.clone());
         t.extend(self.compare.as_ref().map(|c| c.table.clone()));
-        Inputs::required_sorted(t)
+        let mut inputs = Inputs::required_sorted(t);
+        // The edition's own denominators, used when the catalog has them.
+        inputs.optional = self
+            .population
+            .preferred
+            .iter()
+            .map(|p| p.table.clone())
+            .collect();
+        inputs
     }
 
     fn outputs(&self, ctx: &PlanCtx<'_>) -> Vec<Output> {
@@ -113,6 +121,10 @@ impl Stage for AreaSummaryStage {
             let wt = p.working_age_table.as_ref().unwrap_or(pt);
             let wk = p.working_age_key.as_ref().unwrap_or(pk);
             v.columns("population.working_age", wt, [wk, w]);
+        }
+        if let Some(pp) = &p.preferred {
+            let cols = [&pp.key, &pp.column].into_iter().chain(&pp.working_age);
+            v.columns("population.preferred", &pp.table, cols);
         }
         if let Some(c) = &self.compare {
             v.column("compare.key", &c.table, &c.key);
@@ -182,6 +194,18 @@ impl AreaSummaryStage {
 
 impl Build for AreaSummaryStage {
     fn build(&self, inputs: &Frames<'_>) -> Result<Vec<Built>> {
+        // The population weights this build has: the edition's own
+        // denominators when the catalog provides them.
+        let resolved = AreaSummaryStage {
+            population: self.population.resolved(|t| inputs.get(t).is_some()),
+            ..self.clone()
+        };
+        resolved.build_resolved(inputs)
+    }
+}
+
+impl AreaSummaryStage {
+    fn build_resolved(&self, inputs: &Frames<'_>) -> Result<Vec<Built>> {
         let index = inputs.table(&self.index)?;
         let (areas, names) = small_areas(self, index, inputs)?;
         let summaries = summarise(&areas, index.height());

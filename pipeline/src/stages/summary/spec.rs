@@ -76,6 +76,57 @@ pub struct PopulationSpec {
     /// published, and every weighted measure is flagged approximate.
     #[serde(default)]
     pub approximate: Option<String>,
+    /// The edition's own denominators, used in place of the weights above
+    /// whenever the catalog provides their table (production reads IoD2025
+    /// File 6); without it the weights above are used, flagged
+    /// `approximate`.
+    #[serde(default)]
+    pub preferred: Option<PreferredPopulation>,
+}
+
+/// The edition's own population denominators.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferredPopulation {
+    pub table: String,
+    /// Its small-area column.
+    pub key: String,
+    /// Total population column.
+    pub column: String,
+    /// Its working-age column, for the employment scale (default: the
+    /// working-age population declared above).
+    #[serde(default)]
+    pub working_age: Option<String>,
+}
+
+impl PopulationSpec {
+    /// The weights a build uses: the preferred denominators when
+    /// `available` says their table was built, else these.
+    pub fn resolved(&self, available: impl Fn(&str) -> bool) -> PopulationSpec {
+        let Some(p) = self.preferred.as_ref().filter(|p| available(&p.table)) else {
+            return self.clone();
+        };
+        let own_working_age = p.working_age.is_some();
+        PopulationSpec {
+            table: Some(p.table.clone()),
+            key: Some(p.key.clone()),
+            column: p.column.clone(),
+            working_age: p.working_age.clone().or_else(|| self.working_age.clone()),
+            working_age_table: match own_working_age {
+                true => None,
+                false => self
+                    .working_age_table
+                    .clone()
+                    .or_else(|| self.table.clone()),
+            },
+            working_age_key: match own_working_age {
+                true => None,
+                false => self.working_age_key.clone().or_else(|| self.key.clone()),
+            },
+            approximate: None,
+            preferred: None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
