@@ -155,7 +155,7 @@ fn a_server_that_ignores_the_offset_is_stopped_not_looped_on() {
     let dir = tempdir();
     let cat = query_catalog(dir.path(), &server, "geojson", "geojson", 2);
     let err = build_tiny(dir.path(), &cat).unwrap_err().to_string();
-    assert!(err.contains("repeats an earlier page"), "{err}");
+    assert!(err.contains("a feature comes twice"), "{err}");
     assert!(err.contains("resultOffset=2"), "names the page: {err}");
     assert_eq!(
         server.hits(&page_path("geojson", 4)),
@@ -163,6 +163,47 @@ fn a_server_that_ignores_the_offset_is_stopped_not_looped_on() {
         "stopped at the repeat"
     );
     assert!(!dir.path().join("release").exists(), "nothing published");
+}
+
+#[test]
+fn pages_that_overlap_say_more_but_hold_none_or_answer_busy_are_handled() {
+    // ArcGIS's "busy" error comes with HTTP 200: asked again.
+    let busy = Reply::Ok {
+        body: br#"{"error":{"code":504,"message":"Your request has timed out."}}"#.to_vec(),
+        etag: "\"b\"",
+    };
+    let server = Server::start();
+    server.script(
+        &page_path("json", 0),
+        vec![busy, esri_page(&[("E1", 1), ("E2", 2)], true)],
+    );
+    // The next page starts inside the first: E2 twice is refused.
+    server.script(
+        &page_path("json", 2),
+        vec![esri_page(&[("E2", 2), ("E3", 3)], false)],
+    );
+    let dir = tempdir();
+    let cat = query_catalog(dir.path(), &server, "esri_json", "json", 3);
+    let err = build_tiny(dir.path(), &cat).unwrap_err().to_string();
+    assert_eq!(
+        server.hits(&page_path("json", 0)),
+        2,
+        "the busy answer was retried"
+    );
+    assert!(
+        err.contains("a feature comes twice") && err.contains("resultOffset=2"),
+        "{err}"
+    );
+
+    // A page that says more remain but holds none is not the end.
+    let server = Server::start();
+    server.script(&page_path("json", 0), vec![esri_page(&[("E1", 1)], true)]);
+    server.script(&page_path("json", 1), vec![esri_page(&[], true)]);
+    let dir = tempdir();
+    let cat = query_catalog(dir.path(), &server, "esri_json", "json", 1);
+    let err = build_tiny(dir.path(), &cat).unwrap_err().to_string();
+    assert!(err.contains("more features remain but holds none"), "{err}");
+    assert!(!dir.path().join("release").exists());
 }
 
 fn raw(toml_text: &str) -> RawSource {
@@ -332,4 +373,23 @@ fn every_production_file_has_its_own_name_in_a_mirror() {
         "fe123ab719b2488ab41dd9c6aa84e79b"
     );
     assert_eq!(name("lookup_lad22_country"), "LAD22_CTRY22_UK_LU.json");
+}
+
+#[test]
+fn the_transformed_scores_group_matches_the_publishers_seven_headers() {
+    // IoD2025 File 9 is not in ../shared/data; its 2019 edition is, with the
+    // headers public code reads from the 2025 file.
+    let (catalog, _) = load_config(&repo().join("sources.toml"), &stages_dir()).unwrap();
+    let group = &catalog.datasets["iod2025_transformed"].groups[0];
+    let re = regex::Regex::new(&group.header).unwrap();
+    let book = data_dir().join("imd_england_2019/File_9_-_IoD2019_Transformed_Scores.xlsx");
+    let t = read_raw_bytes(
+        &raw("format = \"xlsx\"\nsheet = \"IoD2019 Transformed Scores\"\n"),
+        &std::fs::read(book).unwrap(),
+        &Limits::default(),
+    )
+    .unwrap();
+    let matched: Vec<&String> = t.headers.iter().filter(|h| re.is_match(h)).collect();
+    assert_eq!(matched.len(), 7, "{:?}", t.headers);
+    assert_eq!(group.count, Some(7));
 }

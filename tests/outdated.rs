@@ -37,7 +37,7 @@ fn outdated_names_what_is_newer_where_and_exits_10() {
     );
     server.script(
         "/sharing/rest/search?q=ONSPD",
-        vec![page(r#"{"results":[{"title":"ONS Postcode Directory (November 2025)"},{"title":"ONS Postcode Directory (February 2026)"}]}"#)],
+        vec![page(r#"{"results":[{"title":"ONS Postcode Directory (November 2025)"},{"title":"ONS Postcode Directory (November 2025) User Guide v2"},{"title":"ONS Postcode Directory (February 2026)"}]}"#)],
     );
 
     let dir = tempdir();

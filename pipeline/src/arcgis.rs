@@ -3,10 +3,36 @@
 //! for, and the service it names. Kept apart from fetching so that the
 //! catalog can validate and name such sources without depending on it.
 
-/// True if a URL is a FeatureServer (or MapServer) layer query.
+/// True if a URL is a FeatureServer (or MapServer) layer query, however
+/// its path is capitalised (ArcGIS ignores case there).
 pub fn is_feature_query(url: &str) -> bool {
-    let path = url.split(['?', '#']).next().unwrap_or_default();
-    (path.contains("/FeatureServer/") || path.contains("/MapServer/")) && path.ends_with("/query")
+    let path = url
+        .split(['?', '#'])
+        .next()
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let path = path.trim_end_matches('/');
+    (path.contains("/featureserver/") || path.contains("/mapserver/")) && path.ends_with("/query")
+}
+
+/// The name of a query's assembled file: the service, and the layer when
+/// it is not the first (`LAD22_LAD23_UK_LU`, `SVC_layer1`).
+pub fn file_stem(url: &str) -> Option<String> {
+    let service = service_name(url)?;
+    let path = url.split(['?', '#']).next()?;
+    let layer = path
+        .split('/')
+        .skip_while(|s| !is_server(s))
+        .nth(1)
+        .filter(|l| !l.is_empty() && *l != "0" && l.chars().all(|c| c.is_ascii_digit()));
+    Some(match layer {
+        Some(l) => format!("{service}_layer{l}"),
+        None => service.to_string(),
+    })
+}
+
+fn is_server(segment: &str) -> bool {
+    segment.eq_ignore_ascii_case("FeatureServer") || segment.eq_ignore_ascii_case("MapServer")
 }
 
 /// The `f` parameter of a query URL (`json`, `geojson`, `pjson`), if any.
@@ -23,7 +49,7 @@ pub fn output_format(url: &str) -> Option<&str> {
 pub fn service_name(url: &str) -> Option<&str> {
     let path = url.split(['?', '#']).next()?;
     let mut segments = path.split('/').rev();
-    segments.find(|s| *s == "FeatureServer" || *s == "MapServer")?;
+    segments.find(|s| is_server(s))?;
     segments.next().filter(|s| !s.is_empty())
 }
 
@@ -55,5 +81,13 @@ mod tests {
         assert_eq!(service_name(u), Some("LAD22_LAD23_UK_LU"));
         assert_eq!(output_format(u), Some("json"));
         assert!(!is_feature_query("https://h/x.csv"));
+        assert!(is_feature_query(
+            "https://h/rest/services/S/featureserver/0/Query/?f=json"
+        ));
+        assert_eq!(file_stem(u).as_deref(), Some("LAD22_LAD23_UK_LU"));
+        assert_eq!(
+            file_stem("https://h/rest/services/S/FeatureServer/1/query?f=json").as_deref(),
+            Some("S_layer1")
+        );
     }
 }

@@ -9,6 +9,7 @@
 //! of them or a `Catalog` the rest of the code can trust.
 
 use std::collections::BTreeMap;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -229,43 +230,46 @@ impl Source {
                 Format::EsriJson => "json",
                 _ => "geojson",
             };
-            let name = crate::arcgis::service_name(url).unwrap_or(&self.id);
+            let name = crate::arcgis::file_stem(url).unwrap_or_else(|| self.id.clone());
             return format!("{name}.{ext}");
         }
-        let (path, query) = url
-            .split('#')
-            .next()
-            .unwrap_or_default()
-            .split_once('?')
-            .unwrap_or((url, ""));
-        let mut segments = path.rsplit('/');
-        let last = segments.next().unwrap_or_default();
-        if last == "data" && path.contains("/content/items/") {
-            if let Some(id) = segments.next().filter(|s| !s.is_empty()) {
-                return id.to_string();
-            }
-        }
-        if !last.contains('.') {
-            let named = query
-                .split('&')
-                .filter_map(|kv| kv.split_once('='))
-                .filter(|(k, _)| matches!(*k, "uri" | "id" | "file"))
-                .map(|(_, v)| percent_decode(v))
-                .find_map(|v| {
-                    v.rsplit('/')
-                        .next()
-                        .filter(|n| n.contains('.'))
-                        .map(str::to_string)
-                });
-            if let Some(n) = named {
-                return n;
-            }
-        }
-        match last {
-            "" => self.id.clone(),
-            l => l.to_string(),
+        url_file_name(url).unwrap_or_else(|| self.id.clone())
+    }
+}
+
+/// The name of the file a URL downloads: its last path segment, unless that
+/// names a script rather than a file (ONS's `file?uri=.../name.zip`,
+/// statistics.gov.scot's `file?id=...%2Fname.csv`: the name in the query),
+/// or an ArcGIS item's `data` (the item id). None when it names nothing
+/// usable (`.`, `..`, empty).
+pub fn url_file_name(url: &str) -> Option<String> {
+    let url = url.split('#').next().unwrap_or_default();
+    let (path, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut segments = path.rsplit('/');
+    let last = segments.next().unwrap_or_default();
+    if last == "data" && path.contains("/content/items/") {
+        if let Some(id) = segments.next().filter(|s| !s.is_empty()) {
+            return Some(id.to_string());
         }
     }
+    let usable = |n: &str| !n.is_empty() && n != "." && n != "..";
+    if !last.contains('.') {
+        let named = query
+            .split('&')
+            .filter_map(|kv| kv.split_once('='))
+            .filter(|(k, _)| matches!(*k, "uri" | "id" | "file"))
+            .map(|(_, v)| percent_decode(v))
+            .find_map(|v| {
+                v.rsplit('/')
+                    .next()
+                    .filter(|n| n.contains('.') && usable(n))
+                    .map(str::to_string)
+            });
+        if named.is_some() {
+            return named;
+        }
+    }
+    usable(last).then(|| last.to_string())
 }
 
 /// Decodes a URL query value (`%2F` and `+` as a space).
@@ -420,6 +424,7 @@ impl Catalog {
                 sources.insert(id, src);
             }
         }
+        check_file_names(&sources, errors);
         Some(Catalog {
             name: header.name,
             path: path.to_path_buf(),
@@ -630,6 +635,14 @@ fn check_origin(
         ))),
         _ => {}
     }
+    // `outdated` reads these pages: the same rule.
+    for (field, u) in [("landing", &raw.landing), ("watch", &raw.watch)] {
+        if let Some(u) = u.as_deref().filter(|u| !is_secure_url(u)) {
+            errors.push(msg(format!(
+                "{what} field `{field}` must be an https URL (plain http only for a server on this machine), got {u:?}"
+            )));
+        }
+    }
     if let Some(p) = &raw.path {
         if !is_plain_relative(p) {
             errors.push(msg(format!(
@@ -697,6 +710,9 @@ fn check_layout(what: &str, raw: &RawSource, errors: &mut Vec<ConfigError>) {
     match (raw.format, &raw.member) {
         (Format::Zip, Some(_)) => {}
         (Format::Shapefile, Some(m)) if !pattern && m.ends_with(".shp") => {}
+        (Format::Shapefile, None) if raw.path.is_none() => errors.push(msg(format!(
+            "{what} is a shapefile fetched from a URL: a zip, whose `.shp` its `member` must name"
+        ))),
         (Format::Csv | Format::CsvGz, Some(_)) if pattern => {}
         (Format::Zip, None) => errors.push(msg(format!(
             "{what} field `member` is required for format \"zip\" (a member, or a pattern with `*` for many)"
@@ -740,6 +756,24 @@ fn check_layout(what: &str, raw: &RawSource, errors: &mut Vec<ConfigError>) {
             errors.push(msg(format!(
                 "{what} field `member` must name a file inside the archive (no `..`, not absolute), got {m:?}"
             )));
+        }
+    }
+}
+
+/// Two downloads must not share a file name: a `--mirror` folder holds
+/// each under it (sources reading members of one zip share its URL).
+fn check_file_names(sources: &IndexMap<String, Source>, errors: &mut Vec<ConfigError>) {
+    let mut seen: HashMap<String, (&str, &str)> = HashMap::new();
+    for (id, s) in sources.iter().filter(|(_, s)| s.raw.path.is_none()) {
+        let Some(url) = s.raw.url.as_deref() else {
+            continue;
+        };
+        match seen.insert(s.file_name(), (id, url)) {
+            Some((other, other_url)) if other_url != url => errors.push(msg(format!(
+                "Source `{id}` and source `{other}` would both be the file {:?} in a mirror; their URLs differ",
+                s.file_name()
+            ))),
+            _ => {}
         }
     }
 }

@@ -53,8 +53,8 @@ enum Command {
         fetch: FetchArgs,
     },
     /// Look for newer editions than the catalog records (landing pages,
-    /// ArcGIS item times and searches, Last-Modified): prints a table and
-    /// exits 10 when something is newer.
+    /// ArcGIS item times and searches, Last-Modified): prints a table; exits
+    /// 10 when something is newer, else 11 when a source could not be checked.
     Outdated {
         #[command(flatten)]
         config: ConfigArgs,
@@ -500,19 +500,22 @@ fn outdated(config: &ConfigArgs, timeout: u64) -> anyhow::Result<ExitCode> {
     use census_pipeline::outdated;
     let (catalog, _) = load_config(&config.sources, &config.stages)?;
     let rt = tokio::runtime::Runtime::new().context("starting the async runtime")?;
+    let lock = census_pipeline::fetch::Lockfile::read(&catalog.lock_path())?;
     let rows = rt.block_on(outdated::check_all(
         &catalog,
+        &lock,
         std::time::Duration::from_secs(timeout),
     ));
     print!("{}", outdated::render(&rows));
-    let newer = outdated::newer(&rows);
+    let newer = outdated::newer(&rows).len();
+    let failed = outdated::failed(&rows);
     eprintln!(
-        "{} of {} sources have something newer than the catalog records",
-        newer.len(),
+        "{newer} of {} sources have something newer than the catalog records; {failed} could not be checked",
         rows.len()
     );
-    Ok(match newer.is_empty() {
-        true => ExitCode::SUCCESS,
-        false => ExitCode::from(10),
+    Ok(match (newer, failed) {
+        (0, 0) => ExitCode::SUCCESS,
+        (0, _) => ExitCode::from(11),
+        _ => ExitCode::from(10),
     })
 }

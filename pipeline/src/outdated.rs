@@ -34,8 +34,9 @@ pub enum Finding {
     Current { found: String },
     /// A newer edition or file.
     Newer { found: String, at: String },
-    /// Nothing to look at (no landing page, watch or URL).
-    NotWatched,
+    /// Nothing to look at, and why (no landing page, watch or URL; a page
+    /// built by JavaScript).
+    NotWatched { reason: String },
     /// The publisher could not be asked.
     Failed { reason: String },
 }
@@ -51,9 +52,12 @@ pub struct Row {
 }
 
 /// Looks at every obtainable source of the catalog, a few at a time.
-pub async fn check_all(catalog: &Catalog, timeout: std::time::Duration) -> Vec<Row> {
+pub async fn check_all(
+    catalog: &Catalog,
+    lock: &Lockfile,
+    timeout: std::time::Duration,
+) -> Vec<Row> {
     use futures_util::StreamExt;
-    let lock = Lockfile::read(&catalog.lock_path()).unwrap_or_default();
     let client = match reqwest::Client::builder()
         .timeout(timeout)
         .user_agent(concat!("census-pipeline/", env!("CARGO_PKG_VERSION")))
@@ -95,6 +99,18 @@ async fn check_one(client: &reqwest::Client, src: &Source, fetched: Option<Strin
     } else if let Some(meta) = arcgis_item_metadata(&url) {
         let found = by_item(client, &meta, fetched.as_deref()).await;
         (fetched_or_never(&fetched), meta, found)
+    } else if let Some(landing) = src
+        .raw
+        .landing
+        .as_ref()
+        .filter(|l| l.contains("geoportal.statistics.gov.uk"))
+    {
+        let reason = "the geoportal's pages are built by JavaScript and list no files; give the source a `watch` search".to_string();
+        (
+            src.file_name(),
+            landing.clone(),
+            Finding::NotWatched { reason },
+        )
     } else if let Some(landing) = &src.raw.landing {
         let found = by_landing(client, landing, &src.file_name()).await;
         (src.file_name(), landing.clone(), found)
@@ -102,7 +118,8 @@ async fn check_one(client: &reqwest::Client, src: &Source, fetched: Option<Strin
         let found = by_last_modified(client, &url, fetched.as_deref()).await;
         (fetched_or_never(&fetched), url.clone(), found)
     } else {
-        (String::new(), String::new(), Finding::NotWatched)
+        let reason = "no landing page, `watch` or URL".to_string();
+        (String::new(), String::new(), Finding::NotWatched { reason })
     };
     Row {
         source: src.id.clone(),
@@ -119,13 +136,29 @@ fn fetched_or_never(fetched: &Option<String>) -> String {
     }
 }
 
+/// The most a publisher's page may hold: landing pages and searches are small.
+const MAX_PAGE: usize = 10 << 20;
+
+/// A page's text, read within `MAX_PAGE` bytes.
 async fn get_text(client: &reqwest::Client, url: &str) -> Result<String, String> {
-    let resp = client.get(url).send().await.map_err(|e| e.to_string())?;
+    use futures_util::StreamExt;
+    let why = |e: reqwest::Error| format!("{url}: {}", crate::fetch::describe(&e));
+    let resp = client.get(url).send().await.map_err(why)?;
     let status = resp.status();
     if !status.is_success() {
         return Err(format!("HTTP {status} from {url}"));
     }
-    resp.text().await.map_err(|e| e.to_string())
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        body.extend_from_slice(&chunk.map_err(why)?);
+        if body.len() > MAX_PAGE {
+            return Err(format!(
+                "{url} sent more than {MAX_PAGE} bytes; not a landing page"
+            ));
+        }
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// An ArcGIS search: the result titles that name a later edition.
@@ -148,6 +181,17 @@ async fn by_search(client: &reqwest::Client, watch: &str, edition: &str) -> Find
         })
         .unwrap_or_default();
     let mine = edition_key(edition);
+    // The recorded edition's own title gives the family (a user guide or a
+    // re-upload with other words is not an edition).
+    let families: Vec<String> = titles
+        .iter()
+        .filter(|t| edition_key(t) == mine)
+        .map(|t| skeleton(t))
+        .collect();
+    let titles: Vec<&str> = titles
+        .into_iter()
+        .filter(|t| families.is_empty() || families.contains(&skeleton(t)))
+        .collect();
     match titles.iter().max_by_key(|t| edition_key(t)) {
         Some(t) if edition_key(t) > mine => Finding::Newer {
             found: t.to_string(),
@@ -215,18 +259,18 @@ async fn by_landing(client: &reqwest::Client, landing: &str, file: &str) -> Find
     let mine = edition_key(file);
     let newest = links(&html)
         .into_iter()
-        .filter(|l| skeleton(file_of(l)) == family)
-        .max_by_key(|l| edition_key(file_of(l)));
+        .filter(|l| skeleton(&file_of(l)) == family)
+        .max_by_key(|l| edition_key(&file_of(l)));
     match newest {
-        Some(l) if edition_key(file_of(&l)) > mine => Finding::Newer {
-            found: file_of(&l).to_string(),
+        Some(l) if edition_key(&file_of(&l)) > mine => Finding::Newer {
+            found: file_of(&l),
             at: resolve(landing, &l),
         },
-        Some(l) => Finding::Current {
-            found: file_of(&l).to_string(),
-        },
-        None => Finding::Current {
-            found: "no asset of this file's family listed".into(),
+        Some(l) => Finding::Current { found: file_of(&l) },
+        None => Finding::Failed {
+            reason: format!(
+                "{landing} lists no file of the family of {file}; check the landing page"
+            ),
         },
     }
 }
@@ -266,24 +310,34 @@ async fn by_last_modified(client: &reqwest::Client, url: &str, fetched: Option<&
     }
 }
 
-/// Every `href` of a page.
+/// Every `href` of a page: any case, spaces around `=`, quoted or not.
 fn links(html: &str) -> Vec<String> {
-    html.split("href=")
-        .skip(1)
-        .filter_map(|rest| {
-            let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'')?;
-            rest[1..].split(quote).next().map(str::to_string)
-        })
-        .collect()
+    let lower = html.to_ascii_lowercase();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = lower[from..].find("href") {
+        let start = from + i + 4;
+        from = start;
+        let rest = html[start..].trim_start();
+        let Some(rest) = rest.strip_prefix('=') else {
+            continue;
+        };
+        let rest = rest.trim_start();
+        let link = match rest.chars().next() {
+            Some(q @ ('"' | '\'')) => rest[1..].split(q).next(),
+            Some(_) => rest.split(|c: char| c.is_whitespace() || c == '>').next(),
+            None => None,
+        };
+        if let Some(l) = link.filter(|l| !l.is_empty()) {
+            out.push(l.to_string());
+        }
+    }
+    out
 }
 
-fn file_of(link: &str) -> &str {
-    link.split(['?', '#'])
-        .next()
-        .unwrap_or(link)
-        .rsplit('/')
-        .next()
-        .unwrap_or(link)
+/// The file a link downloads, named as the catalog names files.
+fn file_of(link: &str) -> String {
+    crate::catalog::url_file_name(link).unwrap_or_default()
 }
 
 fn resolve(base: &str, link: &str) -> String {
@@ -344,33 +398,72 @@ fn month(word: &str) -> Option<u32> {
         .map(|i| i as u32 + 1)
 }
 
-/// A name with its numbers and month names blanked: two files of one family
+/// Which tokens of a name say its edition: a year (1990 to 2100, or two
+/// digits after a month, as in `FEB24`) and month names. Other numbers
+/// (table numbers such as `ts007`, file numbers) belong to the family.
+fn edition_tokens(toks: &[String]) -> Vec<Option<(u32, u32)>> {
+    toks.iter()
+        .enumerate()
+        .map(|(i, t)| {
+            if let Some(m) = month(t) {
+                return Some((0, m));
+            }
+            let n: u32 = t
+                .parse()
+                .ok()
+                .filter(|_| t.chars().all(|c| c.is_ascii_digit()))?;
+            let after_month = i > 0 && month(&toks[i - 1]).is_some();
+            match (t.len(), n) {
+                (4, 1990..=2100) => Some((n, 0)),
+                (2, _) if after_month => Some((2000 + n, 0)),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// A name with its edition tokens blanked: two files of one family
 /// (editions of one table) share it.
 fn skeleton(name: &str) -> String {
-    tokens(name)
-        .iter()
-        .map(|t| match () {
-            _ if t.chars().all(|c| c.is_ascii_digit()) => "#",
-            _ if month(t).is_some() => "@",
-            _ => t.as_str(),
+    let toks = tokens(name);
+    let ed = edition_tokens(&toks);
+    toks.iter()
+        .zip(&ed)
+        .map(|(t, e)| match e {
+            Some((0, _)) => "@",
+            Some(_) => "#",
+            None => t.as_str(),
         })
         .collect::<Vec<_>>()
         .join("_")
 }
 
-/// What orders editions: the year (a number from 1990 to 2100), the month,
-/// then the other numbers in order. `IoD2025` counts as a year.
-pub fn edition_key(name: &str) -> (u32, u32, Vec<u64>) {
+/// What orders editions: the latest year named, then the month.
+pub fn edition_key(name: &str) -> (u32, u32) {
     let toks = tokens(name);
-    let numbers: Vec<u64> = toks.iter().filter_map(|t| t.parse().ok()).collect();
-    let year = numbers
+    let ed = edition_tokens(&toks);
+    let year = ed.iter().flatten().map(|(y, _)| *y).max().unwrap_or(0);
+    let month = ed
         .iter()
-        .copied()
-        .filter(|n| (1990..=2100).contains(n))
-        .max()
-        .unwrap_or(0) as u32;
-    let month = toks.iter().find_map(|t| month(t)).unwrap_or(0);
-    (year, month, numbers)
+        .flatten()
+        .map(|(_, m)| *m)
+        .find(|m| *m > 0)
+        .unwrap_or(0);
+    (year, month)
+}
+
+/// A value in a Markdown table cell, inert: no pipes, line breaks,
+/// mentions or links from a publisher's page reach the issue.
+fn cell(s: &str) -> String {
+    let s: String = s
+        .chars()
+        .map(|c| match c {
+            '\n' | '\r' | '\t' => ' ',
+            '`' => '\'',
+            c => c,
+        })
+        .collect();
+    format!("`{}`", s.replace('|', "\\|"))
 }
 
 /// Prints the table and returns the rows that are newer.
@@ -380,12 +473,25 @@ pub fn render(rows: &[Row]) -> String {
         let (found, at) = match &r.finding {
             Finding::Current { found } => (format!("current: {found}"), r.looked.clone()),
             Finding::Newer { found, at } => (format!("NEWER: {found}"), at.clone()),
-            Finding::NotWatched => ("not watched (no landing page or URL)".into(), String::new()),
+            Finding::NotWatched { reason } => (format!("not watched: {reason}"), String::new()),
             Finding::Failed { reason } => (format!("could not check: {reason}"), r.looked.clone()),
         };
-        out.push_str(&format!("{} | {} | {found} | {at}\n", r.source, r.recorded));
+        out.push_str(&format!(
+            "{} | {} | {} | {}\n",
+            r.source,
+            cell(&r.recorded),
+            cell(&found),
+            cell(&at)
+        ));
     }
     out
+}
+
+/// How many sources could not be checked.
+pub fn failed(rows: &[Row]) -> usize {
+    rows.iter()
+        .filter(|r| matches!(r.finding, Finding::Failed { .. }))
+        .count()
 }
 
 /// How many sources have something newer, by source.
@@ -407,6 +513,11 @@ mod tests {
             edition_key("ONS Postcode Directory (February 2024)") > edition_key("November 2023")
         );
         assert!(edition_key("File_7_IoD2028_All.csv") > edition_key("File_7_IoD2025_All.csv"));
+        assert!(edition_key("NSPL_FEB24_UK.zip") > edition_key("NSPL_NOV23_UK.zip"));
+        assert_ne!(
+            skeleton("census2021-ts007.zip"),
+            skeleton("census2021-ts067.zip")
+        );
         assert_eq!(
             skeleton("ONSPD_FEB_2024_UK.zip"),
             skeleton("ONSPD_NOV_2023_UK.zip")
@@ -419,8 +530,13 @@ mod tests {
 
     #[test]
     fn links_are_read_from_a_page() {
-        let html = r#"<a href="/media/1/a_2025.ods">x</a> <a class=y href='b.csv'>"#;
-        assert_eq!(links(html), vec!["/media/1/a_2025.ods", "b.csv"]);
+        let html =
+            r#"<a href="/media/1/a_2025.ods">x</a> <a class=y href='b.csv'> <A HREF = c.zip>"#;
+        assert_eq!(links(html), vec!["/media/1/a_2025.ods", "b.csv", "c.zip"]);
+        assert_eq!(
+            file_of("https://www.ons.gov.uk/file?uri=/a/b/sape2019.zip"),
+            "sape2019.zip"
+        );
         assert_eq!(resolve("https://h/p/page", "b.csv"), "https://h/p/b.csv");
     }
 }

@@ -249,7 +249,7 @@ async fn fetch_one(
     }
 
     if crate::arcgis::is_feature_query(&url) {
-        return fetch_pages(client, src, &url, cached, cache, opts).await;
+        return fetch_pages(client, src, &url, (previous, cached), cache, opts).await;
     }
     let mut attempt = 0;
     loop {
@@ -288,7 +288,7 @@ async fn fetch_one(
                 if attempt == 1 {
                     unreachable.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
-                let delay = opts.backoff * 2u32.pow(attempt - 1);
+                let delay = backoff(opts, attempt);
                 warn!(source = %src.id, attempt, error = %msg, retry_in_ms = delay.as_millis() as u64, "Cannot reach the server; retrying.");
                 tokio::time::sleep(delay).await;
             }
@@ -298,7 +298,7 @@ async fn fetch_one(
                 }))
             }
             Err(Failure::Transient(msg)) if attempt < opts.attempts => {
-                let delay = opts.backoff * 2u32.pow(attempt - 1);
+                let delay = backoff(opts, attempt);
                 warn!(source = %src.id, attempt, error = %msg, retry_in_ms = delay.as_millis() as u64, "Download failed; retrying.");
                 tokio::time::sleep(delay).await;
             }
@@ -314,12 +314,13 @@ async fn fetch_one(
 
 /// Fetches a FeatureServer query page by page and admits the assembled
 /// file. A query has no ETag: a pinned file already in the cache is not
-/// fetched again; an unpinned one is, every time.
+/// fetched again; an unpinned one is, and the lock is rewritten only when
+/// the assembled file differs from the one it records.
 async fn fetch_pages(
     client: &reqwest::Client,
     src: &Source,
     url: &str,
-    cached: Option<String>,
+    (previous, cached): (Option<&LockEntry>, Option<String>),
     cache: &Cache,
     opts: &FetchOptions,
 ) -> Result<(PathBuf, Option<LockEntry>)> {
@@ -330,15 +331,24 @@ async fn fetch_pages(
         .raw
         .max_bytes
         .unwrap_or(crate::catalog::DEFAULT_MAX_SOURCE_BYTES);
-    let mut pages = pages::Assembler::new(src.raw.format == crate::catalog::Format::Geojson, max);
+    let geojson = src.raw.format == crate::catalog::Format::Geojson;
+    let mut pages = pages::Assembler::new(geojson, max);
     let mut offset = 0;
-    while let pages::Next::More { offset: next } = {
-        let body = get_page(client, src, &pages::page_url(url, offset), opts).await?;
-        pages
+    loop {
+        let page = pages::page_url(url, offset);
+        let body = get_page(client, &page, pages.room(), opts)
+            .await
+            .map_err(|e| {
+                e.file(src.file_name())
+                    .sheet(format!("page at resultOffset={offset}"))
+            })?;
+        match pages
             .add(offset, &body)
             .map_err(|e| e.file(src.file_name()))?
-    } {
-        offset = next;
+        {
+            pages::Next::More { offset: next } => offset = next,
+            pages::Next::Done => break,
+        }
     }
     info!(source = %src.id, pages = pages.pages(), features = pages.features(), "Assembled the FeatureServer pages.");
     let bytes = pages.finish();
@@ -349,6 +359,7 @@ async fn fetch_pages(
     std::fs::write(&tmp, &bytes).map_err(|e| Error::io(&tmp, e))?;
     let blob = admit(cache, src, &tmp, &sha);
     let _ = std::fs::remove_file(&tmp);
+    let unchanged = previous.is_some_and(|p| p.url == url && p.sha256 == sha);
     let entry = LockEntry {
         url: url.to_string(),
         etag: None,
@@ -357,46 +368,92 @@ async fn fetch_pages(
         bytes: bytes.len() as u64,
         fetched_at: now(),
     };
-    Ok((blob?, Some(entry)))
+    Ok((blob?, (!unchanged).then_some(entry)))
 }
 
-/// One page of a query, retried with backoff when it fails transiently.
+/// A whole page: no answer may take longer than this, however it trickles.
+const PAGE_DEADLINE: Duration = Duration::from_secs(600);
+
+/// One page of a query, retried with backoff when it fails transiently
+/// (including ArcGIS's busy errors sent with HTTP 200), read within `room`
+/// bytes.
 async fn get_page(
     client: &reqwest::Client,
-    src: &Source,
     url: &str,
+    room: u64,
     opts: &FetchOptions,
 ) -> Result<Vec<u8>> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let failure = match client.get(url).send().await {
-            Ok(r) if r.status().is_success() => match r.bytes().await {
-                Ok(b) if looks_like_html(&b[..b.len().min(512)]) => {
-                    return Err(Error::new(ErrorKind::HtmlInsteadOfData).file(src.file_name()))
-                }
-                Ok(b) => return Ok(b.to_vec()),
-                Err(e) => describe(&e),
-            },
-            Ok(r) if r.status().is_server_error() || r.status() == 429 => {
-                format!("HTTP {}", r.status())
-            }
-            Ok(r) => {
-                return Err(Error::new(ErrorKind::Download {
-                    reason: format!("{url}: HTTP {}; check the URL in the catalog", r.status()),
-                }))
-            }
-            Err(e) => describe(&e),
+        let failure = match read_page(client, url, room).await {
+            Ok(body) => return Ok(body),
+            Err(Failure::Fatal(e)) => return Err(e),
+            Err(Failure::Transient(m) | Failure::Unreachable(m)) => m,
         };
         if attempt >= opts.attempts {
             return Err(Error::new(ErrorKind::Download {
                 reason: format!("{url}: {failure} (gave up after {attempt} attempts)"),
             }));
         }
-        let delay = opts.backoff * 2u32.pow(attempt - 1);
-        warn!(source = %src.id, attempt, error = %failure, "A page failed; retrying.");
-        tokio::time::sleep(delay).await;
+        warn!(attempt, error = %failure, "A page failed; retrying.");
+        tokio::time::sleep(backoff(opts, attempt)).await;
     }
+}
+
+async fn read_page(
+    client: &reqwest::Client,
+    url: &str,
+    room: u64,
+) -> std::result::Result<Vec<u8>, Failure> {
+    let resp = client
+        .get(url)
+        .timeout(PAGE_DEADLINE)
+        .send()
+        .await
+        .map_err(|e| Failure::Transient(describe(&e)))?;
+    let status = resp.status();
+    if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        return Err(Failure::Transient(format!("HTTP {status}")));
+    }
+    if !status.is_success() {
+        return Err(Failure::Fatal(Error::new(ErrorKind::Download {
+            reason: format!("{url}: HTTP {status}; check the URL in the catalog"),
+        })));
+    }
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| {
+            Failure::Transient(format!(
+                "connection lost after {} bytes: {}",
+                body.len(),
+                describe(&e)
+            ))
+        })?;
+        body.extend_from_slice(&chunk);
+        if body.len() as u64 > room {
+            return Err(Failure::Fatal(Error::new(ErrorKind::TooLarge {
+                limit: format!(
+                    "a page of more than {room} bytes (what is left of the source's limit)"
+                ),
+            })));
+        }
+    }
+    if looks_like_html(&body[..body.len().min(512)]) {
+        return Err(Failure::Fatal(Error::new(ErrorKind::HtmlInsteadOfData)));
+    }
+    if let Some(why) = pages::is_transient_error(&body) {
+        return Err(Failure::Transient(why));
+    }
+    Ok(body)
+}
+
+/// The wait before attempt `attempt + 1`: doubled each time, at most a minute.
+fn backoff(opts: &FetchOptions, attempt: u32) -> Duration {
+    opts.backoff
+        .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)))
+        .min(Duration::from_secs(60))
 }
 
 /// Checks a file against the source's pin and moves (or copies) it into the
@@ -585,7 +642,7 @@ pub fn looks_like_html(head: &[u8]) -> bool {
         || t.starts_with("<body")
 }
 
-fn describe(e: &reqwest::Error) -> String {
+pub(crate) fn describe(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
     let mut src = std::error::Error::source(e);
     while let Some(inner) = src {

@@ -41,23 +41,10 @@ pub fn read_zipped_shapefile(bytes: &[u8], member: &str, limits: &Limits) -> Res
         .filter_map(|n| n.ok().map(|s| s.into_owned()))
         .collect();
     let mut part = |ext: &str| -> Result<Option<Vec<u8>>> {
-        let name = format!("{stem}.{ext}");
-        let Ok(mut file) = zip.by_name(&name) else {
-            return Ok(None);
-        };
-        if file.size() > limits.max_bytes {
-            return Err(Error::new(ErrorKind::TooLarge {
-                limit: format!(
-                    "a member {name} of {} bytes, more than {}",
-                    file.size(),
-                    limits.max_bytes
-                ),
-            }));
+        match zip.by_name(&format!("{stem}.{ext}")) {
+            Ok(file) => super::read_member_whole(file, limits).map(Some),
+            Err(_) => Ok(None),
         }
-        let mut buf = Vec::with_capacity(file.size() as usize);
-        std::io::Read::read_to_end(&mut (&mut file).take(limits.max_bytes), &mut buf)
-            .map_err(|e| Error::unreadable(format!("cannot read zip member {name}: {e}")))?;
-        Ok(Some(buf))
     };
     let missing = |ext: &str| {
         Error::new(ErrorKind::NotInFile {

@@ -106,8 +106,14 @@ pub fn read_raw_bytes(raw: &RawSource, bytes: &[u8], limits: &Limits) -> Result<
             sheet::read_sheet(bytes, raw, raw.format)
         }
         Format::Xls => sheet::read_sheet(bytes, raw, raw.format),
-        Format::EsriJson => esri::read_esri_json(bytes),
-        Format::Geojson => geo::read_geojson(bytes),
+        Format::EsriJson => {
+            check_whole_size(bytes, limits)?;
+            esri::read_esri_json(bytes)
+        }
+        Format::Geojson => {
+            check_whole_size(bytes, limits)?;
+            geo::read_geojson(bytes)
+        }
         Format::GeojsonGz => {
             let max = limits.whole(bytes.len());
             let text = read_all(
@@ -164,13 +170,49 @@ fn read_zip_member(
         m if m.ends_with(".ods") => Format::Ods,
         _ => Format::Xls,
     };
-    let mut book = Vec::with_capacity(file.size() as usize);
-    std::io::Read::read_to_end(&mut std::io::Read::take(file, limits.max_bytes), &mut book)
-        .map_err(|e| Error::unreadable(format!("cannot read the zip member: {e}")))?;
+    let book = read_member_whole(file, limits)?;
     if format != Format::Xls {
         check_zip_size(&book, limits)?;
     }
     sheet::read_sheet(&book, raw, format)
+}
+
+/// A file read whole (JSON) must stay within the source's limit.
+fn check_whole_size(bytes: &[u8], limits: &Limits) -> Result<()> {
+    match bytes.len() as u64 > limits.max_bytes {
+        true => Err(Error::new(ErrorKind::TooLarge {
+            limit: format!("{} bytes, more than {}", bytes.len(), limits.max_bytes),
+        })),
+        false => Ok(()),
+    }
+}
+
+/// A zip member held whole in memory: at most 50 times its compressed size
+/// (as a workbook's parts are), checked against the header before reading
+/// and against what is read, so a member whose header lies is stopped too.
+pub(crate) fn read_member_whole<R: std::io::Read>(
+    file: zip::read::ZipFile<'_, R>,
+    limits: &Limits,
+) -> Result<Vec<u8>> {
+    let max = limits.whole(file.compressed_size() as usize);
+    let name = file.name().map(|n| n.into_owned()).unwrap_or_default();
+    if file.size() > max {
+        return Err(Error::new(ErrorKind::TooLarge {
+            limit: format!(
+                "a member {name} of {} bytes after decompression, over {max} (50 times its compressed size)",
+                file.size()
+            ),
+        }));
+    }
+    let mut out = Vec::with_capacity(file.size() as usize);
+    std::io::Read::read_to_end(&mut std::io::Read::take(file, max + 1), &mut out)
+        .map_err(|e| Error::unreadable(format!("cannot read the zip member {name}: {e}")))?;
+    if out.len() as u64 > max {
+        return Err(Error::new(ErrorKind::TooLarge {
+            limit: format!("a member {name} of more than {max} bytes after decompression (its header said less)"),
+        }));
+    }
+    Ok(out)
 }
 
 /// A workbook is a zip of XML parts: their declared sizes must stay within

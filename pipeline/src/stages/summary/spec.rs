@@ -97,6 +97,10 @@ pub struct PreferredPopulation {
     /// working-age population declared above).
     #[serde(default)]
     pub working_age: Option<String>,
+    /// Set when the summaries stay approximate even with these weights
+    /// (areas built from whole small areas by best fit): the reason.
+    #[serde(default)]
+    pub approximate: Option<String>,
 }
 
 impl PopulationSpec {
@@ -123,7 +127,7 @@ impl PopulationSpec {
                 true => None,
                 false => self.working_age_key.clone().or_else(|| self.key.clone()),
             },
-            approximate: None,
+            approximate: p.approximate.clone(),
             preferred: None,
         }
     }
