@@ -12,13 +12,17 @@
 //! - an ArcGIS item download (`/content/items/<id>/data`): the item's
 //!   `modified` time, later than the source was last fetched;
 //! - `landing`, a publisher's page: an asset link of the same family as the
-//!   recorded file (the same name but for its numbers and month names, the
-//!   same extension) naming a later edition;
+//!   recorded file (the same name but for its edition, the same extension)
+//!   naming a later edition; the geoportal's pages are built by JavaScript
+//!   and list no files, so its sources are reported as not watched;
 //! - otherwise the file's own `Last-Modified`, later than when it was last
 //!   fetched (the nomis bulk zips).
 //!
-//! Editions are compared by their year, then month, then other numbers, read
-//! from names such as `File_7_IoD2025_...csv` or `ONSPD_NOV_2023_UK.zip`.
+//! An edition is a year (1990 to 2100, or two digits after a month, as in
+//! `FEB24`) and a month, read from names such as `File_7_IoD2025_...csv` or
+//! `ONSPD_NOV_2023_UK.zip`; other numbers (`ts007`, `File_7`) name the
+//! table, not the edition. A source that cannot be checked says why: the
+//! command never reports "current" for what it could not see.
 
 use std::collections::BTreeMap;
 
@@ -200,8 +204,8 @@ async fn by_search(client: &reqwest::Client, watch: &str, edition: &str) -> Find
         Some(t) => Finding::Current {
             found: t.to_string(),
         },
-        None => Finding::Current {
-            found: "no results".into(),
+        None => Finding::Failed {
+            reason: format!("{watch} found no titles; check the search"),
         },
     }
 }
@@ -466,7 +470,7 @@ fn cell(s: &str) -> String {
     format!("`{}`", s.replace('|', "\\|"))
 }
 
-/// Prints the table and returns the rows that are newer.
+/// The table `outdated` prints, in Markdown.
 pub fn render(rows: &[Row]) -> String {
     let mut out = String::from("source | recorded | found | where\n---|---|---|---\n");
     for r in rows {

@@ -8,7 +8,8 @@
 //! the body length is checked, and the sha256 is compared with the pin before
 //! the file enters the cache (a mismatch is quarantined, never used).
 //! Conditional GETs (ETag / Last-Modified from `sources.lock`) make a refresh
-//! cheap when nothing changed.
+//! cheap when nothing changed. An ArcGIS FeatureServer query is fetched page
+//! by page and assembled into one file first (see `pages`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
