@@ -15,8 +15,10 @@ fn page(html: &str) -> Reply {
     }
 }
 
-#[test]
-fn outdated_names_what_is_newer_where_and_exits_10() {
+/// The publishers, played on 127.0.0.1: a landing page listing a newer
+/// asset, one listing only the recorded file, one that fails, an ArcGIS
+/// item's metadata and an ArcGIS search.
+fn publishers() -> Server {
     let server = Server::start();
     server.script(
         "/wimd/landing",
@@ -39,8 +41,12 @@ fn outdated_names_what_is_newer_where_and_exits_10() {
         "/sharing/rest/search?q=ONSPD",
         vec![page(r#"{"results":[{"title":"ONS Postcode Directory (November 2025)"},{"title":"ONS Postcode Directory (November 2025) User Guide v2"},{"title":"ONS Postcode Directory (February 2026)"}]}"#)],
     );
+    server
+}
 
-    let dir = tempdir();
+/// A catalog of five sources, one watched each way, and a lock saying the
+/// item was last fetched on 1 December 2025 (it changed on 1 January 2026).
+fn catalog_against(dir: &std::path::Path, server: &Server) -> std::path::PathBuf {
     let src = |id: &str, extra: String| {
         format!("[sources.{id}]\ntitle = \"t\"\npublisher = \"p\"\nlicence = \"l\"\nedition = \"November 2025\"\ngeography = \"g\"\nunpinned = \"fixture\"\nformat = \"csv\"\n{extra}\n")
     };
@@ -86,18 +92,25 @@ fn outdated_names_what_is_newer_where_and_exits_10() {
         ),
     ]
     .concat();
-    let cat = write_tiny_catalog(dir.path(), None, &sources);
-    let mut datasets = std::fs::read_to_string(dir.path().join("datasets.toml")).unwrap();
+    let cat = write_tiny_catalog(dir, None, &sources);
+    let mut datasets = std::fs::read_to_string(dir.join("datasets.toml")).unwrap();
     for id in ["simd", "broken", "item", "onspd"] {
         datasets += &format!("\n[datasets.{id}]\ntitle = \"{id}\"\nkey = [\"code\"]\n[datasets.{id}.columns]\ncode = {{ type = \"string\" }}\n");
     }
-    std::fs::write(dir.path().join("datasets.toml"), datasets).unwrap();
-    // The item was last fetched on 1 December 2025; it changed on 1 January 2026.
+    std::fs::write(dir.join("datasets.toml"), datasets).unwrap();
     std::fs::write(
         cat.with_extension("lock"),
         format!("[sources.item]\nurl = \"{}\"\nsha256 = \"00\"\nbytes = 1\nfetched_at = \"2025-12-01T00:00:00Z\"\n", server.url("/sharing/rest/content/items/abc123/data")),
     )
     .unwrap();
+    cat
+}
+
+#[test]
+fn outdated_names_what_is_newer_where_and_exits_10() {
+    let server = publishers();
+    let dir = tempdir();
+    let cat = catalog_against(dir.path(), &server);
 
     let out = Command::cargo_bin("census-pipeline")
         .unwrap()

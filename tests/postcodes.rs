@@ -257,21 +257,10 @@ fn the_directory_rank_disagreeing_everywhere_stops_the_release() {
     std::fs::remove_file(data.join(member)).unwrap();
     std::fs::write(data.join(member), gz.finish().unwrap()).unwrap();
     let catalog = edited_catalog(dir.path(), &data, "postcodes/nspl_nov2021_partial");
-    let (catalog, graph) = census_pipeline::plan::load_config(&catalog, &stages_dir()).unwrap();
     let out = dir.path().join("release");
-    let err = census_pipeline::build::build(
-        &catalog,
-        &graph,
-        &census_pipeline::build::BuildOptions {
-            previous: None,
-            out: out.clone(),
-            cache_dir: shared_build().cache.clone(),
-            fetch: Default::default(),
-            limits: Default::default(),
-        },
-    )
-    .expect_err("a systematic disagreement stops the release")
-    .to_string();
+    let err = build_on_shared_cache(dir.path(), &catalog, &stages_dir())
+        .expect_err("a systematic disagreement stops the release")
+        .to_string();
     assert!(
         err.contains("check `directory_rank_imd_england_2019`"),
         "{err}"

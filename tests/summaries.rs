@@ -375,21 +375,8 @@ fn build_with_denominators(dir: &Path) -> std::path::PathBuf {
     let summary = read_text(&stages_dir().join("imd_england_2025_lad24.toml"));
     let summary = &summary[..summary.find("\n[compare]").unwrap()];
     std::fs::write(stages.join("imd_england_2025_lad24.toml"), summary).unwrap();
-    let (catalog, graph) = census_pipeline::plan::load_config(&catalog, &stages).unwrap();
-    let out = dir.join("release");
-    census_pipeline::build::build(
-        &catalog,
-        &graph,
-        &census_pipeline::build::BuildOptions {
-            previous: None,
-            out: out.clone(),
-            cache_dir: b.cache.clone(),
-            fetch: Default::default(),
-            limits: Default::default(),
-        },
-    )
-    .expect("builds with the edition's own denominators");
-    out
+    build_on_shared_cache(dir, &catalog, &stages)
+        .expect("builds with the edition's own denominators")
 }
 
 #[test]

@@ -272,20 +272,7 @@ fn build_with_land_areas(
     for spec in ["load.toml", "census2021_indicators.toml"] {
         std::fs::copy(stages_dir().join(spec), stages.join(spec)).unwrap();
     }
-    let (catalog, graph) = census_pipeline::plan::load_config(&catalog, &stages).unwrap();
-    let out = dir.join("release");
-    census_pipeline::build::build(
-        &catalog,
-        &graph,
-        &census_pipeline::build::BuildOptions {
-            previous: None,
-            out: out.clone(),
-            cache_dir: shared_build().cache.clone(),
-            fetch: Default::default(),
-            limits: Default::default(),
-        },
-    )
-    .map(|_| out)
+    build_on_shared_cache(dir, &catalog, &stages)
 }
 
 #[test]

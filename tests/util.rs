@@ -298,6 +298,29 @@ pub fn mirror_data(to: &Path) {
     walk(&data_dir(), to);
 }
 
+/// Builds `catalog` with the stages in `stages` into `dir/release`, reusing
+/// the shared build's stage cache (only what the edit touches is rebuilt).
+pub fn build_on_shared_cache(
+    dir: &Path,
+    catalog: &Path,
+    stages: &Path,
+) -> census_pipeline::Result<PathBuf> {
+    let (catalog, graph) = census_pipeline::plan::load_config(catalog, stages).unwrap();
+    let out = dir.join("release");
+    census_pipeline::build::build(
+        &catalog,
+        &graph,
+        &census_pipeline::build::BuildOptions {
+            previous: None,
+            out: out.clone(),
+            cache_dir: shared_build().cache.clone(),
+            fetch: Default::default(),
+            limits: Default::default(),
+        },
+    )
+    .map(|_| out)
+}
+
 /// The shared catalog, pointed at `data`, with `file`'s pin lifted.
 pub fn edited_catalog(dir: &Path, data: &Path, file: &str) -> PathBuf {
     let text = std::fs::read_to_string(shared_catalog()).unwrap();

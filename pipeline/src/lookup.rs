@@ -15,22 +15,10 @@ use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::{Cells, Table};
-use crate::pattern::Pattern;
 use crate::postcode::{normalise, Compact};
-
-/// One index edition as the release's `postcodes/index.json` lists it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct EditionRef {
-    pub key: String,
-    pub nation: String,
-    pub year: u32,
-    pub small_area: String,
-    pub pattern: Pattern,
-    pub index: String,
-    pub code: String,
-    pub rank: String,
-    pub decile: String,
-}
+// One index edition as the release's `postcodes/index.json` lists it: the
+// API stage writes its spec's editions there as they are.
+use crate::stages::api::Edition as EditionRef;
 
 /// What to look up.
 pub struct LookupOptions {

@@ -509,23 +509,4 @@ editions = [{ key = "england", nation = "England", year = 2019, small_area = "ar
         let errors = v.into_errors();
         assert_eq!(errors.len(), 3, "{errors:#?}");
     }
-
-    #[test]
-    fn postcodes_are_normalised_for_case_and_spaces() {
-        let want = Some(("BT1".to_string(), "BT1 1AA".to_string()));
-        assert_eq!(normalise_postcode("BT11AA"), want);
-        assert_eq!(normalise_postcode(" bt1  1aa "), want);
-        assert_eq!(normalise_postcode("bt1\t1Aa"), want);
-        assert_eq!(
-            normalise_postcode("sw1a 1aa"),
-            Some(("SW1A".into(), "SW1A 1AA".into()))
-        );
-        assert_eq!(
-            normalise_postcode("M1 1AE"),
-            Some(("M1".into(), "M1 1AE".into()))
-        );
-        assert_eq!(normalise_postcode("not a postcode"), None);
-        assert_eq!(normalise_postcode(""), None);
-        assert_eq!(normalise_postcode("BT1 1A"), None);
-    }
 }
