@@ -64,6 +64,12 @@ impl Inputs {
         }
     }
 
+    /// `required`, and every other table of `all` as optional.
+    pub fn required_and_rest(required: Vec<String>, all: Vec<String>) -> Inputs {
+        let optional = all.into_iter().filter(|t| !required.contains(t)).collect();
+        Inputs { required, optional }
+    }
+
     /// As [`Inputs::required`], in name order.
     pub fn required_sorted(tables: impl IntoIterator<Item = String>) -> Inputs {
         let mut t: Vec<String> = tables.into_iter().collect();

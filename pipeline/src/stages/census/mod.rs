@@ -115,13 +115,7 @@ impl Geography {
 
 impl Stage for CensusStage {
     fn inputs(&self) -> Inputs {
-        let required = self.required_inputs();
-        let optional = self
-            .input_tables()
-            .into_iter()
-            .filter(|t| !required.contains(t))
-            .collect();
-        Inputs { required, optional }
+        Inputs::required_and_rest(self.required_inputs(), self.input_tables())
     }
 
     fn outputs(&self, _: &PlanCtx<'_>) -> Vec<Output> {

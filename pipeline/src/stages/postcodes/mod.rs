@@ -29,13 +29,7 @@ pub use spec::{CrossCheck, Derive, Directory, ExtraLookup, PostcodeStage, SmallA
 
 impl Stage for PostcodeStage {
     fn inputs(&self) -> Inputs {
-        let required = vec![self.directory.table.clone()];
-        let optional = self
-            .input_tables()
-            .into_iter()
-            .filter(|t| !required.contains(t))
-            .collect();
-        Inputs { required, optional }
+        Inputs::required_and_rest(vec![self.directory.table.clone()], self.input_tables())
     }
 
     fn outputs(&self, _: &PlanCtx<'_>) -> Vec<Output> {
