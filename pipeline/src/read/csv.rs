@@ -59,10 +59,10 @@ pub fn read_csv_keeping(
         if record_no < raw.header_row && Some(record_no) != raw.group_row {
             continue;
         }
-        let fields = decode_record(&record, raw.encoding, limits).map_err(|e| e.row(line))?;
         if Some(record_no) == raw.group_row {
-            groups = Some(fields);
+            groups = Some(decode_record(&record, raw.encoding, limits).map_err(|e| e.row(line))?);
         } else if record_no == raw.header_row {
+            let fields = decode_record(&record, raw.encoding, limits).map_err(|e| e.row(line))?;
             let full = match groups.take() {
                 Some(g) => with_groups(&g, &fields),
                 None => fields,
@@ -70,18 +70,12 @@ pub fn read_csv_keeping(
             mask = keep.map(|k| full.iter().map(|h| k(h)).collect());
             headers = Some(full);
         } else {
-            let n = fields.len();
-            let empty = fields.iter().all(|f| f.trim().is_empty());
-            let cells = match &mask {
-                Some(m) => fields
-                    .into_iter()
-                    .zip(m)
-                    .filter(|(_, k)| **k)
-                    .map(|(f, _)| cell(f))
-                    .collect(),
-                None => fields.into_iter().map(cell).collect(),
-            };
-            rows.push((line, n, empty, cells));
+            // A data row: only the kept fields are decoded (a postcode
+            // directory's fifty columns are read for the eight claimed).
+            let empty = record.iter().all(|f| blank(f, raw.encoding));
+            let cells = decode_kept(&record, mask.as_deref(), raw.encoding, limits)
+                .map_err(|e| e.row(line))?;
+            rows.push((line, record.len(), empty, cells));
         }
     }
     let Some(headers) = headers else {
@@ -134,6 +128,48 @@ fn csv_error(e: ::csv::Error) -> Error {
     }
 }
 
+/// Whether a field is empty once trimmed (decoded only when not ASCII, so
+/// that a non-breaking space counts as blank as `str::trim` says).
+fn blank(f: &[u8], encoding: Encoding) -> bool {
+    if f.iter().all(u8::is_ascii_whitespace) {
+        return true;
+    }
+    !f.is_ascii() && decode(f, encoding).is_ok_and(|s| s.trim().is_empty())
+}
+
+/// The cells of a data row's kept fields (every field when `mask` is
+/// `None`); every field's length is checked against the limit.
+fn decode_kept(
+    record: &::csv::ByteRecord,
+    mask: Option<&[bool]>,
+    encoding: Encoding,
+    limits: &Limits,
+) -> Result<Vec<Cell>> {
+    let mut cells =
+        Vec::with_capacity(mask.map_or(record.len(), |m| m.iter().filter(|k| **k).count()));
+    for (i, f) in record.iter().enumerate() {
+        check_field(i, f, limits)?;
+        if mask.is_none_or(|m| m.get(i).copied().unwrap_or(false)) {
+            cells.push(cell(decode(f, encoding)?));
+        }
+    }
+    Ok(cells)
+}
+
+fn check_field(i: usize, f: &[u8], limits: &Limits) -> Result<()> {
+    if f.len() > limits.max_field {
+        return Err(Error::new(ErrorKind::TooLarge {
+            limit: format!(
+                "a field ({}) of {} bytes, longer than {}",
+                i + 1,
+                f.len(),
+                limits.max_field
+            ),
+        }));
+    }
+    Ok(())
+}
+
 /// The fields of a record as text in the declared encoding.
 fn decode_record(
     record: &::csv::ByteRecord,
@@ -144,16 +180,7 @@ fn decode_record(
         .iter()
         .enumerate()
         .map(|(i, f)| {
-            if f.len() > limits.max_field {
-                return Err(Error::new(ErrorKind::TooLarge {
-                    limit: format!(
-                        "a field ({}) of {} bytes, longer than {}",
-                        i + 1,
-                        f.len(),
-                        limits.max_field
-                    ),
-                }));
-            }
+            check_field(i, f, limits)?;
             decode(f, encoding)
         })
         .collect()

@@ -14,7 +14,7 @@ use std::path::Path;
 use super::bounded::Limits;
 use super::csv::{read_csv_keeping, Keep};
 use super::RawTable;
-use crate::cache::sha256_bytes;
+use crate::cache::{sha256_bytes, sha256_file};
 use crate::catalog::{Format, RawSource};
 use crate::error::{Error, ErrorKind, Result};
 
@@ -107,9 +107,19 @@ pub fn for_each_member(
         }
         sha256_bytes(lines.as_bytes())
     } else {
-        let bytes = std::fs::read(input).map_err(|e| Error::io(input, e))?;
-        read = zip_members(&bytes, pattern, raw, limits, keep, &mut each)?;
-        sha256_bytes(&bytes)
+        // The zip is read from the file, not held in memory (ONSPD's is
+        // about 250 MB); its digest is taken before and after, so a file
+        // changed while it was read is refused rather than half-believed.
+        let before = sha256_file(input)?;
+        let file = std::fs::File::open(input).map_err(|e| Error::io(input, e))?;
+        read = zip_members(file, pattern, raw, limits, keep, &mut each)?;
+        let after = sha256_file(input)?;
+        if after != before {
+            return Err(Error::unreadable(
+                "the file changed while it was read; run the build again",
+            ));
+        }
+        after
     };
     if read == 0 {
         return Err(Error::new(ErrorKind::NotInFile {
@@ -123,14 +133,14 @@ pub fn for_each_member(
 
 /// Streams each matching member of a zip; returns how many there were.
 fn zip_members(
-    bytes: &[u8],
+    file: std::fs::File,
     pattern: &str,
     raw: &RawSource,
     limits: &Limits,
     keep: Keep<'_>,
     each: &mut impl FnMut(&str, RawTable) -> Result<()>,
 ) -> Result<usize> {
-    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))
+    let mut zip = zip::ZipArchive::new(std::io::BufReader::with_capacity(256 << 10, file))
         .map_err(|e| Error::unreadable(format!("not a valid zip archive: {e}")))?;
     let mut names: Vec<String> = zip
         .file_names()

@@ -75,59 +75,124 @@ impl Stage for ApiStage {
         self.validate_columns(v);
     }
 
-    /// Writes the API through the unit cache: a cached API is hard-linked
-    /// into place (copied where links are impossible), so an unchanged
-    /// rebuild neither regenerates nor re-hashes its files.
+    /// Writes the API through the unit cache, as two units: the area files
+    /// (with the index and `openapi.json`), which do not read the postcode
+    /// table, and the outcode files, which do. A new postcode directory
+    /// rewrites only the outcode files. A cached unit is hard-linked into
+    /// place (copied where links are impossible), so an unchanged rebuild
+    /// neither regenerates nor re-hashes its files.
     fn run(&self, ctx: &RunCtx<'_>) -> Result<StageRun> {
         let t0 = Instant::now();
-        let reads: HashSet<String> = self.input_tables().into_iter().collect();
-        let missing_reasons: BTreeMap<&String, &String> = ctx
-            .unavailable
-            .iter()
-            .filter(|(t, _)| reads.contains(*t))
-            .collect();
-        let key = unit_key(&serde_json::json!({
-            "stage": ctx.stage,
-            "spec": self,
-            "inputs": table_refs(&ctx.inputs),
-            "unavailable": missing_reasons,
-        }));
-        let unit = ctx
-            .cache
-            .get_or_build(&key, |work| self.generate_into(ctx, work))
-            .map_err(|e| e.stage(ctx.stage))?;
-        link_files(&unit.dir.join("files"), ctx.staging, &unit.meta.files)?;
-        let out = unit.meta;
-        if unit.computed {
-            info!(
-                stage = ctx.stage,
-                areas = out.areas,
-                postcodes = out.postcodes,
-                outcodes = out.outcodes,
-                files = out.files.len(),
-                "API written."
-            );
-        } else {
-            debug!(stage = ctx.stage, "API taken from the stage cache.");
-        }
-        (ctx.progress)();
-        Ok(StageRun {
-            files: out.files,
-            units: vec![UnitTime {
-                unit: "api".into(),
-                took: t0.elapsed(),
+        let mut run = StageRun::default();
+        let parts = [Part::Areas, Part::Postcodes];
+        for part in parts.into_iter().filter(|p| self.has(*p)) {
+            let t = Instant::now();
+            let tables = self.tables_of(part);
+            let key = self.part_key(ctx, part, &tables);
+            let unit = ctx
+                .cache
+                .get_or_build(&key, |work| self.generate_into(ctx, part, &tables, work))
+                .map_err(|e| e.stage(ctx.stage))?;
+            link_files(&unit.dir.join("files"), ctx.staging, &unit.meta.files)?;
+            log_unit(ctx.stage, part, &unit.meta, unit.computed);
+            run.units.push(UnitTime {
+                unit: format!("api {}", part.name()),
+                took: t.elapsed(),
                 computed: unit.computed,
-            }],
-            ..Default::default()
-        })
+            });
+            run.files.extend(unit.meta.files);
+        }
+        run.files.sort_by(|a, b| a.path.cmp(&b.path));
+        debug!(
+            stage = ctx.stage,
+            ms = t0.elapsed().as_millis() as u64,
+            "API in place."
+        );
+        (ctx.progress)();
+        Ok(run)
+    }
+}
+
+/// The API's two cached units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// One file per area code, the index of areas and `openapi.json`.
+    Areas,
+    /// One file per outcode, the migration note and the postcode index.
+    Postcodes,
+}
+
+impl Part {
+    fn name(self) -> &'static str {
+        match self {
+            Part::Areas => "areas",
+            Part::Postcodes => "postcodes",
+        }
+    }
+}
+
+fn log_unit(stage: &str, part: Part, out: &ApiOutput, computed: bool) {
+    if computed {
+        info!(
+            stage,
+            part = part.name(),
+            areas = out.areas,
+            postcodes = out.postcodes,
+            outcodes = out.outcodes,
+            files = out.files.len(),
+            "API written."
+        );
+    } else {
+        debug!(stage, part = part.name(), "API taken from the stage cache.");
     }
 }
 
 impl ApiStage {
-    /// Reads the columns the spec needs and generates the API into `work/files`.
-    fn generate_into(&self, ctx: &RunCtx<'_>, work: &Path) -> Result<ApiOutput> {
+    fn has(&self, part: Part) -> bool {
+        part == Part::Areas || self.postcodes.is_some()
+    }
+
+    /// The input tables a part reads.
+    fn tables_of(&self, part: Part) -> HashSet<String> {
+        match part {
+            Part::Areas => self.area_tables().into_iter().collect(),
+            Part::Postcodes => self.input_tables().into_iter().collect(),
+        }
+    }
+
+    /// A part's cache key: the spec and the part's own inputs (and why any
+    /// of them is missing), so the area files do not depend on postcodes.
+    fn part_key(&self, ctx: &RunCtx<'_>, part: Part, tables: &HashSet<String>) -> String {
+        let inputs: BTreeMap<String, _> = ctx
+            .inputs
+            .iter()
+            .filter(|(n, _)| tables.contains(n.as_str()))
+            .map(|(n, e)| (n.clone(), e.clone()))
+            .collect();
+        let unavailable: BTreeMap<&String, &String> = ctx
+            .unavailable
+            .iter()
+            .filter(|(n, _)| tables.contains(n.as_str()))
+            .collect();
+        unit_key(&serde_json::json!({
+            "stage": ctx.stage,
+            "part": part.name(),
+            "spec": self,
+            "inputs": table_refs(&inputs),
+            "unavailable": unavailable,
+        }))
+    }
+
+    /// Reads the columns a part needs and generates it into `work/files`.
+    fn generate_into(
+        &self,
+        ctx: &RunCtx<'_>,
+        part: Part,
+        reads: &HashSet<String>,
+        work: &Path,
+    ) -> Result<ApiOutput> {
         let mut tables = HashMap::new();
-        for name in ctx.inputs.keys() {
+        for name in ctx.inputs.keys().filter(|n| reads.contains(*n)) {
             let path = ctx.staging.join(format!("tables/{name}.parquet"));
             tables.insert(
                 name.clone(),
@@ -144,7 +209,11 @@ impl ApiStage {
             schemas: ctx.schemas,
             unavailable: ctx.unavailable,
         };
-        generate(self, &inputs, &work.join("files"))
+        let root = work.join("files");
+        match part {
+            Part::Areas => generate_areas(self, &inputs, &root),
+            Part::Postcodes => generate_postcodes(self, &inputs, &root),
+        }
     }
 }
 
@@ -163,9 +232,20 @@ fn link_files(from_root: &Path, staging: &Path, files: &[FileEntry]) -> Result<(
     Ok(())
 }
 
-/// Builds the API into `release`. Returns every file written with its bytes
-/// and sha256.
+/// Builds the whole API into `release`. Returns every file written with
+/// its bytes and sha256.
 pub fn generate(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Result<ApiOutput> {
+    let mut out = generate_areas(spec, inputs, release)?;
+    let pc = generate_postcodes(spec, inputs, release)?;
+    out.files.extend(pc.files);
+    out.files.sort_by(|a, b| a.path.cmp(&b.path));
+    out.postcodes = pc.postcodes;
+    out.outcodes = pc.outcodes;
+    Ok(out)
+}
+
+/// The area files, the index of areas and `openapi.json`.
+fn generate_areas(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Result<ApiOutput> {
     let registry = registers::Registry::build(spec, inputs)?;
     let sections = sections::read_all(spec, inputs)?;
     let sections_of_type = sections::of_type(spec);
@@ -196,26 +276,33 @@ pub fn generate(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Result<
         files.extend(w?);
     }
     files.push(writer.write(format!("{}/areas/index.json", spec.base), &files_of.index())?);
-    let mut out = ApiOutput {
-        areas: registry.areas.len(),
-        ..Default::default()
-    };
-    if let Some(pc) = &spec.postcodes {
-        match inputs.get(&pc.table) {
-            None => {
-                tracing::warn!(table = %pc.table, reason = %inputs.why_unavailable(&pc.table), "No postcode table; the API has no postcode files.")
-            }
-            Some(frame) => {
-                let w = postcodes::write_all(spec, pc, frame, &registry, inputs, &writer)?;
-                files.extend(w.files);
-                out.postcodes = w.postcodes;
-                out.outcodes = w.outcodes;
-            }
-        }
-    }
     files.push(writer.write("openapi.json".into(), &openapi(spec))?);
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    out.files = files;
+    Ok(ApiOutput {
+        files,
+        areas: registry.areas.len(),
+        ..Default::default()
+    })
+}
+
+/// The outcode files (nothing when the spec has no postcodes, or the build
+/// no postcode table: the area index says so).
+fn generate_postcodes(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Result<ApiOutput> {
+    let mut out = ApiOutput::default();
+    let Some(pc) = &spec.postcodes else {
+        return Ok(out);
+    };
+    let Some(frame) = inputs.get(&pc.table) else {
+        tracing::warn!(table = %pc.table, reason = %inputs.why_unavailable(&pc.table), "No postcode table; the API has no postcode files.");
+        return Ok(out);
+    };
+    let registry = registers::Registry::build(spec, inputs)?;
+    let writer = writer::Writer { root: release };
+    let w = postcodes::write_all(spec, pc, frame, &registry, inputs, &writer)?;
+    out.files = w.files;
+    out.files.sort_by(|a, b| a.path.cmp(&b.path));
+    out.postcodes = w.postcodes;
+    out.outcodes = w.outcodes;
     Ok(out)
 }
 

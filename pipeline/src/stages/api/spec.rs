@@ -222,16 +222,29 @@ impl ApiStage {
     /// its sections unavailable, with the reason, in every file.
     pub fn input_tables(&self) -> Vec<String> {
         let mut t: Vec<String> = self
-            .area_types
-            .iter()
-            .flat_map(|a| a.registers.iter().map(|r| r.table.clone()))
-            .chain(self.sections.iter().map(|s| s.table.clone()))
+            .area_tables()
+            .into_iter()
             .chain(self.postcodes.iter().map(|p| p.table.clone()))
             .chain(
                 self.postcodes
                     .iter()
                     .flat_map(|p| p.editions.iter().map(|e| e.index.clone())),
             )
+            .collect();
+        t.sort();
+        t.dedup();
+        t
+    }
+
+    /// The tables the area files read: registers' and sections'. The
+    /// postcode files read these (for the registry) and the postcode and
+    /// index tables besides.
+    pub fn area_tables(&self) -> Vec<String> {
+        let mut t: Vec<String> = self
+            .area_types
+            .iter()
+            .flat_map(|a| a.registers.iter().map(|r| r.table.clone()))
+            .chain(self.sections.iter().map(|s| s.table.clone()))
             .collect();
         t.sort();
         t.dedup();
