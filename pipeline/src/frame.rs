@@ -153,10 +153,14 @@ impl Table {
     /// Reads a Parquet file, only `columns` of it when given.
     pub fn read_parquet(path: &Path, columns: Option<Vec<String>>) -> Result<Table> {
         let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
-        let df = ParquetReader::new(f)
+        let mut df = ParquetReader::new(f)
             .with_columns(columns)
             .finish()
             .map_err(|e| Error::table(e).file(path))?;
+        // One chunk per column, a column at a time, here: `cells` needs one,
+        // and rechunking there would copy a column the table still holds
+        // (measured: +630 MB on a 2.7-million-row postcode table).
+        df.rechunk_mut();
         Ok(Table { df })
     }
 
@@ -330,6 +334,15 @@ impl Cells {
         }
     }
 
+    /// Every text cell, borrowed, in row order (all `None` for a column
+    /// not of text): one pass, for loops over millions of rows.
+    pub fn strs(&self) -> Vec<Option<&str>> {
+        match self {
+            Cells::Str(v) => v.iter().collect(),
+            other => vec![None; other.len()],
+        }
+    }
+
     /// A text cell, borrowed (`None` for a null or a column not of text).
     pub fn str(&self, i: usize) -> Option<&str> {
         match self {
@@ -402,6 +415,38 @@ into_column!(
 impl IntoColumn for Vec<Option<&str>> {
     fn into_column(self, name: &str) -> Column {
         Column::new(name.into(), self)
+    }
+}
+
+/// Text with few distinct values repeated on millions of rows (reasons,
+/// source names): each distinct value is stored once and every row's cell
+/// is a view of it, 16 bytes instead of the text (measured on the
+/// 2.7-million-row postcode table: 190 MB -> 44 MB for one column).
+pub struct Repeated<'a>(pub Vec<Option<&'a str>>);
+
+impl IntoColumn for Repeated<'_> {
+    fn into_column(self, name: &str) -> Column {
+        let mut values: Vec<&str> = Vec::new();
+        let mut at: std::collections::HashMap<&str, IdxSize> = Default::default();
+        let idx: Vec<Option<IdxSize>> = self
+            .0
+            .iter()
+            .map(|v| {
+                v.map(|s| {
+                    *at.entry(s).or_insert_with(|| {
+                        values.push(s);
+                        (values.len() - 1) as IdxSize
+                    })
+                })
+            })
+            .collect();
+        let dict = StringChunked::from_iter_values(name.into(), values.into_iter());
+        let idx = IdxCa::from_iter_options("".into(), idx.into_iter());
+        // Gathering views copies the 16-byte views, not the text.
+        match dict.take(&idx) {
+            Ok(taken) => Column::from(taken.with_name(name.into()).into_series()),
+            Err(_) => Column::new(name.into(), self.0),
+        }
     }
 }
 

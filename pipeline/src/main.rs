@@ -21,6 +21,9 @@ use census_pipeline::publish::PublishOptions;
 use census_pipeline::read::Limits;
 use census_pipeline::Error;
 
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(
     name = "census-pipeline",

@@ -77,19 +77,20 @@ impl Ranks {
         }))
     }
 
-    /// Whether the edition ranks a postcode's small area of row `i`.
-    fn answers(&self, cols: &Columns, i: usize) -> bool {
-        cols.small
+    /// Whether the edition ranks a place's small area (`small`: each
+    /// small-area column's name and code).
+    fn answers(&self, small: &[(&str, Option<&str>)]) -> bool {
+        small
             .iter()
-            .find(|(c, _, _)| *c == self.edition.small_area)
-            .and_then(|(_, v, _)| v.str(i))
+            .find(|(c, _)| *c == self.edition.small_area)
+            .and_then(|(_, code)| *code)
             .is_some_and(|code| {
                 self.edition.pattern.is_match(code) && self.by_code.contains_key(code)
             })
     }
 }
 
-/// The postcode table's columns, borrowed (millions of rows at full scale).
+/// The postcode table's columns (millions of rows at full scale).
 struct Columns {
     postcode: Cells,
     outcode: Cells,
@@ -124,68 +125,181 @@ impl Columns {
             small,
         })
     }
+
+    /// The cells of `rows`, borrowed, in that order: a chunk of outcodes
+    /// at a time, so that millions of rows are never all held as slices.
+    fn strs<'a>(&'a self, rows: &[usize]) -> Strs<'a> {
+        fn col<'c>(c: &'c Cells, rows: &[usize]) -> Col<'c> {
+            rows.iter().map(|&i| c.str(i)).collect()
+        }
+        let col = |c: &'a Cells| col(c, rows);
+        Strs {
+            postcode: col(&self.postcode),
+            status: col(&self.status),
+            terminated: col(&self.terminated),
+            country: col(&self.country),
+            lad: col(&self.lad),
+            ward: col(&self.ward),
+            reason: col(&self.reason),
+            small: self
+                .small
+                .iter()
+                .map(|(c, v, why)| {
+                    let name = c.trim_end_matches("_code");
+                    (c.as_str(), name, col(v), why.as_ref().map(col))
+                })
+                .collect(),
+        }
+    }
+}
+
+type Col<'a> = Vec<Option<&'a str>>;
+
+/// The postcode table's text cells by column.
+struct Strs<'a> {
+    postcode: Col<'a>,
+    status: Col<'a>,
+    terminated: Col<'a>,
+    country: Col<'a>,
+    lad: Col<'a>,
+    ward: Col<'a>,
+    reason: Col<'a>,
+    /// Column, name in the files, codes, and why a code is null.
+    small: Vec<(&'a str, &'a str, Col<'a>, Option<Col<'a>>)>,
+}
+
+impl<'a> Strs<'a> {
+    /// What makes row `i`'s place: country, local authority, ward, each
+    /// small area's code (or, when null, why), and the row's reason.
+    fn place_key(&self, i: usize) -> Vec<Option<&'a str>> {
+        let mut k = vec![self.country[i], self.lad[i], self.ward[i], self.reason[i]];
+        for (_, _, codes, why) in &self.small {
+            k.push(codes[i]);
+            k.push(match codes[i] {
+                Some(_) => None,
+                None => why.as_ref().and_then(|w| w[i]),
+            });
+        }
+        k
+    }
 }
 
 /// One outcode file being assembled.
 #[derive(Default)]
-struct OutcodeFile {
-    postcodes: Map<String, Value>,
+struct OutcodeFile<'a> {
+    /// The `postcodes` object's members, as JSON.
+    postcodes: Vec<u8>,
+    count: usize,
     places: Vec<Value>,
-    place_of: HashMap<String, usize>,
+    /// Per place: whether some edition ranks its small area.
+    answered: Vec<bool>,
+    place_of: HashMap<Vec<Option<&'a str>>, usize>,
     reasons: Vec<String>,
-    reason_of: HashMap<String, usize>,
-    areas: BTreeSet<String>,
+    reason_of: HashMap<&'a str, usize>,
+    areas: BTreeSet<&'a str>,
+    /// Country -> (postcodes, postcodes some edition answers).
+    by_country: BTreeMap<&'a str, (usize, usize)>,
 }
 
-impl OutcodeFile {
-    fn reason(&mut self, text: String) -> usize {
-        if let Some(i) = self.reason_of.get(&text) {
+impl<'a> OutcodeFile<'a> {
+    fn reason(&mut self, text: &'a str) -> usize {
+        if let Some(i) = self.reason_of.get(text) {
             return *i;
         }
-        self.reasons.push(text.clone());
+        self.reasons.push(text.to_string());
         self.reason_of.insert(text, self.reasons.len() - 1);
         self.reasons.len() - 1
     }
 
     /// The place of row `i`, added if new.
-    fn place(&mut self, c: &Columns, i: usize) -> usize {
+    fn place(&mut self, s: &Strs<'a>, ranks: &[Ranks], i: usize) -> usize {
+        let key = s.place_key(i);
+        if let Some(at) = self.place_of.get(&key) {
+            return *at;
+        }
         let mut small = Map::new();
         let mut why = Map::new();
-        for (col, v, reason) in &c.small {
-            let name = col.trim_end_matches("_code").to_string();
-            let code = v.text(i);
-            if let Some(code) = &code {
-                self.areas.insert(code.clone());
-            }
-            if code.is_none() {
-                if let Some(r) = reason.as_ref().and_then(|r| r.text(i)) {
-                    why.insert(name.clone(), json!(self.reason(r)));
+        let mut codes = Vec::with_capacity(s.small.len());
+        for (col, name, v, reason) in &s.small {
+            codes.push((*col, v[i]));
+            match v[i] {
+                Some(code) => {
+                    self.areas.insert(code);
+                    small.insert(name.to_string(), json!(code));
                 }
-            }
-            if code.is_some() {
-                small.insert(name, json!(code));
+                None => {
+                    if let Some(r) = reason.as_ref().and_then(|r| r[i]) {
+                        why.insert(name.to_string(), json!(self.reason(r)));
+                    }
+                }
             }
         }
         let mut p = Map::new();
-        p.insert("country".into(), json!(c.country.text(i)));
-        p.insert("lad".into(), json!(c.lad.text(i)));
-        p.insert("ward".into(), json!(c.ward.text(i)));
+        p.insert("country".into(), json!(s.country[i]));
+        p.insert("lad".into(), json!(s.lad[i]));
+        p.insert("ward".into(), json!(s.ward[i]));
         p.insert("small_areas".into(), Value::Object(small));
         if !why.is_empty() {
             p.insert("missing".into(), Value::Object(why));
         }
-        if let Some(r) = c.reason.text(i) {
+        if let Some(r) = s.reason[i] {
             p.insert("reason".into(), json!(self.reason(r)));
         }
-        let place = Value::Object(p);
-        let key = place.to_string();
-        if let Some(at) = self.place_of.get(&key) {
-            return *at;
-        }
-        self.places.push(place);
+        self.places.push(Value::Object(p));
+        self.answered.push(ranks.iter().any(|r| r.answers(&codes)));
         self.place_of.insert(key, self.places.len() - 1);
         self.places.len() - 1
     }
+
+    /// Adds row `i`'s postcode.
+    fn add(&mut self, s: &Strs<'a>, ranks: &[Ranks], i: usize, postcode: &str) -> Result<()> {
+        let place = self.place(s, ranks, i);
+        let e = self
+            .by_country
+            .entry(s.country[i].unwrap_or_default())
+            .or_default();
+        e.0 += 1;
+        e.1 += usize::from(self.answered[place]);
+        let w = &mut self.postcodes;
+        if self.count > 0 {
+            w.push(b',');
+        }
+        self.count += 1;
+        serde_json::to_writer(&mut *w, postcode).map_err(Error::table)?;
+        w.extend_from_slice(b":{\"status\":");
+        serde_json::to_writer(&mut *w, &s.status[i]).map_err(Error::table)?;
+        if let Some(t) = s.terminated[i] {
+            w.extend_from_slice(b",\"terminated\":");
+            serde_json::to_writer(&mut *w, t).map_err(Error::table)?;
+        }
+        w.extend_from_slice(format!(",\"place\":{place}}}").as_bytes());
+        Ok(())
+    }
+}
+
+/// A run of rows of one outcode: positions in the sorted order.
+type Run<'a> = (&'a str, std::ops::Range<usize>);
+
+/// Rows sorted by outcode and postcode (the postcode stage writes them so,
+/// and then this is one pass), and each outcode's run of them.
+fn outcode_runs<'a>(c: &'a Columns) -> (Vec<usize>, Vec<Run<'a>>) {
+    let (outcode, postcode) = (c.outcode.strs(), c.postcode.strs());
+    let mut order: Vec<usize> = (0..postcode.len())
+        .filter(|&i| outcode[i].is_some() && postcode[i].is_some())
+        .collect();
+    let key = |i: usize| (outcode[i], postcode[i]);
+    if !order.is_sorted_by(|&a, &b| key(a) <= key(b)) {
+        order.sort_unstable_by(|&a, &b| key(a).cmp(&key(b)));
+    }
+    let mut runs: Vec<Run<'a>> = Vec::new();
+    for (at, &i) in order.iter().enumerate() {
+        let o = outcode[i].unwrap_or_default();
+        match runs.last_mut() {
+            Some((last, r)) if *last == o => r.end = at + 1,
+            _ => runs.push((o, at..at + 1)),
+        }
+    }
+    (order, runs)
 }
 
 pub fn write_all(
@@ -202,46 +316,31 @@ pub fn write_all(
     for e in &pc.editions {
         ranks.extend(Ranks::load(e, inputs).map_err(ctx)?);
     }
-    // One outcode at a time: only its file is ever held in memory.
-    let mut order: Vec<usize> = (0..frame.height()).collect();
-    order.sort_by(|a, b| {
-        (cols.outcode.str(*a), cols.postcode.str(*a))
-            .cmp(&(cols.outcode.str(*b), cols.postcode.str(*b)))
-    });
+    let (order, runs) = outcode_runs(&cols);
     let out = Outcodes::new(spec, pc, &ranks, registry, writer)?;
+    // Outcodes in parallel, a chunk at a time: only the files being
+    // assembled, and their rows' cells, are held in memory.
+    let chunks: Vec<&[Run<'_>]> = runs.chunks(64).collect();
+    let done = crate::par::parallel_map(&chunks, |chunk| {
+        let start = chunk.first().map_or(0, |(_, r)| r.start);
+        let end = chunk.last().map_or(0, |(_, r)| r.end);
+        let s = cols.strs(&order[start..end]);
+        chunk
+            .iter()
+            .map(|(outcode, range)| {
+                let mut f = OutcodeFile::default();
+                for j in range.start - start..range.end - start {
+                    f.add(&s, &ranks, j, s.postcode[j].unwrap_or_default())?;
+                }
+                out.write(outcode, f)
+            })
+            .collect::<Result<Vec<_>>>()
+    });
     let mut out = out;
-    let mut current: Option<(String, OutcodeFile)> = None;
-    for i in order {
-        let (Some(outcode), Some(postcode)) = (cols.outcode.str(i), cols.postcode.str(i)) else {
-            continue;
-        };
-        if current.as_ref().is_none_or(|(o, _)| o != outcode) {
-            if let Some((o, f)) = current.take() {
-                out.write(&o, f)?;
-            }
-            current = Some((outcode.to_string(), OutcodeFile::default()));
+    for chunk in done {
+        for w in chunk? {
+            out.record(w);
         }
-        let Some((_, f)) = current.as_mut() else {
-            continue;
-        };
-        let answered = ranks.iter().any(|r| r.answers(&cols, i));
-        let e = out
-            .by_country
-            .entry(cols.country.text(i).unwrap_or_default())
-            .or_default();
-        e.0 += 1;
-        e.1 += usize::from(answered);
-        let place = f.place(&cols, i);
-        let mut p = Map::new();
-        p.insert("status".into(), json!(cols.status.str(i)));
-        if let Some(t) = cols.terminated.str(i) {
-            p.insert("terminated".into(), json!(t));
-        }
-        p.insert("place".into(), json!(place));
-        f.postcodes.insert(postcode.to_string(), Value::Object(p));
-    }
-    if let Some((o, f)) = current.take() {
-        out.write(&o, f)?;
     }
     out.finish()
 }
@@ -290,6 +389,14 @@ fn editions_of(ranks: &[Ranks], inputs_missing: &[&Edition]) -> Value {
     Value::Object(m)
 }
 
+/// One written outcode file and what it counted.
+struct Done {
+    outcode: String,
+    count: usize,
+    file: FileEntry,
+    by_country: Vec<(String, (usize, usize))>,
+}
+
 /// Writes outcode files as they are completed, then the index and the
 /// migration note.
 struct Outcodes<'a> {
@@ -332,7 +439,8 @@ impl<'a> Outcodes<'a> {
         })
     }
 
-    fn write(&mut self, outcode: &str, f: OutcodeFile) -> Result<()> {
+    /// Writes one outcode's file (from any thread).
+    fn write(&self, outcode: &str, f: OutcodeFile<'_>) -> Result<Done> {
         // The name becomes a path: only a real outcode may.
         let valid =
             crate::postcode::normalise(&format!("{outcode}9AA")).is_some_and(|(o, _)| o == outcode);
@@ -347,27 +455,56 @@ impl<'a> Outcodes<'a> {
                 Vec::new(),
             ));
         }
-        let count = f.postcodes.len();
-        self.outcodes
-            .push(json!({"outcode": outcode, "postcodes": count}));
-        self.written.postcodes += count;
-        let v = json!({
+        let areas: BTreeSet<String> = f.areas.iter().map(|a| a.to_string()).collect();
+        let areas = areas_of(&areas, self.pc, self.ranks, self.registry, &self.spec.base);
+        let mut b = Vec::with_capacity(f.postcodes.len() + 4096);
+        let head = json!({
             "outcode": outcode,
-            "count": count,
+            "count": f.count,
             "caveats": self.pc.caveats,
             "editions": self.editions,
             "quantiles": self.pc.quantiles,
-            "postcodes": f.postcodes,
-            "places": f.places,
-            "areas": areas_of(&f.areas, self.pc, self.ranks, self.registry, &self.spec.base),
-            "reasons": f.reasons,
         });
+        let head = serde_json::to_vec(&head).map_err(Error::table)?;
+        // The object's members in the order readers have always seen:
+        // the head's, then postcodes, places, areas and reasons.
+        b.extend_from_slice(&head[..head.len() - 1]);
+        b.extend_from_slice(b",\"postcodes\":{");
+        b.extend_from_slice(&f.postcodes);
+        b.extend_from_slice(b"},\"places\":");
+        serde_json::to_writer(&mut b, &f.places).map_err(Error::table)?;
+        b.extend_from_slice(b",\"areas\":");
+        serde_json::to_writer(&mut b, &areas).map_err(Error::table)?;
+        b.extend_from_slice(b",\"reasons\":");
+        serde_json::to_writer(&mut b, &f.reasons).map_err(Error::table)?;
+        b.push(b'}');
         let base = &self.spec.base;
-        self.written.files.push(
-            self.writer
-                .write(format!("{base}/postcodes/{outcode}.json"), &v)?,
-        );
-        Ok(())
+        let file = self
+            .writer
+            .write_bytes(format!("{base}/postcodes/{outcode}.json"), &b)?;
+        Ok(Done {
+            outcode: outcode.to_string(),
+            count: f.count,
+            file,
+            by_country: f
+                .by_country
+                .into_iter()
+                .map(|(c, n)| (c.to_string(), n))
+                .collect(),
+        })
+    }
+
+    /// Counts a written outcode file, in outcode order.
+    fn record(&mut self, d: Done) {
+        self.outcodes
+            .push(json!({"outcode": d.outcode, "postcodes": d.count}));
+        self.written.postcodes += d.count;
+        self.written.files.push(d.file);
+        for (c, (all, answered)) in d.by_country {
+            let e = self.by_country.entry(c).or_default();
+            e.0 += all;
+            e.1 += answered;
+        }
     }
 
     fn finish(mut self) -> Result<Written> {

@@ -34,12 +34,17 @@ impl Writer<'_> {
     /// Writes `value` as compact JSON at `rel`.
     pub fn write(&self, rel: String, value: &Value) -> Result<FileEntry> {
         let bytes = serde_json::to_vec(value).map_err(Error::table)?;
+        self.write_bytes(rel, &bytes)
+    }
+
+    /// Writes bytes (JSON assembled by the caller) at `rel`.
+    pub fn write_bytes(&self, rel: String, bytes: &[u8]) -> Result<FileEntry> {
         let path = self.root.join(&rel);
-        std::fs::write(&path, &bytes).map_err(|e| Error::io(&path, e))?;
+        std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
         Ok(FileEntry {
             path: rel,
             bytes: bytes.len() as u64,
-            sha256: sha256_bytes(&bytes),
+            sha256: sha256_bytes(bytes),
         })
     }
 }

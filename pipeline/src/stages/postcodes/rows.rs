@@ -13,7 +13,7 @@ use super::Counts;
 use crate::checks::{Status as CheckStatus, TableReport};
 use crate::contract::Frames;
 use crate::error::{Error, Result};
-use crate::frame::{Cells, Table, TableBuilder};
+use crate::frame::{Cells, Repeated, Table, TableBuilder};
 use crate::pattern::Pattern;
 use crate::postcode::{normalise, Compact as Code};
 
@@ -416,7 +416,7 @@ impl<'a> Rows<'a> {
         }
         for (at_col, _, cells) in &self.derived {
             let why: Vec<Option<&str>> = cells.iter().map(|c| (*c).and_then(Result::err)).collect();
-            b.push(&format!("{}_reason", self.columns[*at_col]), why);
+            b.push(&format!("{}_reason", self.columns[*at_col]), Repeated(why));
         }
         let ranks: Vec<Option<f64>> = self
             .rows
@@ -430,8 +430,11 @@ impl<'a> Rows<'a> {
             })
             .collect();
         b.push("directory_imd_rank", ranks)
-            .push("looked_up_in", self.column(|_, _, s| Some(s.name.as_str())))
-            .push("reason", self.column(|i, _, _| self.reason(i)));
+            .push(
+                "looked_up_in",
+                Repeated(self.column(|_, _, s| Some(s.name.as_str()))),
+            )
+            .push("reason", Repeated(self.column(|i, _, _| self.reason(i))));
         b.finish(n)
     }
 }
