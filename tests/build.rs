@@ -192,7 +192,8 @@ fn the_data_package_passes_frictionless_validate() {
         )
     });
     let tasks = report["tasks"].as_array().unwrap();
-    assert_eq!(tasks.len(), b.report.manifest.tables.len());
+    // Each table twice: its Parquet file and its gzip CSV.
+    assert_eq!(tasks.len(), 2 * b.report.manifest.tables.len());
     let invalid: Vec<String> = tasks
         .iter()
         .filter(|t| t["valid"] != true)
@@ -200,6 +201,84 @@ fn the_data_package_passes_frictionless_validate() {
         .collect();
     assert!(invalid.is_empty(), "{invalid:#?}");
     assert_eq!(report["valid"], true);
+}
+
+#[test]
+fn every_table_has_a_gzip_csv_beside_it_with_the_same_columns_and_rows() {
+    use polars::prelude::SerReader;
+    let b = shared_build();
+    let pkg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.out.join("datapackage.json")).unwrap()).unwrap();
+    let resources = pkg["resources"].as_array().unwrap();
+    for (name, t) in &b.report.manifest.tables {
+        let path = b.out.join(format!("tables/{name}.csv.gz"));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{name}: no CSV: {e}"));
+        let mut csv = ::csv::Reader::from_reader(flate2::read::GzDecoder::new(&bytes[..]));
+        let header: Vec<String> = csv.headers().unwrap().iter().map(String::from).collect();
+        let parquet = std::fs::File::open(b.out.join(&t.path)).unwrap();
+        let schema = polars::prelude::ParquetReader::new(parquet)
+            .schema()
+            .unwrap();
+        let columns: Vec<String> = schema.iter_names().map(|n| n.to_string()).collect();
+        assert_eq!(header, columns, "{name}: the CSV's header");
+        assert_eq!(csv.records().count(), t.rows, "{name}: the CSV's rows");
+        let r = resources
+            .iter()
+            .find(|r| r["name"] == format!("{name}_csv"))
+            .unwrap_or_else(|| panic!("{name}: the data package lists no CSV"));
+        assert_eq!(r["path"], format!("tables/{name}.csv.gz"));
+        assert_eq!(
+            (r["format"].as_str(), r["compression"].as_str()),
+            (Some("csv"), Some("gz"))
+        );
+        assert_eq!(
+            r["hash"],
+            format!("sha256:{}", census_pipeline::cache::sha256_bytes(&bytes))
+        );
+    }
+}
+
+#[test]
+fn the_data_package_says_how_to_cite_it_naming_publishers_licences_and_os_data() {
+    let b = shared_build();
+    let pkg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.out.join("datapackage.json")).unwrap()).unwrap();
+    let citation = pkg["citation"].as_str().unwrap();
+    for words in [
+        &format!("release {}", pkg["version"].as_str().unwrap()),
+        "Open Government Licence v3.0 from: MHCLG, NISRA, ONS, Scottish Government, Welsh Government.",
+        "Contains OS data © Crown copyright and database right.",
+        "Contains Royal Mail data © Royal Mail copyright and database right.",
+        "data licensed under CC-BY-4.0 from: mySociety.",
+    ] {
+        assert!(citation.contains(words), "the citation lacks {words:?}: {citation}");
+    }
+    // Every source the tables were loaded from, with its licence.
+    let sources = pkg["sources"].as_array().unwrap();
+    let loaded = b
+        .report
+        .manifest
+        .tables
+        .values()
+        .filter(|t| t.stage == "load")
+        .count();
+    assert_eq!(sources.len(), loaded);
+    assert!(sources
+        .iter()
+        .all(|s| s["licence"].is_string() && s["publisher"].is_string()));
+    let boundaries = sources
+        .iter()
+        .find(|s| {
+            s["title"]
+                .as_str()
+                .unwrap()
+                .contains("LSOA (December 2021) boundaries")
+        })
+        .unwrap();
+    assert!(boundaries["attribution"]
+        .as_str()
+        .unwrap()
+        .contains("Contains OS data"));
 }
 
 #[test]

@@ -91,6 +91,10 @@ pub struct RawSource {
     pub publisher: String,
     /// Licence, e.g. `OGL-UK-3.0`.
     pub licence: String,
+    /// The attribution statement the licence asks users to carry, beyond
+    /// the licence itself (boundaries and postcodes: "Contains OS data ...").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attribution: Option<String>,
     /// Edition or release of the data, e.g. `2019`, `2020v2`, `Census 2021`.
     pub edition: String,
     /// Geography and vintage of its rows, e.g. `LSOA 2011`, `LAD 2024`.

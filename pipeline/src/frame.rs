@@ -279,6 +279,22 @@ impl Table {
             .map_err(|e| Error::table(e).file(path))?;
         Ok(())
     }
+
+    /// Writes the table as gzip-compressed CSV with a header row: nulls as
+    /// empty cells, numbers as written in the Parquet file.
+    pub fn write_csv_gz(&mut self, path: &Path) -> Result<()> {
+        let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
+        let mut gz = flate2::write::GzEncoder::new(
+            std::io::BufWriter::with_capacity(1 << 20, file),
+            flate2::Compression::new(6),
+        );
+        CsvWriter::new(&mut gz)
+            .include_header(true)
+            .finish(&mut self.df)
+            .map_err(|e| Error::table(e).file(path))?;
+        let mut out = gz.finish().map_err(|e| Error::io(path, e))?;
+        std::io::Write::flush(&mut out).map_err(|e| Error::io(path, e))
+    }
 }
 
 /// The column names and types of a Parquet file, read from its footer

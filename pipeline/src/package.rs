@@ -146,7 +146,10 @@ pub fn datapackage(
 ) -> Result<Value> {
     let mut resources = Vec::new();
     for (name, t) in tables {
-        resources.push(resource(out, catalog, name, t, schemas.get(name))?);
+        let r = resource(out, catalog, name, t, schemas.get(name))?;
+        let csv = t.csv.as_ref().map(|f| csv_resource(&r, f));
+        resources.push(r);
+        resources.extend(csv);
     }
     Ok(json!({
         "profile": "data-package",
@@ -158,8 +161,89 @@ pub fn datapackage(
         "version": version,
         "licenses": [{"name": "OGL-UK-3.0", "path": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/", "title": "Open Government Licence v3.0"}],
         "contributors": [{"title": "census-pipeline", "role": "author"}],
+        "sources": package_sources(catalog, tables),
         "resources": resources,
     }))
+}
+
+/// The catalog sources the tables were made from, in id order.
+fn used_sources<'a>(
+    catalog: &'a Catalog,
+    tables: &BTreeMap<String, TableEntry>,
+) -> Vec<&'a crate::catalog::Source> {
+    // A loaded table is named for its source.
+    let ids: std::collections::BTreeSet<&String> = tables
+        .iter()
+        .filter(|(_, t)| t.stage == "load")
+        .map(|(name, _)| name)
+        .collect();
+    ids.into_iter()
+        .filter_map(|id| catalog.sources.get(id))
+        .collect()
+}
+
+/// Every publisher's source: title, publisher, edition, URL, licence and
+/// the attribution its licence asks for.
+fn package_sources(catalog: &Catalog, tables: &BTreeMap<String, TableEntry>) -> Vec<Value> {
+    used_sources(catalog, tables)
+        .into_iter()
+        .map(|s| {
+            let mut v = json!({
+                "title": s.raw.title,
+                "publisher": s.raw.publisher,
+                "edition": s.raw.edition,
+                "licence": s.raw.licence,
+            });
+            if let Some(url) = &s.raw.url {
+                v["path"] = json!(url);
+            }
+            if let Some(a) = &s.raw.attribution {
+                v["attribution"] = json!(a);
+            }
+            v
+        })
+        .collect()
+}
+
+/// How to cite a release: what it is, its version, every publisher whose
+/// data it carries under which licence, and the attributions those
+/// licences require (boundaries and postcodes: Ordnance Survey, Royal Mail).
+pub fn citation(catalog: &Catalog, tables: &BTreeMap<String, TableEntry>, version: &str) -> String {
+    let sources = used_sources(catalog, tables);
+    let mut by_licence: BTreeMap<&str, std::collections::BTreeSet<&str>> = BTreeMap::new();
+    for s in &sources {
+        by_licence
+            .entry(s.raw.licence.as_str())
+            .or_default()
+            .insert(s.raw.publisher.as_str());
+    }
+    let mut text = format!(
+        "UK deprivation indices and Census 2021 indicators, release {version} (census-pipeline), from official statistics."
+    );
+    for (licence, publishers) in by_licence {
+        let what = match licence {
+            "OGL-UK-3.0" => {
+                "public sector information licensed under the Open Government Licence v3.0"
+                    .to_string()
+            }
+            other => format!("data licensed under {other}"),
+        };
+        text.push_str(&format!(
+            " Contains {what} from: {}.",
+            publishers.into_iter().collect::<Vec<_>>().join(", ")
+        ));
+    }
+    let attributions: std::collections::BTreeSet<&str> = sources
+        .iter()
+        .filter_map(|s| s.raw.attribution.as_deref())
+        .flat_map(|a| a.split_inclusive(". "))
+        .map(str::trim)
+        .collect();
+    for a in attributions {
+        text.push(' ');
+        text.push_str(a);
+    }
+    text
 }
 
 fn resource(
@@ -239,6 +323,31 @@ fn resource(
     Ok(r)
 }
 
+/// The CSV copy of a Parquet resource: the same schema and rows, named
+/// `<table>_csv` (R's frictionless package and spreadsheets read it).
+fn csv_resource(parquet: &Value, f: &crate::release::FileEntry) -> Value {
+    let mut r = parquet.clone();
+    let name = parquet["name"].as_str().unwrap_or_default();
+    r["name"] = json!(format!("{name}_csv"));
+    r["path"] = json!(f.path);
+    r["format"] = json!("csv");
+    r["mediatype"] = json!("text/csv");
+    r["compression"] = json!("gz");
+    r["bytes"] = json!(f.bytes);
+    r["hash"] = json!(format!("sha256:{}", f.sha256));
+    r["description"] = json!(format!(
+        "The rows of `{name}` (tables/{name}.parquet) as gzip-compressed CSV with a header row; an empty cell is a null. {}",
+        parquet["description"].as_str().unwrap_or_default()
+    ));
+    r
+}
+
+/// Whether a resource is a table's Parquet file (releases are compared
+/// through those; a CSV copy changes with its Parquet file).
+fn is_parquet(r: &Value) -> bool {
+    r["format"].as_str().is_none_or(|f| f == "parquet")
+}
+
 /// The kind of change between two releases.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Bump {
@@ -254,6 +363,7 @@ pub fn resources(pkg: &Value) -> BTreeMap<String, Value> {
         .as_array()
         .map(|rs| {
             rs.iter()
+                .filter(|r| is_parquet(r))
                 .map(|r| {
                     (
                         r["name"].as_str().unwrap_or_default().to_string(),
@@ -353,6 +463,7 @@ pub fn write_datapackage(
         ),
     };
     pkg["version"] = json!(version);
+    pkg["citation"] = json!(citation(catalog, tables, &version));
     let path = out.join("datapackage.json");
     std::fs::write(
         &path,

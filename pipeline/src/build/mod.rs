@@ -149,7 +149,8 @@ fn write_release(
     staging: &Path,
     opts: &BuildOptions,
 ) -> Result<(Manifest, Vec<StageReport>)> {
-    let o = run::run_stages(catalog, plan, cache, sources, staging, opts.limits)?;
+    let mut o = run::run_stages(catalog, plan, cache, sources, staging, opts.limits)?;
+    release::csv::write_all(cache, staging, &mut o.tables)?;
     release::write_verification(staging, &o.verification)?;
     let (version, why) = crate::package::write_datapackage(
         staging,

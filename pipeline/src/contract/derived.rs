@@ -166,6 +166,7 @@ fn write_output(
                 .len(),
             sha256: sha256_file(&parquet)?,
         }),
+        csv: None,
     };
     info!(stage = ctx.stage, table = %file_name, rows = table.height(), "Built.");
     Ok(DerivedTable {

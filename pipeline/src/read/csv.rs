@@ -131,7 +131,10 @@ fn csv_error(e: ::csv::Error) -> Error {
 /// Whether a field is empty once trimmed (decoded only when not ASCII, so
 /// that a non-breaking space counts as blank as `str::trim` says).
 fn blank(f: &[u8], encoding: Encoding) -> bool {
-    if f.iter().all(u8::is_ascii_whitespace) {
+    // ASCII's White_Space, as `str::trim` has it (vertical tab included).
+    if f.iter()
+        .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\x0B' | b'\x0C' | b'\r'))
+    {
         return true;
     }
     !f.is_ascii() && decode(f, encoding).is_ok_and(|s| s.trim().is_empty())
@@ -151,6 +154,10 @@ fn decode_kept(
         check_field(i, f, limits)?;
         if mask.is_none_or(|m| m.get(i).copied().unwrap_or(false)) {
             cells.push(cell(decode(f, encoding)?));
+        } else if encoding == Encoding::Utf8 && std::str::from_utf8(f).is_err() {
+            // A field left unread must still be text: a file that is not
+            // in its declared encoding is refused, whichever column shows it.
+            decode(f, encoding)?;
         }
     }
     Ok(cells)

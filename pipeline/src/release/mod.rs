@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! <out>/tables/<table>.parquet   zstd-compressed tables
+//! <out>/tables/<table>.csv.gz    the same rows as gzip CSV
 //! <out>/manifest.json            every file with bytes and sha256, every
 //!                                table with its source, rows, missing columns
 //!                                (with reasons) and unavailable datasets
@@ -20,6 +21,7 @@ use crate::catalog::Catalog;
 use crate::error::{Error, Result};
 use crate::frame::Table;
 
+pub mod csv;
 mod swap;
 pub use swap::{check_out, is_release, recover, sibling, swap_into_place, write_marker, MARKER};
 
@@ -88,6 +90,9 @@ pub struct TableEntry {
     pub notes: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<FileEntry>,
+    /// The same rows as gzip CSV, beside the Parquet file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csv: Option<FileEntry>,
 }
 
 /// An input of a table: a source file or another table.
@@ -172,7 +177,8 @@ pub fn write_manifest(
 ) -> Result<Manifest> {
     let mut known: BTreeMap<String, FileEntry> = tables
         .values()
-        .filter_map(|t| t.file.clone().map(|f| (f.path.clone(), f)))
+        .flat_map(|t| t.file.iter().chain(t.csv.iter()).cloned())
+        .map(|f| (f.path.clone(), f))
         .chain(other_files.into_iter().map(|f| (f.path.clone(), f)))
         .collect();
     let mut files = Vec::new();
@@ -200,6 +206,7 @@ pub fn write_manifest(
     files.sort_by(|a, b| a.path.cmp(&b.path));
     for t in tables.values_mut() {
         t.file = None;
+        t.csv = None;
     }
     let mut unavailable: Vec<Unavailable> = unavailable
         .into_iter()

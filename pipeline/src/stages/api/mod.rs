@@ -156,7 +156,7 @@ impl ApiStage {
     fn tables_of(&self, part: Part) -> HashSet<String> {
         match part {
             Part::Areas => self.area_tables().into_iter().collect(),
-            Part::Postcodes => self.input_tables().into_iter().collect(),
+            Part::Postcodes => self.postcode_tables().into_iter().collect(),
         }
     }
 
@@ -174,12 +174,20 @@ impl ApiStage {
             .iter()
             .filter(|(n, _)| tables.contains(n.as_str()))
             .collect();
+        // The tables' declared schemas too: a section's `directions` come
+        // from them, and a changed declaration can leave a table's bytes.
+        let schemas: BTreeMap<&String, _> = ctx
+            .schemas
+            .iter()
+            .filter(|(n, _)| tables.contains(n.as_str()))
+            .collect();
         unit_key(&serde_json::json!({
             "stage": ctx.stage,
             "part": part.name(),
             "spec": self,
             "inputs": table_refs(&inputs),
             "unavailable": unavailable,
+            "schemas": schemas,
         }))
     }
 
@@ -286,7 +294,8 @@ fn generate_areas(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Resul
 }
 
 /// The outcode files (nothing when the spec has no postcodes, or the build
-/// no postcode table: the area index says so).
+/// no postcode table: a warning says so, and `openapi.json` still
+/// describes them).
 fn generate_postcodes(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Result<ApiOutput> {
     let mut out = ApiOutput::default();
     let Some(pc) = &spec.postcodes else {

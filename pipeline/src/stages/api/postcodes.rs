@@ -105,23 +105,30 @@ struct Columns {
 
 impl Columns {
     fn read(pc: &PostcodeSpec, t: &Table) -> Result<Columns> {
+        // Text only: a code read as a number would be published as null.
+        let text = |name: &String| match t.cells(name)? {
+            c @ Cells::Str(_) => Ok(c),
+            _ => Err(Error::table(format!(
+                "column `{name}` must be text (codes, dates and reasons are published as written)"
+            ))),
+        };
         let small = pc
             .small_areas
             .iter()
             .map(|(c, why)| {
-                let why = (!why.is_empty()).then(|| t.cells(why)).transpose()?;
-                Ok((c.clone(), t.cells(c)?, why))
+                let why = (!why.is_empty()).then(|| text(why)).transpose()?;
+                Ok((c.clone(), text(c)?, why))
             })
             .collect::<Result<_>>()?;
         Ok(Columns {
-            postcode: t.cells(&pc.postcode)?,
-            outcode: t.cells(&pc.outcode)?,
-            status: t.cells(&pc.status)?,
-            terminated: t.cells(&pc.terminated)?,
-            country: t.cells(&pc.country)?,
-            lad: t.cells(&pc.local_authority)?,
-            ward: t.cells(&pc.ward)?,
-            reason: t.cells(&pc.reason)?,
+            postcode: text(&pc.postcode)?,
+            outcode: text(&pc.outcode)?,
+            status: text(&pc.status)?,
+            terminated: text(&pc.terminated)?,
+            country: text(&pc.country)?,
+            lad: text(&pc.local_authority)?,
+            ward: text(&pc.ward)?,
+            reason: text(&pc.reason)?,
             small,
         })
     }
@@ -282,7 +289,7 @@ type Run<'a> = (&'a str, std::ops::Range<usize>);
 
 /// Rows sorted by outcode and postcode (the postcode stage writes them so,
 /// and then this is one pass), and each outcode's run of them.
-fn outcode_runs<'a>(c: &'a Columns) -> (Vec<usize>, Vec<Run<'a>>) {
+fn outcode_runs<'a>(c: &'a Columns, table: &str) -> Result<(Vec<usize>, Vec<Run<'a>>)> {
     let (outcode, postcode) = (c.outcode.strs(), c.postcode.strs());
     let mut order: Vec<usize> = (0..postcode.len())
         .filter(|&i| outcode[i].is_some() && postcode[i].is_some())
@@ -290,6 +297,19 @@ fn outcode_runs<'a>(c: &'a Columns) -> (Vec<usize>, Vec<Run<'a>>) {
     let key = |i: usize| (outcode[i], postcode[i]);
     if !order.is_sorted_by(|&a, &b| key(a) <= key(b)) {
         order.sort_unstable_by(|&a, &b| key(a).cmp(&key(b)));
+    }
+    if let Some(w) = order.windows(2).find(|w| key(w[0]) == key(w[1])) {
+        return Err(Error::check(
+            table,
+            "postcodes_unique",
+            format!(
+                "postcode {:?} is on two rows ({} and {}): an outcode file maps each postcode once",
+                postcode[w[0]].unwrap_or_default(),
+                w[0] + 1,
+                w[1] + 1
+            ),
+            Vec::new(),
+        ));
     }
     let mut runs: Vec<Run<'a>> = Vec::new();
     for (at, &i) in order.iter().enumerate() {
@@ -299,7 +319,7 @@ fn outcode_runs<'a>(c: &'a Columns) -> (Vec<usize>, Vec<Run<'a>>) {
             _ => runs.push((o, at..at + 1)),
         }
     }
-    (order, runs)
+    Ok((order, runs))
 }
 
 pub fn write_all(
@@ -316,7 +336,7 @@ pub fn write_all(
     for e in &pc.editions {
         ranks.extend(Ranks::load(e, inputs).map_err(ctx)?);
     }
-    let (order, runs) = outcode_runs(&cols);
+    let (order, runs) = outcode_runs(&cols, &pc.table).map_err(ctx)?;
     let out = Outcodes::new(spec, pc, &ranks, registry, writer)?;
     // Outcodes in parallel, a chunk at a time: only the files being
     // assembled, and their rows' cells, are held in memory.

@@ -251,6 +251,25 @@ impl ApiStage {
         t
     }
 
+    /// The tables the outcode files read: the registers' (links to area
+    /// files), the postcode table and the editions' index tables.
+    pub fn postcode_tables(&self) -> Vec<String> {
+        let mut t: Vec<String> = self
+            .area_types
+            .iter()
+            .flat_map(|a| a.registers.iter().map(|r| r.table.clone()))
+            .chain(self.postcodes.iter().map(|p| p.table.clone()))
+            .chain(
+                self.postcodes
+                    .iter()
+                    .flat_map(|p| p.editions.iter().map(|e| e.index.clone())),
+            )
+            .collect();
+        t.sort();
+        t.dedup();
+        t
+    }
+
     /// The section `group.key`'s id.
     pub fn section_ids(&self) -> Vec<String> {
         self.sections.iter().map(Section::id).collect()

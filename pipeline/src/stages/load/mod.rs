@@ -69,6 +69,7 @@ impl LoadMeta {
                 bytes: self.parquet_bytes,
                 sha256: self.parquet_sha256,
             }),
+            csv: None,
         }
     }
 }
@@ -239,7 +240,13 @@ fn read_source(
         Ok(())
     })
     .map_err(|e| e.source_id(&src.id).file(input))?;
-    check_pin(src, &read, input)?;
+    if read != before {
+        return Err(Error::unreadable(
+            "the file changed while it was read (its sha256 differs from the one checked first); run the build again",
+        )
+        .source_id(&src.id)
+        .file(input));
+    }
     let mut parts = parts.into_iter();
     let first = parts
         .next()
