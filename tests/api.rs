@@ -26,6 +26,9 @@ fn codes_in_tables(out: &Path) -> BTreeSet<String> {
     let mut codes = BTreeSet::new();
     for entry in std::fs::read_dir(out.join("tables")).unwrap() {
         let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "parquet") {
+            continue; // the CSV copy of a table
+        }
         let f = std::fs::File::open(&path).unwrap();
         let frame = ParquetReader::new(f).finish().unwrap();
         for col in frame.columns() {

@@ -70,10 +70,14 @@ fn every_dataset_becomes_a_table_with_the_row_count_of_manifest_md() {
 fn manifest_lists_every_file_with_its_true_size_and_sha256() {
     let b = shared_build();
     let m = manifest(&b.out);
-    // Every table, verification.json, datapackage.json, openapi.json, the
-    // release marker, and the API's files (checked in tests/api.rs).
+    // Every table as Parquet and as CSV, verification.json,
+    // datapackage.json, openapi.json, the release marker, the page's files
+    // and maps (tests/site.rs), and the API's files (tests/api.rs).
     let (api, other): (Vec<_>, Vec<_>) = m.files.iter().partition(|f| f.path.starts_with("api/"));
-    assert_eq!(other.len(), m.tables.len() + 4);
+    let (site, other): (Vec<_>, Vec<_>) =
+        other.into_iter().partition(|f| f.path.starts_with("site/"));
+    assert_eq!(other.len(), 2 * m.tables.len() + 4);
+    assert!(site.iter().any(|f| f.path == "site/map/index.json"));
     for name in [
         "verification.json",
         "datapackage.json",
@@ -100,9 +104,15 @@ fn the_data_package_describes_every_table_with_hashes_and_directions() {
         serde_json::from_slice(&std::fs::read(b.out.join("datapackage.json")).unwrap()).unwrap();
     assert_eq!(pkg["version"], "1.0.0");
     assert_eq!(pkg["version"].as_str(), Some(m.version.as_str()));
-    let resources = pkg["resources"].as_array().unwrap();
+    // The Parquet resources (each table's CSV copy is tested beside it).
+    let resources: Vec<&serde_json::Value> = pkg["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["format"] == "parquet")
+        .collect();
     assert_eq!(resources.len(), m.tables.len());
-    for r in resources {
+    for r in &resources {
         let name = r["name"].as_str().unwrap();
         let file = m.files.iter().find(|f| f.path == r["path"]).unwrap();
         assert_eq!(r["hash"], format!("sha256:{}", file.sha256), "{name}");

@@ -47,12 +47,15 @@ fn a_deliberately_changed_source_is_reported_exactly() {
     );
     let md = std::fs::read_to_string(b.join("report/diff.md")).unwrap();
     assert!(
-        md.contains("| `tiny` | changed | 3 -> 4 | 1 | 0 | 1 | value (1) |"),
+        md.contains("| `tiny` | values changed | 3 -> 4 | 1 | 0 | 1 | value (1) |"),
         "{md}"
     );
     assert!(md.contains("- A2: value 2 -> 5"), "{md}");
     let html = std::fs::read_to_string(b.join("report/diff.html")).unwrap();
-    assert!(html.contains("<td>tiny</td><td>changed</td>"), "{html}");
+    assert!(
+        html.contains("<td>tiny</td><td>values changed</td>"),
+        "{html}"
+    );
     // The command gives the same report.
     let o = cli().arg("diff").arg(&a).arg(&b).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&o.stdout), md);
@@ -76,7 +79,7 @@ fn identical_builds_report_no_change_and_keep_their_version() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(String::from_utf8_lossy(&o.stdout).contains("built version 1.0.0"));
     let md = std::fs::read_to_string(again.join("report/diff.md")).unwrap();
-    assert!(md.contains("No table changed."), "{md}");
+    assert!(md.contains("No value changed in any table."), "{md}");
     assert!(
         md.contains("| `imd_england_2019` |"),
         "the verification summary lists every verified table"
@@ -294,4 +297,124 @@ fn replace_column(
             r["hash"] = format!("sha256:{}", sha256_hex(&std::fs::read(&path).unwrap())).into();
         }
     }
+}
+
+#[test]
+fn a_one_source_change_is_reported_by_the_tables_whose_values_moved() {
+    use polars::prelude::*;
+    let b = shared_build();
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    mirror_data(&data);
+    // 40 WIMD 2025 overall ranks swapped between pairs of areas.
+    let file = "wimd-2025-index-and-domain-ranks-by-small-area.csv";
+    let path = data.join("imd_wales_2025").join(file);
+    let text = read_text(&path);
+    let mut reader = ::csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let mut rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(String::from).collect())
+        .collect();
+    for pair in 0..20 {
+        let (i, j) = (1 + 2 * pair, 2 + 2 * pair);
+        let (a, b) = (rows[i][3].clone(), rows[j][3].clone());
+        rows[i][3] = b;
+        rows[j][3] = a;
+    }
+    std::fs::remove_file(&path).unwrap();
+    let mut w = ::csv::WriterBuilder::new()
+        .flexible(true)
+        .from_path(&path)
+        .unwrap();
+    for r in &rows {
+        w.write_record(r).unwrap();
+    }
+    w.flush().unwrap();
+    let catalog = edited_catalog(dir.path(), &data, &format!("imd_wales_2025/{file}"));
+    let new = build_on_shared_cache(dir.path(), &catalog, &stages_dir()).unwrap();
+
+    let r = census_pipeline::report::diff(&b.out, &new).unwrap();
+    // The truth, from the tables themselves: which tables' rows differ.
+    let moved: Vec<String> = b
+        .report
+        .manifest
+        .tables
+        .keys()
+        .filter(|name| {
+            let read = |root: &Path| {
+                let f = std::fs::File::open(root.join(format!("tables/{name}.parquet"))).unwrap();
+                ParquetReader::new(f).finish().unwrap()
+            };
+            !read(&b.out).equals_missing(&read(&new))
+        })
+        .cloned()
+        .collect();
+    assert!(moved.contains(&"imd_wales_2025".to_string()), "{moved:?}");
+    assert_eq!(
+        r.summary.values_changed, moved,
+        "the report names exactly the tables whose values moved"
+    );
+    let quiet: Vec<&census_pipeline::report::TableDiff> = r
+        .tables
+        .iter()
+        .filter(|t| t.status == census_pipeline::report::METADATA_ONLY)
+        .collect();
+    assert!(quiet.iter().all(|t| t.added + t.removed + t.changed == 0
+        && t.decile_transitions.is_empty()
+        && t.rank_changes.is_empty()));
+    let wales = r
+        .summary
+        .decile_moves
+        .iter()
+        .find(|(t, _)| t == "imd_wales_2025")
+        .expect("Welsh deciles moved");
+    assert!(wales.1 > 0 && wales.1 <= 40, "{wales:?}");
+    assert!(
+        r.summary.las_affected > 0 && r.summary.las_affected <= 22,
+        "{:?}",
+        r.summary
+    );
+
+    census_pipeline::report::write(&new, &r).unwrap();
+    let summary = std::fs::read_to_string(new.join("report/summary.md")).unwrap();
+    let md = std::fs::read_to_string(new.join("report/diff.md")).unwrap();
+    // The first screen says what changed.
+    let first_screen: String = md.lines().take(12).collect::<Vec<_>>().join("\n");
+    for words in [
+        format!("Values changed in {} tables", moved.len()),
+        format!("`imd_wales_2025`: {} areas changed IMD decile.", wales.1),
+        format!(
+            "Local authorities with a small area whose decile changed: {} of",
+            r.summary.las_affected
+        ),
+    ] {
+        assert!(
+            first_screen.contains(&words),
+            "{words:?} is not on the first screen:\n{first_screen}"
+        );
+        assert!(
+            summary.contains(&words),
+            "{words:?} is not in the pull request's body"
+        );
+    }
+    // Tables whose values did not move are one line, not a row each.
+    for t in &quiet {
+        assert!(
+            !md.contains(&format!("| `{}` |", t.table)),
+            "{} has a row",
+            t.table
+        );
+    }
+    let html = std::fs::read_to_string(new.join("report/diff.html")).unwrap();
+    assert_eq!(
+        html.matches("<h3>Decile transitions</h3>").count(),
+        r.tables
+            .iter()
+            .filter(|t| !t.decile_transitions.is_empty())
+            .count()
+    );
+    assert!(html.find("What changed").unwrap() < html.find("<table>").unwrap());
 }

@@ -22,5 +22,6 @@ mod publish;
 mod readers;
 mod report;
 mod safety;
+mod site;
 mod summaries;
 mod truth;

@@ -256,7 +256,11 @@ fn resource(
     let path = out.join(&t.path);
     let schema = parquet_schema(&path)?;
     let spec = catalog.datasets.get(name);
-    let key: Vec<String> = spec.map(|d| d.key.clone()).unwrap_or_default();
+    // The dataset's declared key, or the stage's for a table it computes.
+    let key: Vec<String> = spec
+        .map(|d| d.key.clone())
+        .or_else(|| table_schema.map(|s| s.key.clone()))
+        .unwrap_or_default();
     let mut fields = Vec::new();
     for (fname, ty) in schema {
         let declared = spec

@@ -63,11 +63,40 @@ pub struct DiffReport {
     /// The choropleth of `la_changes`, when the release has LA boundaries.
     #[serde(skip)]
     pub map_svg: Option<String>,
+    /// What changed, in a few lines: the report's first screen and the
+    /// refresh pull request's body.
+    pub summary: Summary,
+}
+
+/// A table's status in the report.
+pub const VALUES_CHANGED: &str = "values changed";
+/// Bytes differ only through metadata (provenance, build time): no row
+/// was added, removed or changed, and no column.
+pub const METADATA_ONLY: &str = "metadata only";
+
+/// What changed between two releases, in a few lines.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Summary {
+    pub values_changed: Vec<String>,
+    pub added: Vec<String>,
+    pub removed: Vec<String>,
+    pub metadata_only: Vec<String>,
+    pub unchanged: usize,
+    /// Index tables (one nation and edition each): areas whose IMD decile
+    /// changed.
+    pub decile_moves: Vec<(String, usize)>,
+    /// Local authorities with a small area whose decile changed, of those
+    /// compared.
+    pub las_affected: usize,
+    pub las_compared: usize,
 }
 
 impl DiffReport {
     pub fn is_empty(&self) -> bool {
-        self.tables.iter().all(|t| t.status == "unchanged") && self.newly_unavailable.is_empty()
+        self.tables
+            .iter()
+            .all(|t| t.status == "unchanged" || t.status == METADATA_ONLY)
+            && self.newly_unavailable.is_empty()
     }
 }
 
@@ -131,8 +160,8 @@ pub fn diff(old: &Path, new: &Path) -> Result<DiffReport> {
                 if o["hash"] == n["hash"] {
                     d.status = "unchanged".into();
                 } else {
-                    d.status = "changed".into();
                     compare_table(old, new, o, n, &mut d)?;
+                    classify_change(&mut d);
                 }
             }
             (None, None) => unreachable!(),
@@ -142,6 +171,7 @@ pub fn diff(old: &Path, new: &Path) -> Result<DiffReport> {
     report.newly_unavailable = newly_unavailable(old, new)?;
     report.la_changes = la_changes(old, new, &or, &nr)?;
     report.map_svg = la_map(new, &report.la_changes)?;
+    report.summary = summarise(&report);
     if let Ok(v) = read_json(&new.join("verification.json")) {
         for t in v["tables"].as_array().into_iter().flatten() {
             let mut counts: BTreeMap<String, usize> = BTreeMap::new();
@@ -224,7 +254,29 @@ fn compare_table(old: &Path, new: &Path, o: &Value, n: &Value, d: &mut TableDiff
             })
             .collect())
     };
-    let (ok, nk) = (keys_of(&ot)?, keys_of(&nt)?);
+    let (mut ok, mut nk) = (keys_of(&ot)?, keys_of(&nt)?);
+    let unique = |k: &[String]| k.iter().collect::<BTreeSet<_>>().len() == k.len();
+    if !unique(&ok) || !unique(&nk) {
+        // No key identifies a row: a row is then all its common values, so
+        // a changed row shows as one removed and one added, never as none.
+        let all: Vec<String> = of
+            .iter()
+            .filter(|(c, _)| nf.iter().any(|(m, _)| m == c))
+            .map(|(c, _)| c.clone())
+            .collect();
+        let rows_of = |t: &Table| -> Result<Vec<String>> {
+            let cols: Vec<Values> = all.iter().map(|k| t.values(k)).collect::<Result<_>>()?;
+            Ok((0..t.height())
+                .map(|i| {
+                    cols.iter()
+                        .map(|c| c.text(i).unwrap_or_default())
+                        .collect::<Vec<_>>()
+                        .join("|")
+                })
+                .collect())
+        };
+        (ok, nk) = (rows_of(&ot)?, rows_of(&nt)?);
+    }
     let opos: BTreeMap<&String, usize> = ok.iter().enumerate().map(|(i, k)| (k, i)).collect();
     let npos: BTreeMap<&String, usize> = nk.iter().enumerate().map(|(i, k)| (k, i)).collect();
     d.added = nk.iter().filter(|k| !opos.contains_key(k)).count();
@@ -248,6 +300,98 @@ fn compare_table(old: &Path, new: &Path, o: &Value, n: &Value, d: &mut TableDiff
         d.rank_changes = rank_changes(&p)?;
     }
     Ok(())
+}
+
+/// A table whose bytes changed: did its values, or only its metadata?
+/// Charts are kept only where the values they draw moved.
+fn classify_change(d: &mut TableDiff) {
+    let moved = d.added + d.removed + d.changed > 0 || !d.schema.is_empty();
+    d.status = if moved { VALUES_CHANGED } else { METADATA_ONLY }.into();
+    if !d.columns_changed.contains_key("imd_decile") {
+        d.decile_transitions.clear();
+    }
+    if !d.columns_changed.contains_key("imd_rank") {
+        d.rank_changes.clear();
+    }
+}
+
+/// The report's first screen: which tables' values changed, how many areas
+/// changed decile per index, and how many local authorities that touches.
+fn summarise(r: &DiffReport) -> Summary {
+    let mut s = Summary::default();
+    for t in &r.tables {
+        let name = t.table.clone();
+        match t.status.as_str() {
+            VALUES_CHANGED => s.values_changed.push(name),
+            METADATA_ONLY => s.metadata_only.push(name),
+            "added" => s.added.push(name),
+            "removed" => s.removed.push(name),
+            _ => s.unchanged += 1,
+        }
+        let off_diagonal: usize = (t.decile_transitions.iter().enumerate())
+            .flat_map(|(i, row)| row.iter().enumerate().filter(move |(j, _)| *j != i))
+            .map(|(_, n)| n)
+            .sum();
+        if off_diagonal > 0 {
+            s.decile_moves.push((t.table.clone(), off_diagonal));
+        }
+    }
+    s.las_affected = r.la_changes.values().filter(|c| c.0 > 0).count();
+    s.las_compared = r.la_changes.len();
+    s
+}
+
+/// The summary as Markdown: the top of `diff.md`, and `summary.md`.
+pub fn summary_markdown(r: &DiffReport) -> String {
+    let s = &r.summary;
+    let list = |v: &[String]| {
+        v.iter()
+            .map(|t| format!("`{t}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut md = format!(
+        "# Release {} -> {}\n\n## What changed\n\n",
+        r.old_version, r.new_version
+    );
+    if s.values_changed.is_empty() && s.added.is_empty() && s.removed.is_empty() {
+        md.push_str("- No value changed in any table.\n");
+    } else {
+        md.push_str(&format!(
+            "- Values changed in {} tables: {}.\n",
+            s.values_changed.len(),
+            list(&s.values_changed)
+        ));
+    }
+    if !s.added.is_empty() {
+        md.push_str(&format!("- Tables added: {}.\n", list(&s.added)));
+    }
+    if !s.removed.is_empty() {
+        md.push_str(&format!("- Tables removed: {}.\n", list(&s.removed)));
+    }
+    for (table, n) in &s.decile_moves {
+        md.push_str(&format!("- `{table}`: {n} areas changed IMD decile.\n"));
+    }
+    if s.las_compared > 0 {
+        md.push_str(&format!(
+            "- Local authorities with a small area whose decile changed: {} of {}.\n",
+            s.las_affected, s.las_compared
+        ));
+    }
+    if !s.metadata_only.is_empty() {
+        md.push_str(&format!(
+            "- {} tables changed in metadata only (provenance, build time; no row or value moved).\n",
+            s.metadata_only.len()
+        ));
+    }
+    md.push_str(&format!("- {} tables unchanged.\n", s.unchanged));
+    if !r.newly_unavailable.is_empty() {
+        md.push_str(&format!(
+            "- {} indicators became unavailable (see the report).\n",
+            r.newly_unavailable.len()
+        ));
+    }
+    md
 }
 
 /// The rows of two versions of a table, paired by key.
@@ -535,16 +679,22 @@ fn la_map(new: &Path, changes: &BTreeMap<String, (usize, usize)>) -> Result<Opti
 
 /// The report as Markdown, fit for a pull request body.
 pub fn markdown(r: &DiffReport) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "# Release {} -> {}\n", r.old_version, r.new_version);
+    let mut s = summary_markdown(r);
+    s.push('\n');
+    // Tables whose values moved, one row each; the rest were summarised.
     let changed: Vec<&TableDiff> = r
         .tables
         .iter()
-        .filter(|t| t.status != "unchanged")
+        .filter(|t| t.status != "unchanged" && t.status != METADATA_ONLY)
         .collect();
-    if changed.is_empty() && r.newly_unavailable.is_empty() {
-        let _ = writeln!(s, "No table changed.\n");
-    } else {
+    if !r.summary.metadata_only.is_empty() {
+        let _ = writeln!(
+            s,
+            "Metadata only: {}.\n",
+            r.summary.metadata_only.join(", ")
+        );
+    }
+    if !changed.is_empty() {
         let _ = writeln!(s, "| table | status | rows | added | removed | changed | columns changed |\n|---|---|---|---|---|---|---|");
         for t in &changed {
             let cols = t
@@ -667,10 +817,21 @@ const TEMPLATE: &str = r#"<!doctype html>
 <style>body{font-family:sans-serif;margin:2em;max-width:70em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px}th{background:#eef}</style></head>
 <body>
 <h1>Release {{ r.old_version }} &rarr; {{ r.new_version }}</h1>
+<h2>What changed</h2>
+<ul id="summary">
+{% if r.summary.values_changed %}<li>Values changed in {{ r.summary.values_changed | length }} tables: {{ r.summary.values_changed | join(", ") }}.</li>{% else %}<li>No value changed in any table.</li>{% endif %}
+{% if r.summary.added %}<li>Tables added: {{ r.summary.added | join(", ") }}.</li>{% endif %}
+{% if r.summary.removed %}<li>Tables removed: {{ r.summary.removed | join(", ") }}.</li>{% endif %}
+{% for m in r.summary.decile_moves %}<li>{{ m[0] }}: {{ m[1] }} areas changed IMD decile.</li>{% endfor %}
+{% if r.summary.las_compared %}<li>Local authorities with a small area whose decile changed: {{ r.summary.las_affected }} of {{ r.summary.las_compared }}.</li>{% endif %}
+{% if r.summary.metadata_only %}<li>{{ r.summary.metadata_only | length }} tables changed in metadata only (no row or value moved).</li>{% endif %}
+<li>{{ r.summary.unchanged }} tables unchanged.</li>
+</ul>
 <p>The indices rank areas relative to each other at one point in time: changes in rank or decile are relative moves, not absolute change.</p>
 <table><tr><th>table</th><th>status</th><th>rows</th><th>added</th><th>removed</th><th>changed</th></tr>
-{% for t in r.tables %}{% if t.status != "unchanged" %}<tr><td>{{ t.table }}</td><td>{{ t.status }}</td><td>{{ t.rows_old }} &rarr; {{ t.rows_new }}</td><td>{{ t.added }}</td><td>{{ t.removed }}</td><td>{{ t.changed }}</td></tr>{% endif %}{% endfor %}
+{% for t in r.tables %}{% if t.status != "unchanged" and t.status != "metadata only" %}<tr><td>{{ t.table }}</td><td>{{ t.status }}</td><td>{{ t.rows_old }} &rarr; {{ t.rows_new }}</td><td>{{ t.added }}</td><td>{{ t.removed }}</td><td>{{ t.changed }}</td></tr>{% endif %}{% endfor %}
 </table>
+{% if r.summary.metadata_only %}<p>Metadata only: {{ r.summary.metadata_only | join(", ") }}.</p>{% endif %}
 {% if map %}<h2>Where deciles changed</h2>{{ map | safe }}{% endif %}
 {% for t in charts %}<h2>{{ t.table }}</h2>
 {% if t.transitions %}<h3>Decile transitions</h3>{{ t.transitions | safe }}{% endif %}
@@ -704,11 +865,13 @@ pub fn html(r: &DiffReport) -> Result<String> {
         .map_err(Error::table)
 }
 
-/// Writes `report/diff.md` and `report/diff.html` into `dir`.
+/// Writes `report/diff.md`, `report/summary.md` (the pull request's body)
+/// and `report/diff.html` into `dir`.
 pub fn write(dir: &Path, r: &DiffReport) -> Result<()> {
     let out = dir.join("report");
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
     std::fs::write(out.join("diff.md"), markdown(r)).map_err(|e| Error::io(&out, e))?;
+    std::fs::write(out.join("summary.md"), summary_markdown(r)).map_err(|e| Error::io(&out, e))?;
     std::fs::write(out.join("diff.html"), html(r)?).map_err(|e| Error::io(&out, e))?;
     if let Some(svg) = &r.map_svg {
         std::fs::write(out.join("la_changes.svg"), svg).map_err(|e| Error::io(&out, e))?;

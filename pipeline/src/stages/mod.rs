@@ -17,6 +17,7 @@ pub mod index;
 pub mod load;
 pub mod places;
 pub mod postcodes;
+pub mod site;
 pub mod stack;
 pub mod summary;
 pub mod wards;
@@ -76,6 +77,8 @@ kinds! {
     PostcodeAreas(Box<postcodes::PostcodeStage>),
     /// The static JSON API: a file per area code and per postcode outcode.
     StaticApi(Box<api::ApiStage>),
+    /// One static page for people that reads the API in the browser.
+    StaticSite(site::SiteStage),
 }
 
 /// Every kind's name as written in a spec's `kind`, as serde lists them

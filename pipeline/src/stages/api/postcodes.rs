@@ -540,6 +540,8 @@ impl<'a> Outcodes<'a> {
             "postcodes": self.written.postcodes,
             "small_areas": self.pc.small_areas,
             "editions": self.pc.editions,
+            // N of each edition in this release, for readers of area files.
+            "n": self.ranks.iter().map(|r| (r.edition.key.clone(), r.n)).collect::<BTreeMap<_, _>>(),
             "quantiles": self.pc.quantiles,
             "outcodes": self.outcodes,
         });

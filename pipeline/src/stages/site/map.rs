@@ -1,0 +1,178 @@
+//! Maps of small-area deciles for the page: one GeoJSON file per local
+//! authority per nation and edition, fetched only for the authority a
+//! look-up lands in.
+//!
+//! Why per-authority GeoJSON rather than one PMTiles archive: a static
+//! bucket serves both, but PMTiles needs a vector-tile renderer (about 800
+//! KB of JavaScript and WebGL) to draw anything, while an authority's file
+//! is 10-300 KB that the page draws as SVG with fifty lines of its own
+//! code, clickable and keyboard-reachable. The page never needs the whole
+//! nation at small-area detail.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use crate::cache::sha256_bytes;
+use crate::contract::RunCtx;
+use crate::error::{Error, Result};
+use crate::frame::Table;
+use crate::release::FileEntry;
+
+/// One nation's and edition's map: which index table colours which
+/// boundaries, grouped by the index's local authority column.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct MapSpec {
+    /// Its name in the release, e.g. `imd_england_2025`.
+    pub key: String,
+    pub title: String,
+    /// The index table and its columns.
+    pub index: String,
+    pub code: String,
+    pub decile: String,
+    /// The index's local authority code column (and name column).
+    pub la: String,
+    #[serde(default)]
+    pub la_name: Option<String>,
+    /// The boundaries table and its code and name columns (its geometry is
+    /// `geometry`, GeoJSON in WGS84).
+    pub boundaries: String,
+    pub boundary_code: String,
+    #[serde(default)]
+    pub boundary_name: Option<String>,
+}
+
+/// A nation and edition with no map, and why.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoMap {
+    pub key: String,
+    pub title: String,
+    pub reason: String,
+}
+
+impl MapSpec {
+    pub fn tables(&self) -> [&String; 2] {
+        [&self.index, &self.boundaries]
+    }
+}
+
+/// Writes `map/<key>/<la>.json` and `map/<key>/index.json` under `root`
+/// (relative paths under `base`).
+pub fn write(m: &MapSpec, ctx: &RunCtx<'_>, root: &Path, base: &str) -> Result<Vec<FileEntry>> {
+    let read = |t: &str, cols: Vec<&String>| {
+        let path = ctx.staging.join(format!("tables/{t}.parquet"));
+        Table::read_parquet(&path, Some(cols.into_iter().cloned().collect()))
+    };
+    let mut icols = vec![&m.code, &m.decile, &m.la];
+    icols.extend(m.la_name.iter());
+    let index = read(&m.index, icols)?;
+    let geometry = "geometry".to_string();
+    let mut bcols = vec![&m.boundary_code, &geometry];
+    bcols.extend(m.boundary_name.iter());
+    let bounds = read(&m.boundaries, bcols)?;
+    let (codes, deciles, las) = (
+        index.cells(&m.code)?,
+        index.cells(&m.decile)?,
+        index.cells(&m.la)?,
+    );
+    let la_names = m.la_name.as_ref().map(|c| index.cells(c)).transpose()?;
+    let mut of: HashMap<&str, (Option<f64>, &str)> = HashMap::new();
+    let mut la_name: HashMap<&str, &str> = HashMap::new();
+    for i in 0..codes.len() {
+        let (Some(code), Some(la)) = (codes.str(i), las.str(i)) else {
+            continue;
+        };
+        of.insert(code, (deciles.number(i), la));
+        if let Some(n) = la_names.as_ref().and_then(|c| c.str(i)) {
+            la_name.insert(la, n);
+        }
+    }
+    let (bcodes, geoms) = (bounds.cells(&m.boundary_code)?, bounds.cells(&geometry)?);
+    let names = m
+        .boundary_name
+        .as_ref()
+        .map(|c| bounds.cells(c))
+        .transpose()?;
+    let mut groups: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    let mut drawn = 0usize;
+    for i in 0..bcodes.len() {
+        let Some(code) = bcodes.str(i) else { continue };
+        let Some((decile, la)) = of.get(code) else {
+            continue;
+        };
+        let geometry: Value =
+            serde_json::from_str(geoms.str(i).unwrap_or("null")).map_err(|e| {
+                Error::table(format!(
+                    "`{}` row {}: geometry is not GeoJSON: {e}",
+                    m.boundaries,
+                    i + 1
+                ))
+            })?;
+        let name = names.as_ref().and_then(|n| n.str(i));
+        groups.entry(la).or_default().push(json!({
+            "type": "Feature",
+            "properties": {"code": code, "name": name, "decile": decile.map(|d| d as i64)},
+            "geometry": rounded(geometry),
+        }));
+        drawn += 1;
+    }
+    let mut files = Vec::new();
+    let mut entries = serde_json::Map::new();
+    for (la, features) in groups {
+        let file = format!("{la}.json");
+        let n = features.len();
+        files.push(put(
+            root,
+            &format!("{base}/{file}"),
+            &json!({"type": "FeatureCollection", "features": features}),
+        )?);
+        entries.insert(
+            la.to_string(),
+            json!({"code": la, "name": la_name.get(la), "areas": n, "file": file}),
+        );
+    }
+    let index_file = json!({
+        "key": m.key,
+        "title": m.title,
+        "areas": of.len(),
+        "drawn": drawn,
+        // Areas the index ranks but the boundaries lack: not drawn, said so.
+        "without_boundary": of.len() - drawn,
+        "las": entries,
+    });
+    files.push(put(root, &format!("{base}/index.json"), &index_file)?);
+    Ok(files)
+}
+
+/// Coordinates to 4 decimal places (about 10 m), enough for a map of
+/// small areas and a third smaller than the 6 the boundaries carry.
+fn rounded(v: Value) -> Value {
+    match v {
+        Value::Number(n) => n
+            .as_f64()
+            .and_then(|x| serde_json::Number::from_f64((x * 1e4).round() / 1e4))
+            .map_or(Value::Null, Value::Number),
+        Value::Array(a) => Value::Array(a.into_iter().map(rounded).collect()),
+        Value::Object(o) => Value::Object(o.into_iter().map(|(k, v)| (k, rounded(v))).collect()),
+        other => other,
+    }
+}
+
+/// Writes compact JSON at `root/rel`.
+pub fn put(root: &Path, rel: &str, v: &Value) -> Result<FileEntry> {
+    let bytes = serde_json::to_vec(v).map_err(Error::table)?;
+    let path = root.join(rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    }
+    std::fs::write(&path, &bytes).map_err(|e| Error::io(&path, e))?;
+    Ok(FileEntry {
+        path: rel.to_string(),
+        bytes: bytes.len() as u64,
+        sha256: sha256_bytes(&bytes),
+    })
+}
