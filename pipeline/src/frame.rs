@@ -279,22 +279,39 @@ impl Table {
             .map_err(|e| Error::table(e).file(path))?;
         Ok(())
     }
+}
 
-    /// Writes the table as gzip-compressed CSV with a header row: nulls as
-    /// empty cells, numbers as written in the Parquet file.
-    pub fn write_csv_gz(&mut self, path: &Path) -> Result<()> {
-        let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
-        let mut gz = flate2::write::GzEncoder::new(
-            std::io::BufWriter::with_capacity(1 << 20, file),
-            flate2::Compression::new(6),
-        );
+/// Writes a Parquet file's rows as gzip-compressed CSV with a header row
+/// (nulls as empty cells), `CSV_CHUNK` rows at a time, so that a table of
+/// millions of rows (the postcode directory) is never whole in memory.
+pub fn parquet_to_csv_gz(parquet: &Path, out: &Path) -> Result<()> {
+    const CSV_CHUNK: usize = 1 << 18;
+    let open = || std::fs::File::open(parquet).map_err(|e| Error::io(parquet, e));
+    let rows = ParquetReader::new(open()?)
+        .num_rows()
+        .map_err(|e| Error::table(e).file(parquet))?;
+    let file = std::fs::File::create(out).map_err(|e| Error::io(out, e))?;
+    let mut gz = flate2::write::GzEncoder::new(
+        std::io::BufWriter::with_capacity(1 << 20, file),
+        flate2::Compression::new(6),
+    );
+    let mut offset = 0;
+    loop {
+        let mut df = ParquetReader::new(open()?)
+            .with_slice(Some((offset, CSV_CHUNK)))
+            .finish()
+            .map_err(|e| Error::table(e).file(parquet))?;
         CsvWriter::new(&mut gz)
-            .include_header(true)
-            .finish(&mut self.df)
-            .map_err(|e| Error::table(e).file(path))?;
-        let mut out = gz.finish().map_err(|e| Error::io(path, e))?;
-        std::io::Write::flush(&mut out).map_err(|e| Error::io(path, e))
+            .include_header(offset == 0)
+            .finish(&mut df)
+            .map_err(|e| Error::table(e).file(out))?;
+        offset += CSV_CHUNK;
+        if offset >= rows {
+            break;
+        }
     }
+    let mut w = gz.finish().map_err(|e| Error::io(out, e))?;
+    std::io::Write::flush(&mut w).map_err(|e| Error::io(out, e))
 }
 
 /// The column names and types of a Parquet file, read from its footer

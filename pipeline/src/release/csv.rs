@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::{FileEntry, TableEntry};
 use crate::cache::{link_or_copy, sha256_file, unit_key, Cache};
 use crate::error::{Error, Result};
-use crate::frame::Table;
+use crate::frame::parquet_to_csv_gz;
 use crate::par::parallel_map;
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -40,9 +40,7 @@ pub fn write_all(
         let key = unit_key(&serde_json::json!({"kind": "csv.gz", "parquet_sha256": parquet}));
         let unit = cache.get_or_build(&key, |work| {
             let out = work.join("table.csv.gz");
-            let mut table = Table::read_parquet(&staging.join(&t.path), None)?;
-            table
-                .write_csv_gz(&out)
+            parquet_to_csv_gz(&staging.join(&t.path), &out)
                 .map_err(|e| e.source_id(name.as_str()))?;
             let bytes = std::fs::metadata(&out)
                 .map_err(|e| Error::io(&out, e))?
