@@ -185,6 +185,6 @@ mod tests {
     fn the_kinds_are_listed_from_the_enum() {
         let names = kind_names();
         assert!(names.starts_with("`load`, `deprivation_index`"), "{names}");
-        assert!(names.ends_with("`static_api`"), "{names}");
+        assert!(names.ends_with("`static_site`"), "{names}");
     }
 }
