@@ -274,9 +274,17 @@ function generic(group, key, d, level) {
       return el("tr", {}, el("th", { scope: "row" }, k.replace(/_/g, " ")), el("td", { class: "num" }, value), el("td", { class: "muted" }, note));
     });
   const flag = d.comparable === false && d.not_comparable_reason ? el("p", { class: "reason" }, `Not comparable: ${d.not_comparable_reason}`) : null;
+  // A section of rows (the boundary changes an area took part in): a table.
+  if (Array.isArray(d.rows)) {
+    const cols = [...new Set(d.rows.flatMap((r) => Object.keys(r)))];
+    return el("section", { "data-section": `${group}.${key}` }, el(`h${level}`, {}, d.title || `${group} ${key}`),
+      el("div", { class: "table", tabIndex: 0, role: "region", ariaLabel: d.title || key }, el("table", {},
+        el("thead", {}, el("tr", {}, cols.map((c) => el("th", { scope: "col" }, c.replace(/_/g, " "))))),
+        el("tbody", {}, d.rows.map((r) => el("tr", {}, cols.map((c) => el("td", {}, fmt(r[c])))))))));
+  }
   return el("section", { "data-section": `${group}.${key}` }, el(`h${level}`, {}, d.title || `${group} ${key}`), flag,
     el("details", { open: group === "change" }, el("summary", {}, `${rows.length} values`),
-      el("div", { class: "table" }, el("table", {}, el("tbody", {}, rows)))));
+      el("div", { class: "table", tabIndex: 0, role: "region", ariaLabel: d.title || key }, el("table", {}, el("tbody", {}, rows)))));
 }
 
 // ---------------------------------------------------------------- maps

@@ -305,7 +305,8 @@ fn compare_table(old: &Path, new: &Path, o: &Value, n: &Value, d: &mut TableDiff
 /// A table whose bytes changed: did its values, or only its metadata?
 /// Charts are kept only where the values they draw moved.
 fn classify_change(d: &mut TableDiff) {
-    let moved = d.added + d.removed + d.changed > 0 || !d.schema.is_empty();
+    let moved =
+        d.added + d.removed + d.changed > 0 || !d.schema.is_empty() || d.rows_old != d.rows_new;
     d.status = if moved { VALUES_CHANGED } else { METADATA_ONLY }.into();
     if !d.columns_changed.contains_key("imd_decile") {
         d.decile_transitions.clear();

@@ -82,10 +82,26 @@ pub fn write(m: &MapSpec, ctx: &RunCtx<'_>, root: &Path, base: &str) -> Result<V
     let la_names = m.la_name.as_ref().map(|c| index.cells(c)).transpose()?;
     let mut of: HashMap<&str, (Option<f64>, &str)> = HashMap::new();
     let mut la_name: HashMap<&str, &str> = HashMap::new();
+    let mut without_la = 0usize;
     for i in 0..codes.len() {
-        let (Some(code), Some(la)) = (codes.str(i), las.str(i)) else {
+        let Some(code) = codes.str(i) else { continue };
+        let Some(la) = las.str(i) else {
+            without_la += 1;
             continue;
         };
+        // The code names a file: only letters and digits may.
+        if la.is_empty() || !la.chars().all(|c| c.is_ascii_alphanumeric()) {
+            return Err(Error::check(
+                &m.index,
+                "map_local_authorities",
+                format!(
+                    "column `{}` row {} holds {la:?}, which is not a local authority code",
+                    m.la,
+                    i + 1
+                ),
+                Vec::new(),
+            ));
+        }
         of.insert(code, (deciles.number(i), la));
         if let Some(n) = la_names.as_ref().and_then(|c| c.str(i)) {
             la_name.insert(la, n);
@@ -140,8 +156,10 @@ pub fn write(m: &MapSpec, ctx: &RunCtx<'_>, root: &Path, base: &str) -> Result<V
         "title": m.title,
         "areas": of.len(),
         "drawn": drawn,
-        // Areas the index ranks but the boundaries lack: not drawn, said so.
+        // Areas the index ranks but the boundaries lack, or with no local
+        // authority to file them under: not drawn, and said so.
         "without_boundary": of.len() - drawn,
+        "without_local_authority": without_la,
         "las": entries,
     });
     files.push(put(root, &format!("{base}/index.json"), &index_file)?);
