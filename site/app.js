@@ -140,15 +140,29 @@ async function showPostcode({ outcode, postcode }, result) {
   // Each small area's own file: domains, change, Census; then the
   // local authority's summaries.
   const codes = [...new Set(Object.values(place.small_areas))];
+  // The local authorities: the directory's, then those its small areas'
+  // files name (a district abolished since the directory's date, such as
+  // Harrogate in 2023, has its 2024 successor there).
+  const las = [place.lad].filter((c) => c && !PSEUDO.test(c));
   for (const code of codes) {
     const a = await getJSON(`areas/${code}.json`);
-    if (a) result.append(await areaSection(a, 3));
+    if (!a) continue;
+    result.append(await areaSection(a, 3));
+    for (const [k, p] of Object.entries(a.parents || {})) {
+      if (/^(lad|council_area|lgd)/.test(k) && !las.includes(p.code)) las.push(p.code);
+    }
   }
-  if (place.lad && !PSEUDO.test(place.lad)) {
-    const la = await getJSON(`areas/${place.lad}.json`);
-    if (la) result.append(await areaSection(la, 3));
+  const shown = new Set();
+  for (const code of las) {
+    const la = await getJSON(`areas/${code}.json`);
+    if (!la || shown.has(la.code)) continue;
+    shown.add(la.code);
+    // Only authorities with something to show beyond their names.
+    if (["summaries", "census", "places_scores", "green_space"].some((g) => Object.keys(la[g] || {}).length)) {
+      result.append(await areaSection(la, 3));
+    }
   }
-  await appendMaps(result, codes, [place.lad]);
+  await appendMaps(result, codes, las);
 }
 
 function smallAreaLabel(k) {

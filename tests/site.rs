@@ -328,3 +328,29 @@ fn the_page_fits_a_phone_and_labels_its_controls() {
     );
     assert!(dom.contains(r#"role="img" aria-label="English IMD 2025 deciles"#));
 }
+
+#[test]
+fn a_postcode_in_a_district_abolished_since_shows_its_successor() {
+    let b = shared_build();
+    let base = serve(b.out.clone());
+    // Harrogate (E07000165) in NSPL November 2021; North Yorkshire
+    // (E06000065) since April 2023.
+    let (pcds, _) = nspl_row(&member("HG"), |h, row| {
+        let at = |n: &str| h.iter().position(|x| x == n).unwrap();
+        row[at("doterm")].is_empty() && row[at("laua")] == *"E07000165"
+    });
+    let dom = look_up(&base, &pcds, "abolished-district");
+    assert!(dom.contains(r#"data-state="done""#), "{dom}");
+    assert!(
+        dom.contains(r#"data-area="E07000165""#),
+        "the directory's district"
+    );
+    assert!(
+        dom.contains(r#"data-area="E06000065""#),
+        "its 2024 successor"
+    );
+    assert!(
+        dom.contains(r#"data-map="imd_england_2025""#)
+            && dom.contains(r#"data-map="imd_england_2019""#)
+    );
+}
