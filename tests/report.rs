@@ -88,16 +88,7 @@ fn identical_builds_report_no_change_and_keep_their_version() {
 
 /// Takes a headless Chromium screenshot of `url`; returns the PNG's size.
 fn screenshot(url: String, png: &Path, profile: &Path) -> u64 {
-    let chromium = ["chromium", "chromium-browser", "/usr/bin/chromium"]
-        .into_iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .expect("Chromium is needed to render the report (.ci/run installs Debian's chromium)");
-    let o = Command::new(chromium)
+    let o = Command::new(chromium())
         .args([
             "--headless",
             "--no-sandbox",
@@ -147,14 +138,15 @@ fn the_html_report_renders_in_chromium() {
     );
 }
 
-#[test]
-fn the_report_maps_the_local_authorities_whose_deciles_changed() {
+/// The shared release, with three Westminster LSOAs moved one decile in
+/// the English IMD 2025 and one comparability flag flipped (and the
+/// package's hashes of those tables updated), copied into `dir/new`.
+fn release_with_westminster_moved(dir: &Path) -> std::path::PathBuf {
     use polars::prelude::*;
     let b = shared_build();
-    let dir = tempdir();
     // The shared release, with three Westminster LSOAs moved one decile in
     // the English IMD 2025 (and the package's hash of that table updated).
-    let new = dir.path().join("new");
+    let new = dir.join("new");
     std::fs::create_dir_all(new.join("tables")).unwrap();
     for e in std::fs::read_dir(b.out.join("tables")).unwrap() {
         let p = e.unwrap().path();
@@ -210,6 +202,14 @@ fn the_report_maps_the_local_authorities_whose_deciles_changed() {
     );
     std::fs::write(new.join("datapackage.json"), pkg.to_string()).unwrap();
 
+    new
+}
+
+#[test]
+fn the_report_maps_the_local_authorities_whose_deciles_changed() {
+    let b = shared_build();
+    let dir = tempdir();
+    let new = release_with_westminster_moved(dir.path());
     let r = census_pipeline::report::diff(&b.out, &new).unwrap();
     let flipped = r
         .tables

@@ -59,18 +59,6 @@ fn serve(root: PathBuf) -> String {
     base
 }
 
-fn chromium() -> &'static str {
-    ["chromium", "chromium-browser"]
-        .into_iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-        .expect("Chromium is needed for the page tests (.ci/run installs Debian's chromium)")
-}
-
 /// Opens the page at `#q=<q>` and returns its DOM once the look-up's
 /// fetches are done; saves a screenshot named `name`.
 fn look_up(base: &str, q: &str, name: &str) -> String {

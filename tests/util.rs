@@ -369,3 +369,19 @@ pub fn copy_release(from: &Path, to: &Path) {
         std::fs::copy(from.join(f), to.join(f)).unwrap();
     }
 }
+
+/// The Chromium on this machine (`.ci/run` installs Debian's), for the
+/// report and page tests.
+pub fn chromium() -> &'static str {
+    ["chromium", "chromium-browser", "/usr/bin/chromium"]
+        .into_iter()
+        .find(|c| {
+            std::process::Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        })
+        .expect(
+            "Chromium is needed for the report and page tests (.ci/run installs Debian's chromium)",
+        )
+}

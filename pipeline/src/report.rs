@@ -243,8 +243,9 @@ fn compare_table(old: &Path, new: &Path, o: &Value, n: &Value, d: &mut TableDiff
         read_comparable(&old.join(o["path"].as_str().unwrap_or_default()))?,
         read_comparable(&new.join(n["path"].as_str().unwrap_or_default()))?,
     );
-    let keys_of = |t: &Table| -> Result<Vec<String>> {
-        let cols: Vec<Values> = key.iter().map(|k| t.values(k)).collect::<Result<_>>()?;
+    // Each row as the values of `cols`, joined.
+    let joined = |t: &Table, cols: &[String]| -> Result<Vec<String>> {
+        let cols: Vec<Values> = cols.iter().map(|k| t.values(k)).collect::<Result<_>>()?;
         Ok((0..t.height())
             .map(|i| {
                 cols.iter()
@@ -254,7 +255,7 @@ fn compare_table(old: &Path, new: &Path, o: &Value, n: &Value, d: &mut TableDiff
             })
             .collect())
     };
-    let (mut ok, mut nk) = (keys_of(&ot)?, keys_of(&nt)?);
+    let (mut ok, mut nk) = (joined(&ot, &key)?, joined(&nt, &key)?);
     let unique = |k: &[String]| k.iter().collect::<BTreeSet<_>>().len() == k.len();
     if !unique(&ok) || !unique(&nk) {
         // No key identifies a row: a row is then all its common values, so
@@ -264,18 +265,7 @@ fn compare_table(old: &Path, new: &Path, o: &Value, n: &Value, d: &mut TableDiff
             .filter(|(c, _)| nf.iter().any(|(m, _)| m == c))
             .map(|(c, _)| c.clone())
             .collect();
-        let rows_of = |t: &Table| -> Result<Vec<String>> {
-            let cols: Vec<Values> = all.iter().map(|k| t.values(k)).collect::<Result<_>>()?;
-            Ok((0..t.height())
-                .map(|i| {
-                    cols.iter()
-                        .map(|c| c.text(i).unwrap_or_default())
-                        .collect::<Vec<_>>()
-                        .join("|")
-                })
-                .collect())
-        };
-        (ok, nk) = (rows_of(&ot)?, rows_of(&nt)?);
+        (ok, nk) = (joined(&ot, &all)?, joined(&nt, &all)?);
     }
     let opos: BTreeMap<&String, usize> = ok.iter().enumerate().map(|(i, k)| (k, i)).collect();
     let npos: BTreeMap<&String, usize> = nk.iter().enumerate().map(|(i, k)| (k, i)).collect();

@@ -221,53 +221,40 @@ impl ApiStage {
     /// Every table the spec reads. All are optional: a missing table makes
     /// its sections unavailable, with the reason, in every file.
     pub fn input_tables(&self) -> Vec<String> {
-        let mut t: Vec<String> = self
-            .area_tables()
-            .into_iter()
-            .chain(self.postcodes.iter().map(|p| p.table.clone()))
-            .chain(
-                self.postcodes
-                    .iter()
-                    .flat_map(|p| p.editions.iter().map(|e| e.index.clone())),
-            )
-            .collect();
-        t.sort();
-        t.dedup();
-        t
+        sorted(
+            self.register_tables()
+                .chain(self.sections.iter().map(|s| s.table.clone()))
+                .chain(self.postcode_only_tables()),
+        )
     }
 
     /// The tables the area files read: registers' and sections'. The
-    /// postcode files read these (for the registry) and the postcode and
-    /// index tables besides.
+    /// postcode files read the registers' too (for the registry) and the
+    /// postcode and index tables besides.
     pub fn area_tables(&self) -> Vec<String> {
-        let mut t: Vec<String> = self
-            .area_types
-            .iter()
-            .flat_map(|a| a.registers.iter().map(|r| r.table.clone()))
-            .chain(self.sections.iter().map(|s| s.table.clone()))
-            .collect();
-        t.sort();
-        t.dedup();
-        t
+        sorted(
+            self.register_tables()
+                .chain(self.sections.iter().map(|s| s.table.clone())),
+        )
     }
 
     /// The tables the outcode files read: the registers' (links to area
     /// files), the postcode table and the editions' index tables.
     pub fn postcode_tables(&self) -> Vec<String> {
-        let mut t: Vec<String> = self
-            .area_types
+        sorted(self.register_tables().chain(self.postcode_only_tables()))
+    }
+
+    fn register_tables(&self) -> impl Iterator<Item = String> + '_ {
+        self.area_types
             .iter()
             .flat_map(|a| a.registers.iter().map(|r| r.table.clone()))
-            .chain(self.postcodes.iter().map(|p| p.table.clone()))
-            .chain(
-                self.postcodes
-                    .iter()
-                    .flat_map(|p| p.editions.iter().map(|e| e.index.clone())),
-            )
-            .collect();
-        t.sort();
-        t.dedup();
-        t
+    }
+
+    /// The postcode table and the editions' index tables.
+    fn postcode_only_tables(&self) -> impl Iterator<Item = String> + '_ {
+        self.postcodes.iter().flat_map(|p| {
+            std::iter::once(p.table.clone()).chain(p.editions.iter().map(|e| e.index.clone()))
+        })
     }
 
     /// The section `group.key`'s id.
@@ -304,4 +291,12 @@ impl PostcodeSpec {
         }
         c
     }
+}
+
+/// Table names, sorted, each once.
+fn sorted(tables: impl Iterator<Item = String>) -> Vec<String> {
+    let mut t: Vec<String> = tables.collect();
+    t.sort();
+    t.dedup();
+    t
 }
