@@ -34,11 +34,20 @@ function el(tag, attrs = {}, ...kids) {
   return e;
 }
 
+/**
+ * An API file. They are stored gzip-encoded: the bucket sends them with
+ * `Content-Encoding: gzip` and the browser decodes them; a plain static
+ * server (the release folder served as it is) sends the gzip bytes, which
+ * are decoded here.
+ */
 async function getJSON(path) {
   const r = await fetch(`${API}/${path}`);
   if (r.status === 404) return null;
   if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
-  return r.json();
+  const bytes = new Uint8Array(await r.arrayBuffer());
+  if (bytes[0] !== 0x1f || bytes[1] !== 0x8b) return JSON.parse(new TextDecoder().decode(bytes));
+  const plain = new Blob([bytes]).stream().pipeThrough(new DecompressionStream("gzip"));
+  return JSON.parse(await new Response(plain).text());
 }
 
 const cache = {};

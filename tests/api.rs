@@ -12,9 +12,7 @@ use serde_json::Value;
 use crate::util::*;
 
 fn json(path: &Path) -> Value {
-    let bytes =
-        std::fs::read(path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
-    serde_json::from_slice(&bytes).unwrap()
+    api_json(path)
 }
 
 fn area(code: &str) -> Value {

@@ -14,9 +14,20 @@ use polars::prelude::*;
 
 use crate::util::*;
 
-/// Serves the files under `root` (GET only; no listing, nothing outside
-/// the root). Returns the base URL.
+/// Serves the files under `root` as the bucket does: the API's
+/// gzip-encoded JSON with `Content-Encoding: gzip` (GET only; no listing,
+/// nothing outside the root). Returns the base URL.
 fn serve(root: PathBuf) -> String {
+    serve_with(root, true)
+}
+
+/// Serves the files under `root` as a plain static server does, bytes as
+/// stored and no encoding header: the page decodes the API's files itself.
+fn serve_plain(root: PathBuf) -> String {
+    serve_with(root, false)
+}
+
+fn serve_with(root: PathBuf, encoding: bool) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -46,7 +57,14 @@ fn serve(root: PathBuf) -> String {
                             Some("json") => "application/json",
                             _ => "application/octet-stream",
                         };
-                        let _ = write!(out, "HTTP/1.1 200 OK\r\nContent-Type: {ty}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len());
+                        let gzip =
+                            encoding && ty == "application/json" && body.starts_with(&[0x1f, 0x8b]);
+                        let enc = if gzip {
+                            "Content-Encoding: gzip\r\n"
+                        } else {
+                            ""
+                        };
+                        let _ = write!(out, "HTTP/1.1 200 OK\r\nContent-Type: {ty}\r\n{enc}Content-Length: {}\r\nConnection: close\r\n\r\n", body.len());
                         let _ = out.write_all(&body);
                     }
                     _ => {
@@ -271,10 +289,7 @@ fn a_postcode_without_an_index_shows_why() {
     let dom = look_up(&base, &pcds, "no-index");
     assert!(dom.contains(r#"data-state="done""#), "{dom}");
     let outcode = pcds.split(' ').next().unwrap();
-    let file: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(b.out.join(format!("api/v1/postcodes/{outcode}.json"))).unwrap(),
-    )
-    .unwrap();
+    let file = api_json(&b.out.join(format!("api/v1/postcodes/{outcode}.json")));
     let place = &file["places"][file["postcodes"][&pcds]["place"].as_u64().unwrap() as usize];
     let reason = file["reasons"][place["reason"].as_u64().unwrap() as usize]
         .as_str()
@@ -299,7 +314,8 @@ fn a_postcode_not_in_the_release_is_said_to_be_missing() {
 #[test]
 fn the_page_fits_a_phone_and_labels_its_controls() {
     let b = shared_build();
-    let base = serve(b.out.clone());
+    // The release folder as a plain static server serves it.
+    let base = serve_plain(b.out.clone());
     let dom = look_up_at(&base, "E01000001", "phone", "390,844");
     assert!(dom.contains(r#"data-state="done""#), "{dom}");
     assert!(

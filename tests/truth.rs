@@ -379,9 +379,7 @@ fn average_ranks_are_labelled_higher_is_more_deprived_and_lie_within_their_lsoas
         col("ward24_code").eq(lit("E05009288")),
     );
     assert_eq!(num(&ward, "imd_average_rank", 0), Some(7_231.0));
-    let area: Value =
-        serde_json::from_slice(&std::fs::read(b.out.join("api/v1/areas/E05009288.json")).unwrap())
-            .unwrap();
+    let area = api_json(&b.out.join("api/v1/areas/E05009288.json"));
     let s = &area["summaries"]["imd_england_2025_ward24"];
     assert_eq!(s["imd_average_rank"], 7231.0);
     assert_eq!(
@@ -476,9 +474,7 @@ fn private_outdoor_space_reaches_successors_of_abolished_districts() {
         serde_json::from_slice(&std::fs::read(b.out.join("manifest.json")).unwrap()).unwrap();
     let d = &m.tables["census2021_indicators"].description;
     assert!(d.contains("Not a Census 2021 indicator: ONS address data of April 2020"));
-    let area: Value =
-        serde_json::from_slice(&std::fs::read(b.out.join("api/v1/areas/E06000060.json")).unwrap())
-            .unwrap();
+    let area = api_json(&b.out.join("api/v1/areas/E06000060.json"));
     let caveats = area["caveats"].to_string();
     assert!(
         caveats.contains("ONS address data of April 2020"),

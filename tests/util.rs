@@ -385,3 +385,11 @@ pub fn chromium() -> &'static str {
             "Chromium is needed for the report and page tests (.ci/run installs Debian's chromium)",
         )
 }
+
+/// A file of the release's API as JSON. The API's files are stored
+/// gzip-encoded (and served with `Content-Encoding: gzip`).
+pub fn api_json(path: &Path) -> serde_json::Value {
+    let bytes = census_pipeline::gz::read(path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    serde_json::from_slice(&bytes).unwrap()
+}

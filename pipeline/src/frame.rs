@@ -268,18 +268,42 @@ impl Table {
     }
 
     /// Writes the table as zstd-compressed Parquet with full statistics and
-    /// the given key-value metadata.
-    pub fn write_parquet(&mut self, path: &Path, metadata: Vec<(String, String)>) -> Result<()> {
+    /// the given key-value metadata, its rows sorted by `sort_by` (the
+    /// table's key; ties keep their order) in groups of [`ROW_GROUP`].
+    pub fn write_parquet(
+        &mut self,
+        path: &Path,
+        metadata: Vec<(String, String)>,
+        sort_by: &[String],
+    ) -> Result<()> {
+        let by: Vec<&str> = sort_by
+            .iter()
+            .map(String::as_str)
+            .filter(|c| self.df.schema().contains(c))
+            .collect();
+        if !by.is_empty() {
+            self.df
+                .sort_in_place(by, SortMultipleOptions::default().with_maintain_order(true))
+                .map_err(|e| Error::table(e).file(path))?;
+        }
         let file = std::fs::File::create(path).map_err(|e| Error::io(path, e))?;
         ParquetWriter::new(file)
             .with_compression(ParquetCompression::Zstd(None))
             .with_statistics(StatisticsOptions::full())
+            .with_row_group_size(Some(ROW_GROUP))
             .with_key_value_metadata(Some(KeyValueMetadata::from_static(metadata)))
             .finish(&mut self.df)
             .map_err(|e| Error::table(e).file(path))?;
         Ok(())
     }
 }
+
+/// Rows per Parquet row group. Tables are sorted by their key and cut into
+/// groups of this size so that a remote reader (DuckDB over HTTP range
+/// requests) asking for one area skips every group whose min/max statistics
+/// exclude it; polars' default (262,144 rows) left the 740,613-row Census
+/// table in three groups, unsorted, so one area's rows meant the whole file.
+pub const ROW_GROUP: usize = 65_536;
 
 /// Writes a Parquet file's rows as gzip-compressed CSV with a header row
 /// (nulls as empty cells), `CSV_CHUNK` rows at a time, so that a table of
@@ -293,7 +317,9 @@ pub fn parquet_to_csv_gz(parquet: &Path, out: &Path) -> Result<()> {
     let file = std::fs::File::create(out).map_err(|e| Error::io(out, e))?;
     let mut gz = flate2::write::GzEncoder::new(
         std::io::BufWriter::with_capacity(1 << 20, file),
-        flate2::Compression::new(6),
+        // Level 2: the copies are a fifth larger than at level 6 and
+        // written in well under half the time (see `gz::encode`).
+        flate2::Compression::new(2),
     );
     let mut offset = 0;
     loop {

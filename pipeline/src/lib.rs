@@ -21,6 +21,7 @@ pub mod contract;
 pub mod error;
 pub mod fetch;
 pub mod frame;
+pub mod gz;
 pub mod lookup;
 pub mod map;
 pub mod outdated;

@@ -96,7 +96,8 @@ fn read_table(release: &Path, name: &str) -> Result<Table> {
 impl Release {
     fn load(dir: &Path, year: Option<u32>) -> Result<Release> {
         let index_path = dir.join("api/v1/postcodes/index.json");
-        let text = std::fs::read(&index_path).map_err(|_| {
+        // Stored gzip-encoded, as every file of the API (see `gz`).
+        let text = crate::gz::read(&index_path).map_err(|_| {
             Error::new(ErrorKind::Usage {
                 reason: format!(
                     "{} has no postcode index ({}): pass --release with a release directory written by `census-pipeline build`",

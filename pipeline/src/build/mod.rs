@@ -4,10 +4,14 @@
 //! staging directory beside `--out`, and only when every stage has succeeded
 //! is the staging directory swapped in for the old release. Each unit of
 //! stage work is cached under the hash of everything that determines its
-//! output (see `crate::cache::units`), so an unchanged rebuild only copies
-//! cached files.
+//! output (see `crate::cache::units`), so a rebuild after a change computes
+//! only what the change reaches, and a rebuild of the release in place does
+//! nothing at all (see `current`).
 
+mod current;
 mod run;
+
+pub use current::KEY_FILE;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -43,6 +47,9 @@ pub struct BuildReport {
     pub fetch: Duration,
     /// Per stage: wall time, units computed, units taken from the cache.
     pub stages: Vec<StageReport>,
+    /// The build's steps one after another (each wave of stages, then the
+    /// release's own files), which add up to the total.
+    pub phases: Vec<(String, Duration)>,
     pub manifest: Manifest,
 }
 
@@ -81,7 +88,26 @@ pub fn build(catalog: &Catalog, plan: &Plan, opts: &BuildOptions) -> Result<Buil
 
     let fetch_started = Instant::now();
     let sources = inputs(catalog, &cache, &opts.fetch)?;
+    let key = current::key(
+        catalog,
+        plan,
+        &cache,
+        &sources,
+        opts.previous.as_deref(),
+        &opts.limits,
+    )?;
     let fetch = fetch_started.elapsed();
+    if let Some(manifest) = current::in_place(&opts.out, &key) {
+        cache.save()?;
+        info!(out = %opts.out.display(), "The release in place was built from the same inputs; nothing to do.");
+        return Ok(BuildReport {
+            total: started.elapsed(),
+            fetch,
+            stages: Vec::new(),
+            phases: Vec::new(),
+            manifest,
+        });
+    }
 
     let staging = sibling(&opts.out, &format!(".partial-{}", std::process::id()));
     if staging.exists() {
@@ -90,8 +116,8 @@ pub fn build(catalog: &Catalog, plan: &Plan, opts: &BuildOptions) -> Result<Buil
     let tables_dir = staging.join("tables");
     std::fs::create_dir_all(&tables_dir).map_err(|e| Error::io(&tables_dir, e))?;
     release::write_marker(&staging)?;
-    let result = write_release(catalog, plan, &cache, &sources, &staging, opts);
-    let (manifest, stages) = match result {
+    let result = write_release(catalog, plan, &cache, &sources, &staging, opts, &key);
+    let (manifest, stages, phases) = match result {
         Ok(r) => r,
         Err(e) => {
             let _ = std::fs::remove_dir_all(&staging);
@@ -103,6 +129,7 @@ pub fn build(catalog: &Catalog, plan: &Plan, opts: &BuildOptions) -> Result<Buil
         total: started.elapsed(),
         fetch,
         stages,
+        phases,
         manifest,
     };
     info!(
@@ -148,9 +175,11 @@ fn write_release(
     sources: &BTreeMap<String, PathBuf>,
     staging: &Path,
     opts: &BuildOptions,
-) -> Result<(Manifest, Vec<StageReport>)> {
+    key: &str,
+) -> Result<(Manifest, Vec<StageReport>, Vec<(String, Duration)>)> {
     let mut o = run::run_stages(catalog, plan, cache, sources, staging, opts.limits)?;
-    release::csv::write_all(cache, staging, &mut o.tables)?;
+    let mut phases = std::mem::take(&mut o.waves);
+    let t = Instant::now();
     release::write_verification(staging, &o.verification)?;
     let (version, why) = crate::package::write_datapackage(
         staging,
@@ -165,10 +194,19 @@ fn write_release(
         crate::report::write(staging, &r)?;
     }
     info!(version = %version, reasons = %why.join("; "), "Release version.");
+    phases.push(("verification, data package, report".into(), t.elapsed()));
+    let t = Instant::now();
     let manifest =
         release::write_manifest(staging, catalog, o.tables, o.files, o.unavailable, &version)?;
+    phases.push(("manifest".into(), t.elapsed()));
+    let t = Instant::now();
+    current::record(staging, key)?;
     release::swap_into_place(staging, &opts.out)?;
-    Ok((manifest, o.reports))
+    phases.push((
+        "swap into place (and remove the old release)".into(),
+        t.elapsed(),
+    ));
+    Ok((manifest, o.reports, phases))
 }
 
 /// A `--previous` must be a release: one with a data package to compare.

@@ -1,9 +1,9 @@
 //! Running the stages wave by wave, each through the stage contract.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::{info, info_span, warn};
 use tracing_indicatif::span_ext::IndicatifSpanExt;
@@ -17,6 +17,7 @@ use crate::error::Result;
 use crate::par::{lock, parallel};
 use crate::plan::{Plan, PlannedStage};
 use crate::read::Limits;
+use crate::release::csv::Copies;
 use crate::release::{FileEntry, TableEntry};
 
 /// What the stages produced.
@@ -28,6 +29,8 @@ pub struct StageOutputs {
     pub verification: Vec<TableReport>,
     /// Files other than tables (the static API), with their digests.
     pub files: Vec<FileEntry>,
+    /// Each wave's wall time, named by its stages.
+    pub waves: Vec<(String, Duration)>,
 }
 
 /// What the stages of a build share while they run.
@@ -64,11 +67,27 @@ pub fn run_stages(
         verification: Mutex::new(Vec::new()),
         files: Mutex::new(Vec::new()),
     };
-    let mut unavailable = Vec::new();
-    for wave in &plan.waves {
-        parallel(wave, |name| shared.run_one(name))?;
-        for name in wave {
-            unavailable.extend(plan.stages[name].unavailable.iter().cloned());
+    let copies = Copies::new(cache, staging);
+    let (waves, unavailable, csv) = std::thread::scope(|s| {
+        let worker = s.spawn(|| copies.work());
+        let waves = run_waves(&shared, plan, &copies);
+        let t = Instant::now();
+        copies.close();
+        copies.work();
+        let _ = worker.join();
+        waves.map(|(mut w, u)| {
+            w.push(("CSV copies left when the stages ended".into(), t.elapsed()));
+            (w, u)
+        })
+    })
+    .map(|(w, u)| (w, u, copies.finish()))?;
+    let mut tables = shared
+        .tables
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner());
+    for (name, file) in csv? {
+        if let Some(t) = tables.get_mut(&name) {
+            t.csv = Some(file);
         }
     }
     let mut reports = shared
@@ -83,14 +102,47 @@ pub fn run_stages(
     verification.sort_by(|a, b| a.table.cmp(&b.table));
     Ok(StageOutputs {
         reports,
-        tables: shared
-            .tables
-            .into_inner()
-            .unwrap_or_else(|p| p.into_inner()),
+        tables,
         unavailable,
         verification,
         files: shared.files.into_inner().unwrap_or_else(|p| p.into_inner()),
+        waves,
     })
+}
+
+/// Runs the waves one after another, queueing each wave's tables for their
+/// CSV copies. Returns each wave's time and the tables that are unavailable.
+type Waves = (Vec<(String, Duration)>, Vec<(String, String)>);
+
+fn run_waves(shared: &Shared<'_>, plan: &Plan, copies: &Copies<'_>) -> Result<Waves> {
+    let mut unavailable = Vec::new();
+    let mut waves = Vec::new();
+    for wave in &plan.waves {
+        let t = Instant::now();
+        let before: BTreeSet<String> = lock(&shared.tables).keys().cloned().collect();
+        parallel(wave, |name| shared.run_one(name))?;
+        waves.push((wave_name(wave), t.elapsed()));
+        for name in wave {
+            unavailable.extend(plan.stages[name].unavailable.iter().cloned());
+        }
+        let tables = lock(&shared.tables);
+        copies.submit(
+            tables
+                .iter()
+                .filter(|(n, _)| !before.contains(*n))
+                .map(|(n, e)| (n.clone(), e.clone())),
+        );
+    }
+    Ok((waves, unavailable))
+}
+
+/// A wave named by its first stages, for the benchmark.
+fn wave_name(wave: &[String]) -> String {
+    let mut name = wave.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
+    if wave.len() > 3 {
+        name.push_str(&format!(" and {} more", wave.len() - 3));
+    }
+    format!("stages {name}")
 }
 
 impl Shared<'_> {

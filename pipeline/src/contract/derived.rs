@@ -140,6 +140,7 @@ fn write_output(
     write_parquet(
         &mut table,
         &parquet,
+        &schema.key,
         vec![
             ("census_pipeline.stage".into(), ctx.stage.to_string()),
             (

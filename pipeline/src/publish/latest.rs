@@ -84,7 +84,7 @@ pub async fn switch(
     };
     let opts = PutOptions {
         mode,
-        attributes: attributes("latest.json", false),
+        attributes: attributes("latest.json", &body, false),
         ..Default::default()
     };
     match store

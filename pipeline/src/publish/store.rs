@@ -85,16 +85,27 @@ fn content_type(path: &str) -> &'static str {
         Some("json") => "application/json",
         Some("md") => "text/markdown; charset=utf-8",
         Some("html") => "text/html; charset=utf-8",
+        // The page's script and style sheet: browsers refuse a style sheet,
+        // and strict ones a script, served as anything else.
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        // `tables/<t>.csv.gz`: a compressed download, not an encoding.
+        Some("gz") => "application/gzip",
         Some("svg") => "image/svg+xml",
         _ => "application/octet-stream",
     }
 }
 
-/// Content type and cache lifetime: a version's files never change
-/// (`immutable`); `latest.json` does.
-pub fn attributes(path: &str, immutable: bool) -> Attributes {
+/// Content type, encoding and cache lifetime: a version's files never
+/// change (`immutable`); `latest.json` does. JSON stored gzip-encoded (the
+/// API's files) is served with `Content-Encoding: gzip`, so clients receive
+/// the JSON itself.
+pub fn attributes(path: &str, bytes: &[u8], immutable: bool) -> Attributes {
     let mut a = Attributes::new();
     a.insert(Attribute::ContentType, content_type(path).into());
+    if path.ends_with(".json") && crate::gz::is_gzip(bytes) {
+        a.insert(Attribute::ContentEncoding, "gzip".into());
+    }
     a.insert(
         Attribute::CacheControl,
         if immutable {

@@ -83,7 +83,7 @@ pub async fn put(
     }
     let opts = PutOptions {
         mode: PutMode::Create,
-        attributes: attributes(rel, true),
+        attributes: attributes(rel, bytes, true),
         ..Default::default()
     };
     match store
@@ -108,7 +108,7 @@ pub async fn put(
 async fn overwrite(store: &dyn ObjectStore, loc: &ObjPath, bytes: &[u8], rel: &str) -> Result<()> {
     let opts = PutOptions {
         mode: PutMode::Overwrite,
-        attributes: attributes(rel, true),
+        attributes: attributes(rel, bytes, true),
         ..Default::default()
     };
     match store

@@ -124,12 +124,13 @@ impl InputRef {
     }
 }
 
-/// Writes a table as zstd-compressed Parquet, with key-value metadata: the
-/// pipeline version, the build time, then `metadata` (its inputs and their
-/// sha256, its stage or source).
+/// Writes a table as zstd-compressed Parquet sorted by its key, with
+/// key-value metadata: the pipeline version, the build time, then
+/// `metadata` (its inputs and their sha256, its stage or source).
 pub fn write_parquet(
     table: &mut Table,
     path: &Path,
+    key: &[String],
     metadata: Vec<(String, String)>,
 ) -> Result<()> {
     let mut kv = vec![
@@ -137,7 +138,7 @@ pub fn write_parquet(
         ("census_pipeline.built_at".to_string(), build_time()),
     ];
     kv.extend(metadata);
-    table.write_parquet(path, kv)
+    table.write_parquet(path, kv, key)
 }
 
 /// The build time recorded in tables: `SOURCE_DATE_EPOCH` when set (for

@@ -93,7 +93,9 @@ impl Stage for ApiStage {
                 .cache
                 .get_or_build(&key, |work| self.generate_into(ctx, part, &tables, work))
                 .map_err(|e| e.stage(ctx.stage))?;
+            let tl = Instant::now();
             link_files(&unit.dir.join("files"), ctx.staging, &unit.meta.files)?;
+            debug!(ms = tl.elapsed().as_millis() as u64, "TIMING link");
             log_unit(ctx.stage, part, &unit.meta, unit.computed);
             run.units.push(UnitTime {
                 unit: format!("api {}", part.name()),
@@ -199,6 +201,7 @@ impl ApiStage {
         reads: &HashSet<String>,
         work: &Path,
     ) -> Result<ApiOutput> {
+        let t = Instant::now();
         let mut tables = HashMap::new();
         for name in ctx.inputs.keys().filter(|n| reads.contains(*n)) {
             let path = ctx.staging.join(format!("tables/{name}.parquet"));
@@ -218,6 +221,7 @@ impl ApiStage {
             unavailable: ctx.unavailable,
         };
         let root = work.join("files");
+        debug!(ms = t.elapsed().as_millis() as u64, "TIMING read tables");
         match part {
             Part::Areas => generate_areas(self, &inputs, &root),
             Part::Postcodes => generate_postcodes(self, &inputs, &root),
@@ -254,10 +258,18 @@ pub fn generate(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Result<
 
 /// The area files, the index of areas and `openapi.json`.
 fn generate_areas(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Result<ApiOutput> {
+    let t = Instant::now();
     let registry = registers::Registry::build(spec, inputs)?;
     let sections = sections::read_all(spec, inputs)?;
+    debug!(
+        ms = t.elapsed().as_millis() as u64,
+        "TIMING registry and sections"
+    );
     let sections_of_type = sections::of_type(spec);
-    let writer = writer::Writer { root: release };
+    let writer = writer::Writer {
+        root: release,
+        gzip: true,
+    };
     writer.dir(&format!("{}/areas", spec.base))?;
     let files_of = area_file::AreaFiles {
         spec,
@@ -279,12 +291,17 @@ fn generate_areas(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Resul
             })
             .collect()
     });
+    debug!(ms = t.elapsed().as_millis() as u64, "TIMING files");
     let mut files = Vec::new();
     for w in written {
         files.extend(w?);
     }
     files.push(writer.write(format!("{}/areas/index.json", spec.base), &files_of.index())?);
-    files.push(writer.write("openapi.json".into(), &openapi(spec))?);
+    let plain = writer::Writer {
+        root: release,
+        gzip: false,
+    };
+    files.push(plain.write("openapi.json".into(), &openapi(spec))?);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(ApiOutput {
         files,
@@ -306,7 +323,10 @@ fn generate_postcodes(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> R
         return Ok(out);
     };
     let registry = registers::Registry::build(spec, inputs)?;
-    let writer = writer::Writer { root: release };
+    let writer = writer::Writer {
+        root: release,
+        gzip: true,
+    };
     let w = postcodes::write_all(spec, pc, frame, &registry, inputs, &writer)?;
     out.files = w.files;
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -466,7 +486,7 @@ editions = [{ key = "england", nation = "England", year = 2019, small_area = "ar
     }
 
     fn read(dir: &Path, rel: &str) -> Value {
-        serde_json::from_slice(&std::fs::read(dir.join(rel)).unwrap()).unwrap()
+        serde_json::from_slice(&crate::gz::read(&dir.join(rel)).unwrap()).unwrap()
     }
 
     #[test]

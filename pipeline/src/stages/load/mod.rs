@@ -174,6 +174,16 @@ impl Stage for LoadStage {
     }
 }
 
+/// The digest of a source's input: the file's sha256 (remembered by the
+/// cache per path, size and mtime), or for a folder of members the digest
+/// of the members its pattern selects.
+pub fn input_digest(cache: &Cache, src: &Source, input: &Path) -> Result<String> {
+    match src.raw.member.as_deref() {
+        Some(m) if input.is_dir() => members::folder_digest(input, m),
+        _ => cache.file_sha256(input),
+    }
+}
+
 /// Loads one dataset, from the unit cache when its key matches.
 /// Returns the release entry and whether work was done.
 fn load_dataset(
@@ -185,10 +195,7 @@ fn load_dataset(
     limits: &Limits,
 ) -> Result<(TableEntry, bool)> {
     let dataset = &catalog.datasets[&src.id];
-    let input_sha = match src.raw.member.as_deref() {
-        Some(m) if input.is_dir() => members::folder_digest(input, m)?,
-        _ => cache.file_sha256(input)?,
-    };
+    let input_sha = input_digest(cache, src, input)?;
     let key = unit_key(&serde_json::json!({
         "kind": "load",
         "dataset": dataset,
@@ -304,6 +311,7 @@ fn read_into(
     write_parquet(
         &mut table,
         &parquet,
+        &dataset.key,
         vec![
             ("census_pipeline.source".into(), src.id.clone()),
             ("census_pipeline.source_file".into(), src.file_name()),
