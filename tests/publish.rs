@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use object_store::{Attribute, Attributes, ObjectStoreExt};
+
 use crate::util::*;
 
 fn cli() -> Command {
@@ -259,6 +261,56 @@ fn publishing_to_s3_survives_the_server_dying_mid_publish() {
         "the rerun skipped what had arrived: {out}"
     );
     assert_eq!(latest_version(&root).as_deref(), Some("2.0.0"));
+
+    // As a client receives them: the API's files gzip-encoded, saying so,
+    // and decoding to the area's JSON; the page's files with the types a
+    // browser accepts; a CSV copy as a download, not an encoding.
+    let v = "site/releases/2.0.0";
+    let (attrs, body) = get(&s3, &format!("{v}/api/v1/areas/E01000001.json"));
+    assert_eq!(attr(&attrs, Attribute::ContentEncoding), "gzip");
+    assert_eq!(attr(&attrs, Attribute::ContentType), "application/json");
+    let area: serde_json::Value =
+        serde_json::from_slice(&census_pipeline::gz::decode(body, Path::new("x")).unwrap())
+            .unwrap();
+    assert_eq!(area["code"], "E01000001");
+    for (key, ty) in [
+        ("site/app.js", "text/javascript; charset=utf-8"),
+        ("site/style.css", "text/css; charset=utf-8"),
+        ("site/index.html", "text/html; charset=utf-8"),
+        ("tables/imd_england_2019.csv.gz", "application/gzip"),
+        ("openapi.json", "application/json"),
+    ] {
+        let (attrs, _) = get(&s3, &format!("{v}/{key}"));
+        assert_eq!(attr(&attrs, Attribute::ContentType), ty, "{key}");
+        assert_eq!(attr(&attrs, Attribute::ContentEncoding), "", "{key}");
+    }
+}
+
+/// An object of the bucket as a client gets it: its attributes (headers)
+/// and its bytes as stored.
+fn get(s3: &S3, key: &str) -> (Attributes, Vec<u8>) {
+    let store = object_store::aws::AmazonS3Builder::new()
+        .with_endpoint(format!("http://127.0.0.1:{}", s3.port))
+        .with_allow_http(true)
+        .with_access_key_id("K")
+        .with_secret_access_key("S")
+        .with_region("us-east-1")
+        .with_bucket_name("bucket")
+        .build()
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let r = store
+            .get(&object_store::path::Path::from(key))
+            .await
+            .unwrap_or_else(|e| panic!("{key}: {e}"));
+        let attrs = r.attributes.clone();
+        (attrs, r.bytes().await.unwrap().to_vec())
+    })
+}
+
+fn attr(attrs: &Attributes, a: Attribute) -> String {
+    attrs.get(&a).map(|v| v.to_string()).unwrap_or_default()
 }
 
 fn text(o: &std::process::Output) -> String {

@@ -49,7 +49,7 @@ pub struct BuildReport {
     pub stages: Vec<StageReport>,
     /// The build's steps one after another (each wave of stages, then the
     /// release's own files), which add up to the total.
-    pub phases: Vec<(String, Duration)>,
+    pub phases: Phases,
     pub manifest: Manifest,
 }
 
@@ -165,6 +165,9 @@ fn inputs(
     Ok(sources)
 }
 
+/// The build's steps in order, with their wall times.
+type Phases = Vec<(String, Duration)>;
+
 /// Runs the stages into `staging`, then writes the verification report,
 /// the data package, the diff report and the manifest, and swaps the
 /// release into place.
@@ -176,7 +179,7 @@ fn write_release(
     staging: &Path,
     opts: &BuildOptions,
     key: &str,
-) -> Result<(Manifest, Vec<StageReport>, Vec<(String, Duration)>)> {
+) -> Result<(Manifest, Vec<StageReport>, Phases)> {
     let mut o = run::run_stages(catalog, plan, cache, sources, staging, opts.limits)?;
     let mut phases = std::mem::take(&mut o.waves);
     let t = Instant::now();

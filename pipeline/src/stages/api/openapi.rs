@@ -13,13 +13,18 @@ pub fn openapi(spec: &ApiStage) -> Value {
         "info": {
             "title": "UK deprivation and Census 2021: static API",
             "version": spec.base.rsplit('/').next().unwrap_or("v1"),
-            "description": format!("{} Static JSON files: fetch them with GET; no query parameters. Rank 1 = most deprived; decile 1 = most deprived 10%; ranks, deciles and scores compare only within one nation and edition.", spec.description),
+            "description": format!("{} Static JSON files: fetch them with GET; no query parameters. Every file under `/{}/` is stored gzip-encoded and served with `Content-Encoding: gzip`, which browsers and HTTP clients decode for you; the release folder served by a plain static server gives the gzip bytes themselves (they begin 1f 8b). Rank 1 = most deprived; decile 1 = most deprived 10%; ranks, deciles and scores compare only within one nation and edition.", spec.description, spec.base),
             "license": {"name": "OGL-UK-3.0", "url": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"},
         },
         "paths": paths(&base),
         "components": components(area_props),
         "x-original-platform": original_platform(spec),
     })
+}
+
+/// The header every API file is served with (see `writer`).
+fn encoded() -> Value {
+    json!({"Content-Encoding": {"description": "The file is stored gzip-encoded; clients decode it.", "schema": {"type": "string", "enum": ["gzip"]}}})
 }
 
 /// How each endpoint of the original platform (that the audit software
@@ -121,7 +126,7 @@ fn paths(base: &str) -> Value {
                 "operationId": "getArea",
                 "parameters": [{"name": "code", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Za-z0-9]+$"}, "description": "An area code, as listed in areas/index.json."}],
                 "responses": {
-                    "200": {"description": "The area.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Area"}}}},
+                    "200": {"description": "The area.", "headers": encoded(), "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Area"}}}},
                     "404": {"description": "No area has this code in this release."},
                 },
             },
@@ -130,7 +135,7 @@ fn paths(base: &str) -> Value {
             "get": {
                 "summary": "Every area code with its name and types",
                 "operationId": "listAreas",
-                "responses": {"200": {"description": "The index.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AreaIndex"}}}}},
+                "responses": {"200": {"description": "The index.", "headers": encoded(), "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AreaIndex"}}}}},
             },
         },
         format!("{base}/postcodes/{{outcode}}.json"): {
@@ -139,7 +144,7 @@ fn paths(base: &str) -> Value {
                 "operationId": "getOutcode",
                 "parameters": [{"name": "outcode", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Z]{1,2}[0-9][A-Z0-9]?$"}, "description": "The outward code in upper case, e.g. BT1. Normalise a postcode by upper-casing it and removing spaces; the outcode is all but its last three characters."}],
                 "responses": {
-                    "200": {"description": "The outcode's postcodes.", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Outcode"}}}},
+                    "200": {"description": "The outcode's postcodes.", "headers": encoded(), "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Outcode"}}}},
                     "404": {"description": "No postcode of this outcode is in the look-up of this release."},
                 },
             },
@@ -148,7 +153,7 @@ fn paths(base: &str) -> Value {
             "get": {
                 "summary": "Every outcode, with its number of postcodes",
                 "operationId": "listOutcodes",
-                "responses": {"200": {"description": "The index.", "content": {"application/json": {"schema": {"type": "object"}}}}},
+                "responses": {"200": {"description": "The index.", "headers": encoded(), "content": {"application/json": {"schema": {"type": "object"}}}}},
             },
         },
     })
