@@ -3,6 +3,7 @@
 use std::collections::HashSet;
 
 use indexmap::IndexMap;
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Map, Value};
 
 use super::registers::{Area, Registry};
@@ -19,53 +20,52 @@ pub struct AreaFiles<'a> {
     pub inputs: &'a Frames<'a>,
 }
 
-impl AreaFiles<'_> {
-    /// The file of one code.
-    pub fn file(&self, code: &str, area: &Area) -> Value {
+impl<'a> AreaFiles<'a> {
+    /// The file of one code, as JSON bytes. It is serialised straight from
+    /// the section tables: no JSON tree is built per file, and each
+    /// section's reasons and directions are written from the maps built
+    /// once per section (measured: building and cloning them per file was
+    /// most of the API's CPU time).
+    pub fn file(&self, code: &str, area: &'a Area) -> Vec<u8> {
         let spec = self.spec;
-        let mut o = Map::new();
-        o.insert("code".into(), json!(code));
-        o.insert("name".into(), json!(area.name()));
-        o.insert(
-            "types".into(),
-            json!(area
-                .types
-                .iter()
-                .map(|&t| &spec.area_types[t].id)
-                .collect::<Vec<_>>()),
-        );
-        o.insert("names".into(), json!(area.names));
-        o.insert("parents".into(), self.parents(area));
-        let mut groups: IndexMap<String, Map<String, Value>> = IndexMap::new();
-        let mut caveats: Vec<String> = spec.caveats.clone();
+        let mut groups: IndexMap<&'a str, IndexMap<&'a str, SectionView<'a>>> = IndexMap::new();
+        let mut caveats: Vec<&'a str> = spec.caveats.iter().map(String::as_str).collect();
         let mut gaps = Vec::new();
         for &t in &area.types {
-            caveats.extend(spec.area_types[t].caveats.iter().cloned());
+            caveats.extend(spec.area_types[t].caveats.iter().map(String::as_str));
             for &si in &self.sections_of_type[t] {
                 let s = &spec.sections[si];
                 match self.section(si, code) {
-                    Ok(sec) => {
+                    Ok(view) => {
                         if let Some(c) = &s.caveat {
-                            caveats.push(c.clone());
+                            caveats.push(c);
                         }
                         groups
-                            .entry(s.group.clone())
+                            .entry(s.group.as_str())
                             .or_default()
-                            .insert(s.key.clone(), Value::Object(sec));
+                            .insert(s.key.as_str(), view);
                     }
                     Err(Some(gap)) => gaps.push(gap),
                     Err(None) => {}
                 }
             }
         }
-        for (g, m) in groups {
-            o.insert(g, Value::Object(m));
-        }
         let mut seen = HashSet::new();
-        caveats.retain(|c| seen.insert(c.clone()));
-        o.insert("caveats".into(), json!(caveats));
-        o.insert("unavailable".into(), Value::Array(gaps));
-        Value::Object(o)
+        caveats.retain(|c| seen.insert(*c));
+        let file = FileView {
+            code,
+            area,
+            types: area
+                .types
+                .iter()
+                .map(|&t| spec.area_types[t].id.as_str())
+                .collect(),
+            parents: self.parents(area),
+            groups,
+            caveats,
+            gaps,
+        };
+        serde_json::to_vec(&file).expect("an area file serialises: its keys are strings")
     }
 
     fn parents(&self, area: &Area) -> Value {
@@ -90,7 +90,7 @@ impl AreaFiles<'_> {
 
     /// Section `si` for `code`; or, if it has no data, the gap to list (when
     /// the section applies to the code) or nothing.
-    fn section(&self, si: usize, code: &str) -> Result<Map<String, Value>, Option<Value>> {
+    fn section(&self, si: usize, code: &str) -> Result<SectionView<'a>, Option<Value>> {
         let s = &self.spec.sections[si];
         let id = s.id();
         let applies = s.applies_to.as_ref().is_none_or(|r| r.is_match(code));
@@ -104,37 +104,7 @@ impl AreaFiles<'_> {
                 json!({"section": id, "reason": format!("table `{}` has no row for {code}", s.table)})
             }));
         };
-        let mut sec = Map::new();
-        sec.insert("title".into(), json!(s.title));
-        sec.insert("table".into(), json!(s.table));
-        match s.shape {
-            Shape::One => sec.extend(record(s, data, rows[0])),
-            Shape::Many => {
-                sec.insert(
-                    "rows".into(),
-                    Value::Array(
-                        rows.iter()
-                            .map(|&i| Value::Object(record(s, data, i)))
-                            .collect(),
-                    ),
-                );
-            }
-            Shape::Keyed => {
-                let mut values = Map::new();
-                for &i in rows {
-                    let k = data.by.as_ref().and_then(|b| b.text(i)).unwrap_or_default();
-                    values.insert(k, Value::Object(record(s, data, i)));
-                }
-                sec.insert("values".into(), Value::Object(values));
-            }
-        }
-        if !data.missing.is_empty() {
-            sec.insert("missing".into(), Value::Object(data.missing.clone()));
-        }
-        if !data.directions.is_empty() {
-            sec.insert("directions".into(), Value::Object(data.directions.clone()));
-        }
-        Ok(sec)
+        Ok(SectionView { s, data, rows })
     }
 
     /// The index of areas: every code with its name and types.
@@ -153,14 +123,112 @@ impl AreaFiles<'_> {
     }
 }
 
-/// One row of a section's table as a JSON object.
-pub fn record(s: &Section, data: &SectionData, i: usize) -> Map<String, Value> {
-    let mut m = Map::new();
-    for (n, c) in &data.columns {
-        let v = c.json(i);
-        if !(s.skip_nulls && v.is_null()) {
-            m.insert(n.clone(), v);
+/// An area file, serialised in the order readers know: code, name, types,
+/// names, parents, the section groups, caveats, unavailable sections.
+struct FileView<'a> {
+    code: &'a str,
+    area: &'a Area,
+    types: Vec<&'a str>,
+    parents: Value,
+    groups: IndexMap<&'a str, IndexMap<&'a str, SectionView<'a>>>,
+    caveats: Vec<&'a str>,
+    gaps: Vec<Value>,
+}
+
+impl Serialize for FileView<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("code", self.code)?;
+        m.serialize_entry("name", &self.area.name())?;
+        m.serialize_entry("types", &self.types)?;
+        m.serialize_entry("names", &self.area.names)?;
+        m.serialize_entry("parents", &self.parents)?;
+        for (g, sections) in &self.groups {
+            m.serialize_entry(g, sections)?;
         }
+        m.serialize_entry("caveats", &self.caveats)?;
+        m.serialize_entry("unavailable", &self.gaps)?;
+        m.end()
     }
-    m
+}
+
+/// One section of one area: its title and table, its row (or rows, or
+/// rows keyed by `by`), then the reasons for missing values and the
+/// directions of its measures.
+struct SectionView<'a> {
+    s: &'a Section,
+    data: &'a SectionData,
+    rows: &'a [usize],
+}
+
+impl Serialize for SectionView<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let (s, data) = (self.s, self.data);
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("title", &s.title)?;
+        m.serialize_entry("table", &s.table)?;
+        match s.shape {
+            Shape::One => {
+                for (n, v) in Row::new(s, data, self.rows[0]).cells() {
+                    m.serialize_entry(n, &v)?;
+                }
+            }
+            Shape::Many => {
+                let rows: Vec<Row> = self.rows.iter().map(|&i| Row::new(s, data, i)).collect();
+                m.serialize_entry("rows", &rows)?;
+            }
+            Shape::Keyed => {
+                // One entry per key; a repeated key keeps its first place
+                // and its last row, as a JSON object built key by key does.
+                let mut keyed: IndexMap<String, usize> = IndexMap::new();
+                for &i in self.rows {
+                    let k = data.by.as_ref().and_then(|b| b.text(i)).unwrap_or_default();
+                    keyed.insert(k, i);
+                }
+                let values: IndexMap<String, Row> = keyed
+                    .into_iter()
+                    .map(|(k, i)| (k, Row::new(s, data, i)))
+                    .collect();
+                m.serialize_entry("values", &values)?;
+            }
+        }
+        if !data.missing.is_empty() {
+            m.serialize_entry("missing", &data.missing)?;
+        }
+        if !data.directions.is_empty() {
+            m.serialize_entry("directions", &data.directions)?;
+        }
+        m.end()
+    }
+}
+
+/// One row of a section's table, serialised as a JSON object.
+struct Row<'a> {
+    s: &'a Section,
+    data: &'a SectionData,
+    i: usize,
+}
+
+impl<'a> Row<'a> {
+    fn new(s: &'a Section, data: &'a SectionData, i: usize) -> Row<'a> {
+        Row { s, data, i }
+    }
+
+    /// The row's cells, without nulls where the section skips them.
+    fn cells(&self) -> impl Iterator<Item = (&'a str, Value)> + '_ {
+        self.data.columns.iter().filter_map(move |(n, c)| {
+            let v = c.json(self.i);
+            (!(self.s.skip_nulls && v.is_null())).then_some((n.as_str(), v))
+        })
+    }
+}
+
+impl Serialize for Row<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(None)?;
+        for (n, v) in self.cells() {
+            m.serialize_entry(n, &v)?;
+        }
+        m.end()
+    }
 }

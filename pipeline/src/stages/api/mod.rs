@@ -284,7 +284,7 @@ fn generate_areas(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Resul
         chunk
             .iter()
             .map(|(code, area)| {
-                writer.write(
+                writer.write_bytes(
                     format!("{}/areas/{code}.json", spec.base),
                     &files_of.file(code, area),
                 )
