@@ -11,6 +11,10 @@ use std::path::Path;
 fn main() {
     let mut files = Vec::new();
     collect(Path::new("src"), &mut files);
+    // The page's files are built into the binary (`include_str!`), and the
+    // dependencies' versions decide outputs as much as the source does.
+    collect(Path::new("../site"), &mut files);
+    files.push("../Cargo.lock".into());
     files.sort();
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for f in &files {
@@ -19,6 +23,8 @@ fn main() {
     }
     println!("cargo:rustc-env=ENGINE_SOURCE_HASH={:016x}", h.finish());
     println!("cargo:rerun-if-changed=src");
+    println!("cargo:rerun-if-changed=../site");
+    println!("cargo:rerun-if-changed=../Cargo.lock");
 }
 
 fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
@@ -26,7 +32,10 @@ fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
         let p = e.expect("dir entry").path();
         if p.is_dir() {
             collect(&p, out);
-        } else if p.extension().is_some_and(|x| x == "rs") {
+        } else if p
+            .extension()
+            .is_some_and(|x| ["rs", "html", "js", "css"].contains(&x.to_str().unwrap_or_default()))
+        {
             out.push(p);
         }
     }

@@ -50,19 +50,3 @@ pub fn parallel<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<()> + Sync) -> Re
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
-
-/// One file created at a time, however many threads make them.
-///
-/// Creating a file takes the directory's lock in the kernel, and on ext4
-/// two threads creating files in one directory spin on it: perf showed a
-/// quarter of a build's samples in `rwsem_spin_on_owner` and inode
-/// allocation, and 61,000 small files took 2.7 s from one thread against
-/// 3.1-6.9 s from two. So the threads build and encode files in parallel,
-/// and only the creation is serialised.
-static DISK: Mutex<()> = Mutex::new(());
-
-/// Runs `create` (one small file's creation) under [`DISK`].
-pub fn create_file<R>(create: impl FnOnce() -> R) -> R {
-    let _one_at_a_time = lock(&DISK);
-    create()
-}

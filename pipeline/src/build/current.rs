@@ -1,7 +1,8 @@
 //! A rebuild of the release already in place does no work at all.
 //!
-//! A release is a pure function of the engine, the catalog, the stage
-//! specs, the sources' bytes, the reading limits and the previous release
+//! A release is a pure function of the engine (its source, the page's
+//! files and `Cargo.lock`), the catalog, the stage specs, the sources'
+//! bytes, the reading limits, a fixed build time and the previous release
 //! (cached tables keep the build time of the run that computed them, so a
 //! rebuild is byte-identical). The build's key is the hash of all of them;
 //! a release records it in [`KEY_FILE`], beside its marker and outside its
@@ -61,16 +62,31 @@ pub fn key(
         "inputs": inputs,
         "previous": previous,
         "limits": limits,
+        "build_time": crate::release::fixed_epoch(),
     })))
 }
 
-/// The manifest of the release at `out` if it was built with `key`.
+/// The manifest of the release at `out` if it was built with `key` and
+/// every file its manifest lists is there with its size. A file deleted,
+/// truncated or replaced by one of another size (a damaged or half-copied
+/// release) makes the build run: 62,000 `stat` calls cost about 0.1 s, and
+/// hashing every file would cost what the rebuild saves. A file edited in
+/// place to the same size is caught by `publish --verify`, not here.
 pub fn in_place(out: &Path, key: &str) -> Option<Manifest> {
     if !is_release(out) || std::fs::read_to_string(out.join(KEY_FILE)).ok()? != key {
         return None;
     }
     let bytes = std::fs::read(out.join("manifest.json")).ok()?;
-    serde_json::from_slice(&bytes).ok()
+    let manifest: Manifest = serde_json::from_slice(&bytes).ok()?;
+    let damaged = manifest
+        .files
+        .iter()
+        .find(|f| std::fs::metadata(out.join(&f.path)).map_or(true, |m| m.len() != f.bytes));
+    if let Some(f) = damaged {
+        tracing::warn!(file = %f.path, "The release in place was built from the same inputs but differs from its manifest; building it again.");
+        return None;
+    }
+    Some(manifest)
 }
 
 /// Records the build's key in the release being staged.

@@ -70,11 +70,20 @@ pub fn run_stages(
     let copies = Copies::new(cache, staging);
     let (waves, unavailable, csv) = std::thread::scope(|s| {
         let worker = s.spawn(|| copies.work());
+        // Closed however the waves end, a panic included: the scope waits
+        // for the worker, which waits for the queue to close.
+        let closing = copies.closer();
         let waves = run_waves(&shared, plan, &copies);
+        if waves.is_err() {
+            // A failed build publishes nothing: the copies left are moot.
+            copies.cancel();
+        }
         let t = Instant::now();
-        copies.close();
+        drop(closing);
         copies.work();
-        let _ = worker.join();
+        if let Err(panic) = worker.join() {
+            std::panic::resume_unwind(panic);
+        }
         waves.map(|(mut w, u)| {
             w.push(("CSV copies left when the stages ended".into(), t.elapsed()));
             (w, u)

@@ -60,6 +60,17 @@ impl<'a> Copies<'a> {
         self.ready.notify_all();
     }
 
+    /// Drops the tables not yet copied and closes the queue.
+    pub fn cancel(&self) {
+        lock(&self.queue).0.clear();
+        self.close();
+    }
+
+    /// A guard that closes the queue when dropped, however its scope ends.
+    pub fn closer(&self) -> Closer<'_, 'a> {
+        Closer(self)
+    }
+
     /// Copies queued tables until the queue is closed and empty.
     pub fn work(&self) {
         loop {
@@ -85,6 +96,15 @@ impl<'a> Copies<'a> {
     pub fn finish(self) -> Result<BTreeMap<String, FileEntry>> {
         let done = self.done.into_inner().unwrap_or_else(|p| p.into_inner());
         done.into_iter().collect()
+    }
+}
+
+/// Closes a [`Copies`] queue when dropped (see [`Copies::closer`]).
+pub struct Closer<'c, 'a>(&'c Copies<'a>);
+
+impl Drop for Closer<'_, '_> {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 

@@ -124,9 +124,16 @@ impl InputRef {
     }
 }
 
-/// Writes a table as zstd-compressed Parquet sorted by its key, with
-/// key-value metadata: the pipeline version, the build time, then
-/// `metadata` (its inputs and their sha256, its stage or source).
+/// Writes a table as zstd-compressed Parquet, with key-value metadata: the
+/// pipeline version, the build time, then `metadata` (its inputs and their
+/// sha256, its stage or source), and the column its rows are sorted by.
+///
+/// Rows are sorted by the first column of the table's key, which in every
+/// table is the area code (or the postcode): that is what a remote reader
+/// filters on, and what lets it skip row groups. Rows of one area keep the
+/// order the stage wrote them in (a stable sort), so a Census area's
+/// indicators stay in the order the stage declares them (population first)
+/// rather than in the alphabetical order of their ids.
 pub fn write_parquet(
     table: &mut Table,
     path: &Path,
@@ -138,7 +145,11 @@ pub fn write_parquet(
         ("census_pipeline.built_at".to_string(), build_time()),
     ];
     kv.extend(metadata);
-    table.write_parquet(path, kv, key)
+    let sort_by: Vec<String> = key.iter().take(1).cloned().collect();
+    if let Some(c) = sort_by.first() {
+        kv.push(("census_pipeline.sorted_by".into(), c.clone()));
+    }
+    table.write_parquet(path, kv, &sort_by)
 }
 
 /// The build time recorded in tables: `SOURCE_DATE_EPOCH` when set (for
@@ -146,15 +157,20 @@ pub fn write_parquet(
 /// computed it: a cached table keeps its time, so a rebuild from the same
 /// cache is byte-identical.
 pub fn build_time() -> String {
-    let epoch = BUILD_EPOCH.get().copied().or_else(|| {
-        std::env::var("SOURCE_DATE_EPOCH")
-            .ok()
-            .and_then(|s| s.parse::<i64>().ok())
-    });
-    let t = epoch
+    let t = fixed_epoch()
         .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
         .unwrap_or_else(chrono::Utc::now);
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// The build time fixed by `SOURCE_DATE_EPOCH` or [`set_build_epoch`], if
+/// any (it is part of a build's key).
+pub fn fixed_epoch() -> Option<i64> {
+    BUILD_EPOCH.get().copied().or_else(|| {
+        std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .and_then(|s| s.parse::<i64>().ok())
+    })
 }
 
 static BUILD_EPOCH: std::sync::OnceLock<i64> = std::sync::OnceLock::new();

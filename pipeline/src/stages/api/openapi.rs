@@ -13,7 +13,7 @@ pub fn openapi(spec: &ApiStage) -> Value {
         "info": {
             "title": "UK deprivation and Census 2021: static API",
             "version": spec.base.rsplit('/').next().unwrap_or("v1"),
-            "description": format!("{} Static JSON files: fetch them with GET; no query parameters. Every file under `/{}/` is stored gzip-encoded and served with `Content-Encoding: gzip`, which browsers and HTTP clients decode for you; the release folder served by a plain static server gives the gzip bytes themselves (they begin 1f 8b). Rank 1 = most deprived; decile 1 = most deprived 10%; ranks, deciles and scores compare only within one nation and edition.", spec.description, spec.base),
+            "description": format!("{} Static JSON files: fetch them with GET; no query parameters. Every JSON file under `/{}/` is stored gzip-encoded, and the release's bucket serves it with `Content-Encoding: gzip` whatever the request's `Accept-Encoding` says. Clients must decode gzip: browsers, Python `requests`, `curl --compressed` and R's `httr` do so by themselves; Python's `urllib`, Java's and .NET's `HttpClient` need it switched on. A copy of the release served by a plain static server sends the gzip bytes without the header: a client that receives bytes beginning 1f 8b should gunzip them. Rank 1 = most deprived; decile 1 = most deprived 10%; ranks, deciles and scores compare only within one nation and edition.", spec.description, spec.base),
             "license": {"name": "OGL-UK-3.0", "url": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"},
         },
         "paths": paths(&base),
@@ -24,7 +24,7 @@ pub fn openapi(spec: &ApiStage) -> Value {
 
 /// The header every API file is served with (see `writer`).
 fn encoded() -> Value {
-    json!({"Content-Encoding": {"description": "The file is stored gzip-encoded; clients decode it.", "schema": {"type": "string", "enum": ["gzip"]}}})
+    json!({"Content-Encoding": {"description": "Sent by the release's bucket: the body is the JSON gzip-encoded, whatever the request's Accept-Encoding; decode it. A plain static server sends the same gzip bytes without this header.", "schema": {"type": "string", "enum": ["gzip"]}}})
 }
 
 /// How each endpoint of the original platform (that the audit software

@@ -118,8 +118,38 @@ impl Stage for CensusStage {
         Inputs::required_and_rest(self.required_inputs(), self.input_tables())
     }
 
+    /// The indicators of every area, keyed by area code, and the flags of
+    /// indicators unavailable for a whole geography type (one row per type
+    /// and indicator, with the reason), keyed by type and indicator. The
+    /// two share their columns, so a reader can stack them.
     fn outputs(&self, _: &PlanCtx<'_>) -> Vec<Output> {
-        let mut s = TableSchema::new(&self.table);
+        let areas = self.schema(
+            &self.table,
+            &["geography_code", "geography_type", "indicator_id"],
+        );
+        let flags = self.schema(&self.flags_table(), &["geography_type", "indicator_id"]);
+        vec![areas.into(), flags.into()]
+    }
+
+    fn validate(&self, v: &mut Validator<'_>) {
+        self.validate_spec(v);
+        self.validate_columns(v);
+    }
+
+    fn run(&self, ctx: &RunCtx<'_>) -> Result<StageRun> {
+        derived::run(self, ctx)
+    }
+}
+
+impl CensusStage {
+    /// The table of indicators unavailable for a whole geography type.
+    pub fn flags_table(&self) -> String {
+        format!("{}_unavailable", self.table)
+    }
+
+    /// The long form's schema, for the table `name` keyed by `key`.
+    fn schema(&self, name: &str, key: &[&str]) -> TableSchema {
+        let mut s = TableSchema::new(name);
         for c in COLUMNS {
             s = match c {
                 // Each row's unit is in its `unit` column.
@@ -138,34 +168,17 @@ impl Stage for CensusStage {
                 _ => s.col(c, ColType::String),
             };
         }
-        s.key = vec![
-            "geography_code".into(),
-            "geography_type".into(),
-            "indicator_id".into(),
-        ];
+        s.key = key.iter().map(|k| k.to_string()).collect();
         let statuses = [
             IndicatorStatus::Ok,
             IndicatorStatus::Approximate,
             IndicatorStatus::Unavailable,
         ];
-        vec![s
-            .accepts("indicator_id", self.indicator_ids())
+        s.accepts("indicator_id", self.indicator_ids())
             .accepts("geography_type", GEOGRAPHY_TYPES.map(String::from).to_vec())
             .accepts("status", statuses.map(|s| s.as_str().to_string()).to_vec())
-            .into()]
     }
 
-    fn validate(&self, v: &mut Validator<'_>) {
-        self.validate_spec(v);
-        self.validate_columns(v);
-    }
-
-    fn run(&self, ctx: &RunCtx<'_>) -> Result<StageRun> {
-        derived::run(self, ctx)
-    }
-}
-
-impl CensusStage {
     /// Every column the spec names exists in its table.
     fn validate_columns(&self, v: &mut Validator<'_>) {
         let l = &self.lsoa_lookup;
@@ -297,18 +310,31 @@ impl Build for CensusStage {
             &self.table,
             format!(
                 "{} One row per area and indicator (long form). geography_type: lsoa21, ward24 (LSOAs by ONS best fit), lad24. \
-                 status: ok, approximate (with the reason), or unavailable (one row per indicator and geography type with no code, and the reason). \
+                 status: ok, approximate (with the reason), or unavailable (with the reason); an indicator unavailable for every area of a geography type is one row of `{}` instead. \
                  Counts are Census 2021 values, lightly perturbed by ONS for disclosure control, so sums agree with totals only approximately. \
                  Indicators (id, unit: definition): {}",
                 self.description,
+                self.flags_table(),
                 self.glossary()
             ),
         );
         meta.verification = Some(report);
-        Ok(vec![Built {
-            table: rows.into_table()?,
-            meta,
-        }])
+        let flags_meta = BuiltTable::new(
+            self.flags_table(),
+            format!(
+                "Census 2021 indicators of `{}` that are unavailable for every area of a geography type: one row per geography type and indicator, with the reason. \
+                 The columns are those of `{}`, so the two stack; geography_code, value, numerator and denominator are always empty here.",
+                self.table, self.table
+            ),
+        );
+        let (areas, flags) = rows.into_tables()?;
+        Ok(vec![
+            Built { table: areas, meta },
+            Built {
+                table: flags,
+                meta: flags_meta,
+            },
+        ])
     }
 }
 

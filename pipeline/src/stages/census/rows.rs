@@ -173,21 +173,37 @@ impl Rows {
         self.code.len()
     }
 
-    pub fn into_table(self) -> Result<Table> {
-        let n = self.len();
-        let status: Vec<String> = self.status.iter().map(|s| s.as_str().to_string()).collect();
-        let mut b = TableBuilder::new();
-        b.push(COLUMNS[0], self.code)
-            .push(COLUMNS[1], self.geo_type)
-            .push(COLUMNS[2], self.indicator)
-            .push(COLUMNS[3], self.value)
-            .push(COLUMNS[4], self.numerator)
-            .push(COLUMNS[5], self.denominator)
-            .push(COLUMNS[6], self.unit)
-            .push(COLUMNS[7], self.source)
-            .push(COLUMNS[8], self.vintage)
-            .push(COLUMNS[9], status)
-            .push(COLUMNS[10], self.reason);
-        b.finish(n)
+    /// The rows as two tables: the areas' rows, and the flag rows (no code:
+    /// the indicator is unavailable for every area of a geography type),
+    /// which cannot sit in a table keyed by area code.
+    pub fn into_tables(self) -> Result<(Table, Table)> {
+        let (areas, flags): (Vec<usize>, Vec<usize>) =
+            (0..self.len()).partition(|&i| self.code[i].is_some());
+        Ok((self.table_of(&areas)?, self.table_of(&flags)?))
     }
+
+    fn table_of(&self, rows: &[usize]) -> Result<Table> {
+        let status: Vec<String> = rows
+            .iter()
+            .map(|&i| self.status[i].as_str().to_string())
+            .collect();
+        let mut b = TableBuilder::new();
+        b.push(COLUMNS[0], pick(&self.code, rows))
+            .push(COLUMNS[1], pick(&self.geo_type, rows))
+            .push(COLUMNS[2], pick(&self.indicator, rows))
+            .push(COLUMNS[3], pick(&self.value, rows))
+            .push(COLUMNS[4], pick(&self.numerator, rows))
+            .push(COLUMNS[5], pick(&self.denominator, rows))
+            .push(COLUMNS[6], pick(&self.unit, rows))
+            .push(COLUMNS[7], pick(&self.source, rows))
+            .push(COLUMNS[8], pick(&self.vintage, rows))
+            .push(COLUMNS[9], status)
+            .push(COLUMNS[10], pick(&self.reason, rows));
+        b.finish(rows.len())
+    }
+}
+
+/// The values of `column` at `rows`, in that order.
+fn pick<T: Clone>(column: &[T], rows: &[usize]) -> Vec<T> {
+    rows.iter().map(|&i| column[i].clone()).collect()
 }

@@ -33,7 +33,10 @@ fn favourable_rank() -> Rule {
 
 impl Stage for PlacesStage {
     fn inputs(&self) -> Inputs {
-        Inputs::required([self.indicators_table.clone()])
+        Inputs {
+            required: vec![self.indicators_table.clone()],
+            optional: self.unavailable_table.iter().cloned().collect(),
+        }
     }
 
     fn outputs(&self, _: &PlanCtx<'_>) -> Vec<Output> {
@@ -95,6 +98,9 @@ impl Stage for PlacesStage {
         ];
         for c in cols {
             v.column("indicators_table", t, c);
+            if let Some(u) = &self.unavailable_table {
+                v.column("unavailable_table", u, c);
+            }
         }
         for (i, theme) in self.themes.iter().enumerate() {
             for (j, ti) in theme.indicators.iter().enumerate() {
@@ -114,10 +120,13 @@ impl Stage for PlacesStage {
 
 impl Build for PlacesStage {
     fn build(&self, inputs: &Frames<'_>) -> Result<Vec<Built>> {
-        let long = scores::Long::read(inputs.table(&self.indicators_table)?)?;
+        let mut longs = vec![scores::Long::read(inputs.table(&self.indicators_table)?)?];
+        if let Some(t) = self.unavailable_table.as_ref().and_then(|t| inputs.get(t)) {
+            longs.push(scores::Long::read(t)?);
+        }
         self.outputs
             .iter()
-            .map(|(geo_type, table)| scores::build(self, &long, geo_type, table))
+            .map(|(geo_type, table)| scores::build(self, &longs, geo_type, table))
             .collect()
     }
 }

@@ -43,8 +43,16 @@ struct Indicators {
     approximate: BTreeMap<String, String>,
 }
 
-fn indicators_of(long: &Long, geo_type: &str) -> Indicators {
+/// Reads the areas' table and the flags' table alike (they share columns).
+fn indicators_of(longs: &[Long], geo_type: &str) -> Indicators {
     let mut out = Indicators::default();
+    for long in longs {
+        add_indicators(long, geo_type, &mut out);
+    }
+    out
+}
+
+fn add_indicators(long: &Long, geo_type: &str, out: &mut Indicators) {
     for i in 0..long.code.len() {
         if long.geo.text(i).as_deref() != Some(geo_type) {
             continue;
@@ -70,7 +78,6 @@ fn indicators_of(long: &Long, geo_type: &str) -> Indicators {
             _ => {}
         }
     }
-    out
 }
 
 /// What the themes add up to for every area.
@@ -83,8 +90,8 @@ struct Tally {
 }
 
 /// Builds the table of one geography type.
-pub fn build(spec: &PlacesStage, long: &Long, geo_type: &str, table: &str) -> Result<Built> {
-    let data = indicators_of(long, geo_type);
+pub fn build(spec: &PlacesStage, longs: &[Long], geo_type: &str, table: &str) -> Result<Built> {
+    let data = indicators_of(longs, geo_type);
     let mut areas: Vec<String> = data
         .values
         .values()

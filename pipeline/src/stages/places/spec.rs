@@ -10,6 +10,10 @@ pub struct PlacesStage {
     pub description: String,
     /// The long-form indicators table (a `census_indicators` output).
     pub indicators_table: String,
+    /// Its companion of indicators unavailable for a whole geography type,
+    /// whose reasons the scores quote.
+    #[serde(default)]
+    pub unavailable_table: Option<String>,
     /// Output table per geography type of the indicators table.
     pub outputs: IndexMap<String, String>,
     pub themes: Vec<Theme>,
