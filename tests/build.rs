@@ -335,6 +335,33 @@ fn a_second_identical_build_does_no_stage_work_and_writes_identical_files() {
 }
 
 #[test]
+fn building_the_release_in_place_again_does_nothing_unless_it_was_damaged() {
+    let b = shared_build();
+    let dir = tempdir();
+    let out = dir.path().join("release");
+    build_shared(&out, &b.cache);
+    let marker = out.join("manifest.json");
+    let inode =
+        |p: &std::path::Path| std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(p).unwrap());
+    let before = inode(&marker);
+    // The same build into the same directory: no stage runs, no file is
+    // written (the manifest is the very same file).
+    let again = build_shared(&out, &b.cache);
+    assert!(again.stages.is_empty(), "no stage ran");
+    assert_eq!(inode(&marker), before, "the release was not rewritten");
+    assert_eq!(again.manifest, manifest(&out));
+    // A file deleted from the release: the build runs and restores it.
+    let table = out.join("tables/imd_england_2019.csv.gz");
+    std::fs::remove_file(&table).unwrap();
+    let repaired = build_shared(&out, &b.cache);
+    assert!(!repaired.stages.is_empty(), "a damaged release is rebuilt");
+    assert_eq!(
+        std::fs::read(&table).unwrap(),
+        std::fs::read(b.out.join("tables/imd_england_2019.csv.gz")).unwrap()
+    );
+}
+
+#[test]
 fn values_are_exactly_as_published() {
     use polars::prelude::*;
     let b = shared_build();

@@ -5,15 +5,7 @@ use polars::prelude::*;
 use crate::util::*;
 
 fn indicator(out: &std::path::Path, geo: &str, id: &str) -> DataFrame {
-    read_table(out, "census2021_indicators")
-        .lazy()
-        .filter(
-            col("geography_type")
-                .eq(lit(geo))
-                .and(col("indicator_id").eq(lit(id))),
-        )
-        .collect()
-        .unwrap()
+    indicator_rows(out, geo, id)
 }
 
 fn value_of(df: &DataFrame, code: &str) -> Option<f64> {

@@ -19,23 +19,8 @@ fn rows_of(out: &Path, table: &str, filter: Expr) -> DataFrame {
         .unwrap()
 }
 
-/// An indicator's rows for a geography type: the areas' rows, then the
-/// flag row if it is unavailable for every area of the type (the two
-/// tables share their columns).
 fn census(out: &Path, geo: &str, id: &str) -> DataFrame {
-    let of = |table| {
-        rows_of(
-            out,
-            table,
-            col("geography_type")
-                .eq(lit(geo))
-                .and(col("indicator_id").eq(lit(id))),
-        )
-    };
-    let mut rows = of("census2021_indicators");
-    rows.vstack_mut(&of("census2021_indicators_unavailable"))
-        .unwrap();
-    rows
+    indicator_rows(out, geo, id)
 }
 
 fn text(df: &DataFrame, c: &str, i: usize) -> Option<String> {

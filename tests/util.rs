@@ -393,3 +393,26 @@ pub fn api_json(path: &Path) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_slice(&bytes).unwrap()
 }
+
+/// A Census indicator's rows for a geography type: the areas' rows from
+/// `census2021_indicators`, then the flag row from
+/// `census2021_indicators_unavailable` if it is unavailable for every area
+/// of the type (the two tables share their columns).
+pub fn indicator_rows(out: &Path, geo: &str, id: &str) -> polars::prelude::DataFrame {
+    use polars::prelude::*;
+    let of = |table| {
+        read_table(out, table)
+            .lazy()
+            .filter(
+                col("geography_type")
+                    .eq(lit(geo))
+                    .and(col("indicator_id").eq(lit(id))),
+            )
+            .collect()
+            .unwrap()
+    };
+    let mut rows = of("census2021_indicators");
+    rows.vstack_mut(&of("census2021_indicators_unavailable"))
+        .unwrap();
+    rows
+}

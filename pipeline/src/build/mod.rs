@@ -113,10 +113,13 @@ pub fn build(catalog: &Catalog, plan: &Plan, opts: &BuildOptions) -> Result<Buil
     if staging.exists() {
         std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
     }
+    // From here on, a failure removes the staging directory (a full disk
+    // can already refuse its marker).
     let tables_dir = staging.join("tables");
-    std::fs::create_dir_all(&tables_dir).map_err(|e| Error::io(&tables_dir, e))?;
-    release::write_marker(&staging)?;
-    let result = write_release(catalog, plan, &cache, &sources, &staging, opts, &key);
+    let result = std::fs::create_dir_all(&tables_dir)
+        .map_err(|e| Error::io(&tables_dir, e))
+        .and_then(|()| release::write_marker(&staging))
+        .and_then(|()| write_release(catalog, plan, &cache, &sources, &staging, opts, &key));
     let (manifest, stages, phases) = match result {
         Ok(r) => r,
         Err(e) => {
