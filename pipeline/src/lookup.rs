@@ -97,15 +97,17 @@ impl Release {
     fn load(dir: &Path, year: Option<u32>) -> Result<Release> {
         let index_path = dir.join("api/v1/postcodes/index.json");
         // Stored gzip-encoded, as every file of the API (see `gz`).
-        let text = crate::gz::read(&index_path).map_err(|_| {
-            Error::new(ErrorKind::Usage {
+        if !index_path.is_file() {
+            return Err(Error::new(ErrorKind::Usage {
                 reason: format!(
                     "{} has no postcode index ({}): pass --release with a release directory written by `census-pipeline build`",
                     dir.display(),
                     index_path.display()
                 ),
-            })
-        })?;
+            }));
+        }
+        // A file there but unreadable (a truncated copy) says so.
+        let text = crate::gz::read(&index_path)?;
         #[derive(Deserialize)]
         struct Index {
             editions: Vec<EditionRef>,
