@@ -119,10 +119,11 @@ pub fn run_stages(
     })
 }
 
-/// Runs the waves one after another, queueing each wave's tables for their
-/// CSV copies. Returns each wave's time and the tables that are unavailable.
+/// Each wave's wall time, and the tables that are unavailable.
 type Waves = (Vec<(String, Duration)>, Vec<(String, String)>);
 
+/// Runs the waves one after another, queueing each wave's tables for their
+/// CSV copies as soon as the wave ends.
 fn run_waves(shared: &Shared<'_>, plan: &Plan, copies: &Copies<'_>) -> Result<Waves> {
     let mut unavailable = Vec::new();
     let mut waves = Vec::new();

@@ -1,6 +1,7 @@
 //! A gzip CSV beside each Parquet table, for readers without Parquet (R's
 //! `read.csv`, spreadsheets). Each is a cache unit keyed by its Parquet
-//! file's digest, so a rebuild with nothing changed writes none.
+//! file's digest, so a rebuild with nothing changed writes none. They are
+//! written while the later stages run ([`Copies`]).
 
 use std::collections::{BTreeMap, VecDeque};
 use std::path::Path;
