@@ -26,7 +26,7 @@ impl<'a> AreaFiles<'a> {
     /// section's reasons and directions are written from the maps built
     /// once per section (measured: building and cloning them per file was
     /// most of the API's CPU time).
-    pub fn file(&self, code: &str, area: &'a Area) -> Vec<u8> {
+    pub fn file(&self, code: &str, area: &'a Area) -> crate::error::Result<Vec<u8>> {
         let spec = self.spec;
         let mut groups: IndexMap<&'a str, IndexMap<&'a str, SectionView<'a>>> = IndexMap::new();
         let mut caveats: Vec<&'a str> = spec.caveats.iter().map(String::as_str).collect();
@@ -65,7 +65,7 @@ impl<'a> AreaFiles<'a> {
             caveats,
             gaps,
         };
-        serde_json::to_vec(&file).expect("an area file serialises: its keys are strings")
+        serde_json::to_vec(&file).map_err(crate::error::Error::table)
     }
 
     fn parents(&self, area: &Area) -> Value {

@@ -95,7 +95,10 @@ impl Stage for ApiStage {
                 .map_err(|e| e.stage(ctx.stage))?;
             let tl = Instant::now();
             link_files(&unit.dir.join("files"), ctx.staging, &unit.meta.files)?;
-            debug!(ms = tl.elapsed().as_millis() as u64, "TIMING link");
+            debug!(
+                ms = tl.elapsed().as_millis() as u64,
+                "Cached API linked into the release."
+            );
             log_unit(ctx.stage, part, &unit.meta, unit.computed);
             run.units.push(UnitTime {
                 unit: format!("api {}", part.name()),
@@ -221,7 +224,10 @@ impl ApiStage {
             unavailable: ctx.unavailable,
         };
         let root = work.join("files");
-        debug!(ms = t.elapsed().as_millis() as u64, "TIMING read tables");
+        debug!(
+            ms = t.elapsed().as_millis() as u64,
+            "API input tables read."
+        );
         match part {
             Part::Areas => generate_areas(self, &inputs, &root),
             Part::Postcodes => generate_postcodes(self, &inputs, &root),
@@ -263,7 +269,7 @@ fn generate_areas(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Resul
     let sections = sections::read_all(spec, inputs)?;
     debug!(
         ms = t.elapsed().as_millis() as u64,
-        "TIMING registry and sections"
+        "Area registry and sections built."
     );
     let sections_of_type = sections::of_type(spec);
     let writer = writer::Writer {
@@ -284,14 +290,13 @@ fn generate_areas(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Resul
         chunk
             .iter()
             .map(|(code, area)| {
-                writer.write_bytes(
-                    format!("{}/areas/{code}.json", spec.base),
-                    &files_of.file(code, area),
-                )
+                files_of.file(code, area).and_then(|bytes| {
+                    writer.write_bytes(format!("{}/areas/{code}.json", spec.base), &bytes)
+                })
             })
             .collect()
     });
-    debug!(ms = t.elapsed().as_millis() as u64, "TIMING files");
+    debug!(ms = t.elapsed().as_millis() as u64, "Area files written.");
     let mut files = Vec::new();
     for w in written {
         files.extend(w?);
