@@ -158,15 +158,13 @@ fn rank_of(out: &Path, table: &str, code_col: &str, code: &str) -> (i64, i64) {
     (rank as i64, decile)
 }
 
-/// The first row of an NSPL member file (read here, not through the
-/// pipeline) that `keep` accepts: its (pcds, lsoa11).
-fn nspl_row(
-    member: &str,
-    keep: impl Fn(&::csv::StringRecord, &::csv::StringRecord) -> bool,
-) -> (String, String) {
+/// The first row of the NSPL member file of a postcode area (read here,
+/// not through the pipeline) that `keep` accepts, given the row's cell by
+/// column name: its (pcds, lsoa11).
+fn nspl_row(area: &str, keep: impl Fn(&dyn Fn(&str) -> String) -> bool) -> (String, String) {
     let path = data_dir()
         .join("postcodes/nspl_nov2021_partial")
-        .join(member);
+        .join(member(area));
     let mut gz = String::new();
     flate2::read::GzDecoder::new(std::fs::File::open(&path).unwrap())
         .read_to_string(&mut gz)
@@ -177,7 +175,7 @@ fn nspl_row(
     let row = r
         .records()
         .map(|r| r.unwrap())
-        .find(|row| keep(&h, row))
+        .find(|row| keep(&|n: &str| row[at(n)].to_string()))
         .unwrap();
     (row[at("pcds")].to_string(), row[at("lsoa11")].to_string())
 }
@@ -195,9 +193,8 @@ fn a_typed_postcode_shows_the_rank_and_decile_of_the_index_table() {
     let b = shared_build();
     let base = serve(b.out.clone());
     // A live Dorset postcode, as people type it: lower case, no space.
-    let (pcds, lsoa) = nspl_row(&member("DT"), |h, row| {
-        let at = |n: &str| h.iter().position(|x| x == n).unwrap();
-        row[at("doterm")].is_empty() && row[at("lsoa11")].starts_with("E01")
+    let (pcds, lsoa) = nspl_row("DT", |cell| {
+        cell("doterm").is_empty() && cell("lsoa11").starts_with("E01")
     });
     let typed = pcds.to_lowercase().replace(' ', "");
     let dom = look_up(&base, &typed, "postcode");
@@ -285,7 +282,7 @@ fn an_lsoa_code_and_a_local_authority_name_are_looked_up() {
 fn a_postcode_without_an_index_shows_why() {
     let b = shared_build();
     let base = serve(b.out.clone());
-    let (pcds, _) = nspl_row(&member("GY"), |_, _| true);
+    let (pcds, _) = nspl_row("GY", |_| true);
     let dom = look_up(&base, &pcds, "no-index");
     assert!(dom.contains(r#"data-state="done""#), "{dom}");
     let outcode = pcds.split(' ').next().unwrap();
@@ -339,9 +336,8 @@ fn a_postcode_in_a_district_abolished_since_shows_its_successor() {
     let base = serve(b.out.clone());
     // Harrogate (E07000165) in NSPL November 2021; North Yorkshire
     // (E06000065) since April 2023.
-    let (pcds, _) = nspl_row(&member("HG"), |h, row| {
-        let at = |n: &str| h.iter().position(|x| x == n).unwrap();
-        row[at("doterm")].is_empty() && row[at("laua")] == *"E07000165"
+    let (pcds, _) = nspl_row("HG", |cell| {
+        cell("doterm").is_empty() && cell("laua") == "E07000165"
     });
     let dom = look_up(&base, &pcds, "abolished-district");
     assert!(dom.contains(r#"data-state="done""#), "{dom}");
