@@ -26,13 +26,13 @@ mod validate;
 mod writer;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::Path;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info};
 
-use crate::cache::{link_or_copy, unit_key};
+use crate::cache::pack::{self, Sink};
+use crate::cache::{unit_key, Unit};
 use crate::contract::derived::table_refs;
 use crate::contract::{
     Frames, Inputs, Output, PlanCtx, RunCtx, Stage, StageRun, UnitTime, Validator,
@@ -78,27 +78,16 @@ impl Stage for ApiStage {
     /// Writes the API through the unit cache, as two units: the area files
     /// (with the index and `openapi.json`), which do not read the postcode
     /// table, and the outcode files, which do. A new postcode directory
-    /// rewrites only the outcode files. A cached unit is hard-linked into
-    /// place (copied where links are impossible), so an unchanged rebuild
-    /// neither regenerates nor re-hashes its files.
+    /// rewrites only the outcode files. A unit is generated straight into
+    /// the release, and the cache keeps its files as one pack (see
+    /// `cache::pack`), which a rebuild into a new directory unpacks.
     fn run(&self, ctx: &RunCtx<'_>) -> Result<StageRun> {
         let t0 = Instant::now();
         let mut run = StageRun::default();
         let parts = [Part::Areas, Part::Postcodes];
         for part in parts.into_iter().filter(|p| self.has(*p)) {
             let t = Instant::now();
-            let tables = self.tables_of(part);
-            let key = self.part_key(ctx, part, &tables);
-            let unit = ctx
-                .cache
-                .get_or_build(&key, |work| self.generate_into(ctx, part, &tables, work))
-                .map_err(|e| e.stage(ctx.stage))?;
-            let tl = Instant::now();
-            link_files(&unit.dir.join("files"), ctx.staging, &unit.meta.files)?;
-            debug!(
-                ms = tl.elapsed().as_millis() as u64,
-                "Cached API linked into the release."
-            );
+            let unit = self.unit(ctx, part)?;
             log_unit(ctx.stage, part, &unit.meta, unit.computed);
             run.units.push(UnitTime {
                 unit: format!("api {}", part.name()),
@@ -115,6 +104,46 @@ impl Stage for ApiStage {
         );
         (ctx.progress)();
         Ok(run)
+    }
+}
+
+/// The pack of a unit's files in its cache directory.
+const PACK: &str = "files.pack";
+
+impl ApiStage {
+    /// A part's files in the release: generated there, or unpacked from the
+    /// cache. A damaged pack is not trusted: the part is generated again.
+    fn unit(&self, ctx: &RunCtx<'_>, part: Part) -> Result<Unit<ApiOutput>> {
+        let tables = self.tables_of(part);
+        let key = self.part_key(ctx, part, &tables);
+        let build = || {
+            ctx.cache
+                .get_or_build(&key, |work| {
+                    pack::write(ctx.staging, &work.join(PACK), |sink| {
+                        self.generate_into(ctx, part, &tables, sink)
+                    })
+                })
+                .map_err(|e| e.stage(ctx.stage))
+        };
+        let unit = build()?;
+        if unit.computed {
+            return Ok(unit);
+        }
+        let t = Instant::now();
+        match pack::unpack(&unit.dir.join(PACK), ctx.staging, &unit.meta.files) {
+            Ok(()) => {
+                debug!(
+                    ms = t.elapsed().as_millis() as u64,
+                    "Cached API unpacked into the release."
+                );
+                Ok(unit)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "Generating the API again.");
+                std::fs::remove_dir_all(&unit.dir).map_err(|e| Error::io(&unit.dir, e))?;
+                build()
+            }
+        }
     }
 }
 
@@ -202,7 +231,7 @@ impl ApiStage {
         ctx: &RunCtx<'_>,
         part: Part,
         reads: &HashSet<String>,
-        work: &Path,
+        sink: &Sink,
     ) -> Result<ApiOutput> {
         let t = Instant::now();
         let mut tables = HashMap::new();
@@ -223,38 +252,22 @@ impl ApiStage {
             schemas: ctx.schemas,
             unavailable: ctx.unavailable,
         };
-        let root = work.join("files");
         debug!(
             ms = t.elapsed().as_millis() as u64,
             "API input tables read."
         );
         match part {
-            Part::Areas => generate_areas(self, &inputs, &root),
-            Part::Postcodes => generate_postcodes(self, &inputs, &root),
+            Part::Areas => generate_areas(self, &inputs, sink),
+            Part::Postcodes => generate_postcodes(self, &inputs, sink),
         }
     }
 }
 
-/// Links (or copies) every file of a cached API into the release.
-fn link_files(from_root: &Path, staging: &Path, files: &[FileEntry]) -> Result<()> {
-    let mut made = HashSet::new();
-    for f in files {
-        let to = staging.join(&f.path);
-        if let Some(parent) = to.parent() {
-            if made.insert(parent.to_path_buf()) {
-                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
-            }
-        }
-        link_or_copy(&from_root.join(&f.path), &to)?;
-    }
-    Ok(())
-}
-
-/// Builds the whole API into `release`. Returns every file written with
-/// its bytes and sha256.
-pub fn generate(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Result<ApiOutput> {
-    let mut out = generate_areas(spec, inputs, release)?;
-    let pc = generate_postcodes(spec, inputs, release)?;
+/// Builds the whole API into the sink's release. Returns every file
+/// written with its bytes and sha256.
+pub fn generate(spec: &ApiStage, inputs: &Frames<'_>, sink: &Sink) -> Result<ApiOutput> {
+    let mut out = generate_areas(spec, inputs, sink)?;
+    let pc = generate_postcodes(spec, inputs, sink)?;
     out.files.extend(pc.files);
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
     out.postcodes = pc.postcodes;
@@ -263,19 +276,24 @@ pub fn generate(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Result<
 }
 
 /// The area files, the index of areas and `openapi.json`.
-fn generate_areas(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Result<ApiOutput> {
+fn generate_areas(spec: &ApiStage, inputs: &Frames<'_>, sink: &Sink) -> Result<ApiOutput> {
     let t = Instant::now();
-    let registry = registers::Registry::build(spec, inputs)?;
-    let sections = sections::read_all(spec, inputs)?;
+    // The register and the sections read different columns: side by side.
+    let (registry, sections) = std::thread::scope(|s| {
+        let registry = s.spawn(|| registers::Registry::build(spec, inputs));
+        let sections = sections::read_all(spec, inputs);
+        match registry.join() {
+            Ok(r) => (r, sections),
+            Err(panic) => std::panic::resume_unwind(panic),
+        }
+    });
+    let (registry, sections) = (registry?, sections?);
     debug!(
         ms = t.elapsed().as_millis() as u64,
         "Area registry and sections built."
     );
     let sections_of_type = sections::of_type(spec);
-    let writer = writer::Writer {
-        root: release,
-        gzip: true,
-    };
+    let writer = writer::Writer { sink, gzip: true };
     writer.dir(&format!("{}/areas", spec.base))?;
     let files_of = area_file::AreaFiles {
         spec,
@@ -291,7 +309,7 @@ fn generate_areas(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Resul
             .iter()
             .map(|(code, area)| {
                 files_of.file(code, area).and_then(|bytes| {
-                    writer.write_bytes(format!("{}/areas/{code}.json", spec.base), &bytes)
+                    writer.write_bytes(format!("{}/areas/{code}.json", spec.base), bytes)
                 })
             })
             .collect()
@@ -302,10 +320,7 @@ fn generate_areas(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Resul
         files.extend(w?);
     }
     files.push(writer.write(format!("{}/areas/index.json", spec.base), &files_of.index())?);
-    let plain = writer::Writer {
-        root: release,
-        gzip: false,
-    };
+    let plain = writer::Writer { sink, gzip: false };
     files.push(plain.write("openapi.json".into(), &openapi(spec))?);
     files.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(ApiOutput {
@@ -318,7 +333,7 @@ fn generate_areas(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Resul
 /// The outcode files (nothing when the spec has no postcodes, or the build
 /// no postcode table: a warning says so, and `openapi.json` still
 /// describes them).
-fn generate_postcodes(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> Result<ApiOutput> {
+fn generate_postcodes(spec: &ApiStage, inputs: &Frames<'_>, sink: &Sink) -> Result<ApiOutput> {
     let mut out = ApiOutput::default();
     let Some(pc) = &spec.postcodes else {
         return Ok(out);
@@ -328,10 +343,7 @@ fn generate_postcodes(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> R
         return Ok(out);
     };
     let registry = registers::Registry::build(spec, inputs)?;
-    let writer = writer::Writer {
-        root: release,
-        gzip: true,
-    };
+    let writer = writer::Writer { sink, gzip: true };
     let w = postcodes::write_all(spec, pc, frame, &registry, inputs, &writer)?;
     out.files = w.files;
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -342,6 +354,8 @@ fn generate_postcodes(spec: &ApiStage, inputs: &Frames<'_>, release: &Path) -> R
 
 #[cfg(test)]
 mod tests {
+    use std::path::Path;
+
     use serde_json::{json, Value};
 
     use super::*;
@@ -486,7 +500,8 @@ editions = [{ key = "england", nation = "England", year = 2019, small_area = "ar
             vec![("imd_e", "imd_score", "File 5 is not an input")],
             vec![("imd_w", "WIMD is not in this catalog")],
         );
-        let out = generate(&spec(), &inputs, dir.path());
+        let pack = dir.path().join(PACK);
+        let out = pack::write(dir.path(), &pack, |sink| generate(&spec(), &inputs, sink));
         (dir, out)
     }
 

@@ -501,7 +501,7 @@ impl<'a> Outcodes<'a> {
         let base = &self.spec.base;
         let file = self
             .writer
-            .write_bytes(format!("{base}/postcodes/{outcode}.json"), &b)?;
+            .write_bytes(format!("{base}/postcodes/{outcode}.json"), b)?;
         Ok(Done {
             outcode: outcode.to_string(),
             count: f.count,

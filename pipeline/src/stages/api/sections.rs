@@ -25,15 +25,14 @@ pub struct SectionData {
 /// Every section's data, in spec order; `None` for a section whose table
 /// is not in this build.
 pub fn read_all(spec: &ApiStage, inputs: &Frames<'_>) -> Result<Vec<Option<SectionData>>> {
-    spec.sections
-        .iter()
-        .map(|s| match inputs.get(&s.table) {
-            None => Ok(None),
-            Some(frame) => read(s, frame, inputs)
-                .map(Some)
-                .map_err(|e| e.source_id(s.table.clone()).stage("api")),
-        })
-        .collect()
+    crate::par::parallel_map(&spec.sections, |s| match inputs.get(&s.table) {
+        None => Ok(None),
+        Some(frame) => read(s, frame, inputs)
+            .map(Some)
+            .map_err(|e| e.source_id(s.table.clone()).stage("api")),
+    })
+    .into_iter()
+    .collect()
 }
 
 fn read(s: &Section, frame: &Table, inputs: &Frames<'_>) -> Result<SectionData> {

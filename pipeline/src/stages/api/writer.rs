@@ -8,62 +8,59 @@
 //! the release directory itself recognises them by gzip's magic bytes
 //! ([`crate::gz::is_gzip`]); JSON can never begin with them.
 
-use std::path::Path;
-
 use serde_json::Value;
 
+use crate::cache::pack::Sink;
 use crate::cache::sha256_bytes;
 use crate::error::{Error, Result};
 use crate::release::FileEntry;
 
-/// Writes files under a root (a unit's work directory).
+/// Hands the API's files to the writer thread (see `cache::pack`), which
+/// creates them in the release and keeps them packed in the cache.
 pub struct Writer<'a> {
-    pub root: &'a Path,
+    pub sink: &'a Sink,
     /// Whether JSON is stored gzip-encoded (the API's files) or plain
     /// (`openapi.json`, which tools read from disk).
     pub gzip: bool,
 }
 
 impl Writer<'_> {
-    /// Creates a directory (relative to the root).
+    /// Creates a directory (relative to the release root).
     pub fn dir(&self, rel: &str) -> Result<()> {
-        let d = self.root.join(rel);
-        std::fs::create_dir_all(&d).map_err(|e| Error::io(&d, e))
+        self.sink.dir(rel)
     }
 
     /// Writes text (Markdown) at `rel`.
     pub fn write_text(&self, rel: String, text: &str) -> Result<FileEntry> {
-        let path = self.root.join(&rel);
-        std::fs::write(&path, text).map_err(|e| Error::io(&path, e))?;
-        Ok(FileEntry {
-            path: rel,
+        let entry = FileEntry {
+            path: rel.clone(),
             bytes: text.len() as u64,
             sha256: sha256_bytes(text.as_bytes()),
-        })
+        };
+        self.sink.put(rel, text.as_bytes().to_vec())?;
+        Ok(entry)
     }
 
     /// Writes `value` as compact JSON at `rel`.
     pub fn write(&self, rel: String, value: &Value) -> Result<FileEntry> {
         let bytes = serde_json::to_vec(value).map_err(Error::table)?;
-        self.write_bytes(rel, &bytes)
+        self.write_bytes(rel, bytes)
     }
 
     /// Writes bytes (JSON assembled by the caller) at `rel`, gzip-encoded
     /// if the writer says so.
-    pub fn write_bytes(&self, rel: String, bytes: &[u8]) -> Result<FileEntry> {
-        let path = self.root.join(&rel);
-        let encoded;
+    pub fn write_bytes(&self, rel: String, bytes: Vec<u8>) -> Result<FileEntry> {
         let bytes = if self.gzip {
-            encoded = crate::gz::encode(bytes);
-            &encoded
+            crate::gz::encode(&bytes)
         } else {
             bytes
         };
-        std::fs::write(&path, bytes).map_err(|e| Error::io(&path, e))?;
-        Ok(FileEntry {
-            path: rel,
+        let entry = FileEntry {
+            path: rel.clone(),
             bytes: bytes.len() as u64,
-            sha256: sha256_bytes(bytes),
-        })
+            sha256: sha256_bytes(&bytes),
+        };
+        self.sink.put(rel, bytes)?;
+        Ok(entry)
     }
 }
