@@ -28,7 +28,7 @@ pub fn encode(bytes: &[u8]) -> Vec<u8> {
     thread_local! {
         static COMPRESSOR: std::cell::RefCell<libdeflater::Compressor> =
             std::cell::RefCell::new(libdeflater::Compressor::new(
-                libdeflater::CompressionLvl::fastest(),
+                libdeflater::CompressionLvl::new(1).expect("level 1 is one of libdeflate's levels"),
             ));
     }
     COMPRESSOR.with_borrow_mut(|c| {

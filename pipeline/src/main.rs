@@ -454,11 +454,17 @@ fn print_bench(full: &BuildReport, full_wall: Duration, noop: &BuildReport, noop
         std::thread::available_parallelism().map_or(1, |n| n.get())
     );
     println!();
-    println!("full build (fresh stage cache, inputs in place; stages of one wave and units of one stage overlap)");
-    for s in &full.stages {
+    println!(
+        "full build (fresh stage cache, inputs in place; stages and units of one stage overlap)"
+    );
+    println!("  {:<30} {:>9}   {:>9}", "", "starts at", "wall");
+    let mut stages: Vec<_> = full.stages.iter().collect();
+    stages.sort_by_key(|s| s.started);
+    for s in stages {
         println!(
-            "  stage {:<24} {:>9.3} s  ({} computed, {} cached)",
+            "  stage {:<24} {:>9.3} s {:>9.3} s  ({} computed, {} cached)",
             s.name,
+            s.started.as_secs_f64(),
             s.wall.as_secs_f64(),
             s.computed,
             s.cached
@@ -466,7 +472,7 @@ fn print_bench(full: &BuildReport, full_wall: Duration, noop: &BuildReport, noop
         let mut units = s.units.clone();
         units.sort_by_key(|u| std::cmp::Reverse(u.took));
         for u in units {
-            println!("    {:<44} {:>9.3} s", u.unit, u.took.as_secs_f64());
+            println!("    {:<40} {:>21.3} s", u.unit, u.took.as_secs_f64());
         }
     }
     println!(

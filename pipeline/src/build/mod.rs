@@ -10,6 +10,7 @@
 
 mod current;
 mod run;
+mod schedule;
 
 pub use current::KEY_FILE;
 
@@ -56,6 +57,8 @@ pub struct BuildReport {
 #[derive(Debug, Clone, Default)]
 pub struct StageReport {
     pub name: String,
+    /// When the stage's first work started, counted from the first stage's.
+    pub started: Duration,
     pub wall: Duration,
     pub computed: usize,
     pub cached: usize,

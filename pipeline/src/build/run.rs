@@ -1,6 +1,6 @@
 //! Running the stages wave by wave, each through the stage contract.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -8,13 +8,13 @@ use std::time::{Duration, Instant};
 use tracing::{info, info_span, warn};
 use tracing_indicatif::span_ext::IndicatifSpanExt;
 
-use super::StageReport;
+use super::{schedule, StageReport};
 use crate::cache::Cache;
 use crate::catalog::Catalog;
 use crate::checks::TableReport;
 use crate::contract::{RunCtx, StageRun};
 use crate::error::Result;
-use crate::par::{lock, parallel};
+use crate::par::lock;
 use crate::plan::{Plan, PlannedStage};
 use crate::read::Limits;
 use crate::release::csv::Copies;
@@ -73,7 +73,7 @@ pub fn run_stages(
         // Closed however the waves end, a panic included: the scope waits
         // for the worker, which waits for the queue to close.
         let closing = copies.closer();
-        let waves = run_waves(&shared, plan, &copies);
+        let waves = run_all(&shared, plan, &copies);
         if waves.is_err() {
             // A failed build publishes nothing: the copies left are moot.
             copies.cancel();
@@ -99,11 +99,12 @@ pub fn run_stages(
             t.csv = Some(file);
         }
     }
-    let mut reports = shared
-        .reports
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner());
-    reports.sort_by(|a, b| a.name.cmp(&b.name));
+    let reports = merge_reports(
+        shared
+            .reports
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner()),
+    );
     let mut verification = shared
         .verification
         .into_inner()
@@ -119,54 +120,61 @@ pub fn run_stages(
     })
 }
 
-/// Each wave's wall time, and the tables that are unavailable.
+/// The stages' wall time, and the tables that are unavailable.
 type Waves = (Vec<(String, Duration)>, Vec<(String, String)>);
 
-/// Runs the waves one after another, queueing each wave's tables for their
-/// CSV copies as soon as the wave ends.
-fn run_waves(shared: &Shared<'_>, plan: &Plan, copies: &Copies<'_>) -> Result<Waves> {
-    let mut unavailable = Vec::new();
-    let mut waves = Vec::new();
-    for wave in &plan.waves {
-        let t = Instant::now();
-        let before: BTreeSet<String> = lock(&shared.tables).keys().cloned().collect();
-        parallel(wave, |name| shared.run_one(name))?;
-        waves.push((wave_name(wave), t.elapsed()));
-        for name in wave {
-            unavailable.extend(plan.stages[name].unavailable.iter().cloned());
-        }
-        let tables = lock(&shared.tables);
-        copies.submit(
-            tables
-                .iter()
-                .filter(|(n, _)| !before.contains(*n))
-                .map(|(n, e)| (n.clone(), e.clone())),
-        );
-    }
+/// Runs every stage, each piece of work as soon as the tables it reads are
+/// written (see `schedule`), queueing each table for its CSV copy as soon
+/// as it is written.
+fn run_all(shared: &Shared<'_>, plan: &Plan, copies: &Copies<'_>) -> Result<Waves> {
+    let t = Instant::now();
+    let size_of = |id: &str| {
+        shared
+            .sources
+            .get(id)
+            .and_then(|p| std::fs::metadata(p).ok())
+            .map_or(0, |m| m.len())
+    };
+    let tasks = schedule::tasks(plan, size_of);
+    let workers = std::thread::available_parallelism().map_or(2, |n| n.get());
+    schedule::run(tasks, workers, |task| {
+        let written = shared.run_one(&task.stage, &task.outputs, t)?;
+        copies.submit(written);
+        Ok(())
+    })?;
+    let unavailable = plan
+        .waves
+        .iter()
+        .flatten()
+        .flat_map(|name| plan.stages[name].unavailable.iter().cloned())
+        .collect();
+    let waves = vec![(
+        "stages (each as soon as the tables it reads are written)".to_string(),
+        t.elapsed(),
+    )];
     Ok((waves, unavailable))
 }
 
-/// A wave named by its first stages, for the benchmark.
-fn wave_name(wave: &[String]) -> String {
-    let mut name = wave.iter().take(3).cloned().collect::<Vec<_>>().join(", ");
-    if wave.len() > 3 {
-        name.push_str(&format!(" and {} more", wave.len() - 3));
-    }
-    format!("stages {name}")
-}
-
 impl Shared<'_> {
-    fn run_one(&self, name: &String) -> Result<()> {
+    /// Runs a stage for `outputs` (all its tables, or one table of a stage
+    /// that splits by output) and returns the tables it wrote. `t0` is when
+    /// the stages began, for the report's timeline.
+    fn run_one(
+        &self,
+        name: &str,
+        outputs: &[String],
+        t0: Instant,
+    ) -> Result<Vec<(String, TableEntry)>> {
         let stage: &PlannedStage = &self.plan.stages[name];
         if stage.skipped() {
             for (t, reason) in &stage.unavailable {
                 warn!(stage = %name, table = %t, %reason, "Table unavailable; published as such.");
             }
-            return Ok(());
+            return Ok(Vec::new());
         }
         let started = Instant::now();
         let span = info_span!("stage", stage = %name);
-        span.pb_set_length(stage.outputs.len().max(1) as u64);
+        span.pb_set_length(outputs.len().max(1) as u64);
         span.pb_set_message(&format!("stage {name}"));
         // Entered only for the progress bar's lifetime; stages run on
         // worker threads, so the span is not entered (it would nest).
@@ -188,18 +196,24 @@ impl Shared<'_> {
             inputs,
             schemas: &self.plan.schemas,
             unavailable: &self.plan.unavailable,
-            outputs: &stage.outputs,
+            outputs,
             progress: &progress,
             limits: self.limits,
         };
         let run = stage.spec.kind.stage().run(&ctx)?;
-        self.record(name, run, started);
-        Ok(())
+        Ok(self.record(name, run, started, t0))
     }
 
-    fn record(&self, name: &str, run: StageRun, started: Instant) {
+    fn record(
+        &self,
+        name: &str,
+        run: StageRun,
+        started: Instant,
+        t0: Instant,
+    ) -> Vec<(String, TableEntry)> {
         let mut report = StageReport {
             name: name.to_string(),
+            started: started.duration_since(t0),
             ..Default::default()
         };
         for u in run.units {
@@ -212,7 +226,7 @@ impl Shared<'_> {
         }
         lock(&self.verification).extend(run.verification);
         lock(&self.files).extend(run.files);
-        lock(&self.tables).extend(run.tables);
+        lock(&self.tables).extend(run.tables.iter().cloned());
         report.wall = started.elapsed();
         info!(
             stage = %name,
@@ -222,5 +236,28 @@ impl Shared<'_> {
             "Stage finished."
         );
         lock(&self.reports).push(report);
+        run.tables
     }
+}
+
+/// One report per stage: a stage run table by table spans from its first
+/// table's start to its last table's end.
+fn merge_reports(reports: Vec<StageReport>) -> Vec<StageReport> {
+    let mut by_name: BTreeMap<String, StageReport> = BTreeMap::new();
+    for r in reports {
+        match by_name.get_mut(&r.name) {
+            None => {
+                by_name.insert(r.name.clone(), r);
+            }
+            Some(m) => {
+                let end = (m.started + m.wall).max(r.started + r.wall);
+                m.started = m.started.min(r.started);
+                m.wall = end - m.started;
+                m.computed += r.computed;
+                m.cached += r.cached;
+                m.units.extend(r.units);
+            }
+        }
+    }
+    by_name.into_values().collect()
 }

@@ -306,6 +306,13 @@ pub trait Stage: Sync {
     fn validate(&self, v: &mut Validator<'_>);
     /// Runs the stage into the release's staging directory.
     fn run(&self, ctx: &RunCtx<'_>) -> Result<StageRun>;
+    /// True if each output table is separate work that reads no table (the
+    /// load stage: one dataset each). The build then runs the stage once
+    /// per table, so a stage reading a loaded table starts as soon as that
+    /// table is written rather than when the last dataset is.
+    fn splits_by_output(&self) -> bool {
+        false
+    }
 }
 
 /// Kinds with large specs are boxed in the enum of kinds.
@@ -321,6 +328,9 @@ impl<S: Stage> Stage for Box<S> {
     }
     fn run(&self, ctx: &RunCtx<'_>) -> Result<StageRun> {
         (**self).run(ctx)
+    }
+    fn splits_by_output(&self) -> bool {
+        (**self).splits_by_output()
     }
 }
 

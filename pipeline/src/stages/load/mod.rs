@@ -129,6 +129,10 @@ impl Stage for LoadStage {
         }
     }
 
+    fn splits_by_output(&self) -> bool {
+        true
+    }
+
     fn run(&self, ctx: &RunCtx<'_>) -> Result<StageRun> {
         // Largest files first, so the long ones start early.
         let mut ids: Vec<&String> = ctx.outputs.iter().collect();
