@@ -21,7 +21,6 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::release::FileEntry;
 
 const MAGIC: &[u8] = b"census-pipeline pack 1\n";
 
@@ -111,10 +110,14 @@ fn record(out: &mut impl Write, rel: &str, bytes: &[u8]) -> std::io::Result<()> 
 }
 
 /// Creates under `release` every file of the pack at `pack`, which must
-/// hold exactly `files` (each path once, at its size). A pack that does not
+/// hold exactly `files` (each path once, at its size in bytes). A pack that does not
 /// is damaged: the error says so, and nothing outside `release` is touched
 /// whatever the pack holds.
-pub fn unpack(pack: &Path, release: &Path, files: &[FileEntry]) -> Result<()> {
+pub fn unpack<'f>(
+    pack: &Path,
+    release: &Path,
+    files: impl IntoIterator<Item = (&'f str, u64)>,
+) -> Result<()> {
     let damaged = |why: String| {
         Error::new(ErrorKind::Unreadable {
             reason: format!(
@@ -123,8 +126,7 @@ pub fn unpack(pack: &Path, release: &Path, files: &[FileEntry]) -> Result<()> {
             ),
         })
     };
-    let mut expected: HashMap<&str, u64> =
-        files.iter().map(|f| (f.path.as_str(), f.bytes)).collect();
+    let mut expected: HashMap<&str, u64> = files.into_iter().collect();
     let file = File::open(pack).map_err(|e| Error::io(pack, e))?;
     let mut r = BufReader::with_capacity(1 << 20, file);
     let mut magic = vec![0; MAGIC.len()];
@@ -189,12 +191,8 @@ fn read_u64(r: &mut impl Read) -> std::io::Result<u64> {
 mod tests {
     use super::*;
 
-    fn entry(path: &str, bytes: &[u8]) -> FileEntry {
-        FileEntry {
-            path: path.into(),
-            bytes: bytes.len() as u64,
-            sha256: crate::cache::sha256_bytes(bytes),
-        }
+    fn entry<'a>(path: &'a str, bytes: &[u8]) -> (&'a str, u64) {
+        (path, bytes.len() as u64)
     }
 
     #[test]
@@ -214,7 +212,7 @@ mod tests {
         })
         .unwrap();
         assert_eq!(std::fs::read(a.join("x/y/1.json")).unwrap(), b"{}");
-        unpack(&pack, &b, &files).unwrap();
+        unpack(&pack, &b, files).unwrap();
         assert_eq!(std::fs::read(b.join("x/y/1.json")).unwrap(), b"{}");
         assert_eq!(std::fs::read(b.join("top.txt")).unwrap(), b"");
     }
@@ -228,20 +226,20 @@ mod tests {
         let mut bytes = MAGIC.to_vec();
         record(&mut bytes, "../escaped", b"x").unwrap();
         std::fs::write(&pack, &bytes).unwrap();
-        let err = unpack(&pack, &release, &[entry("../escaped", b"x")]).unwrap_err();
+        let err = unpack(&pack, &release, [entry("../escaped", b"x")]).unwrap_err();
         assert!(err.to_string().contains("not relative"), "{err}");
         assert!(!dir.path().join("escaped").exists());
         // Truncated: a file of the unit is missing.
         let mut bytes = MAGIC.to_vec();
         record(&mut bytes, "a.json", b"{}").unwrap();
         std::fs::write(&pack, &bytes[..bytes.len() - 1]).unwrap();
-        let err = unpack(&pack, &release, &[entry("a.json", b"{}")]).unwrap_err();
+        let err = unpack(&pack, &release, [entry("a.json", b"{}")]).unwrap_err();
         assert!(err.to_string().contains("damaged"), "{err}");
         std::fs::write(&pack, &bytes).unwrap();
         let err = unpack(
             &pack,
             &release,
-            &[entry("a.json", b"{}"), entry("b.json", b"")],
+            [entry("a.json", b"{}"), entry("b.json", b"")],
         )
         .unwrap_err();
         assert!(err.to_string().contains("has no `b.json`"), "{err}");

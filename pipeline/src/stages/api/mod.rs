@@ -130,7 +130,8 @@ impl ApiStage {
             return Ok(unit);
         }
         let t = Instant::now();
-        match pack::unpack(&unit.dir.join(PACK), ctx.staging, &unit.meta.files) {
+        let files = unit.meta.files.iter().map(|f| (f.path.as_str(), f.bytes));
+        match pack::unpack(&unit.dir.join(PACK), ctx.staging, files) {
             Ok(()) => {
                 debug!(
                     ms = t.elapsed().as_millis() as u64,

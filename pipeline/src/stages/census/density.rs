@@ -89,20 +89,21 @@ fn area_km2(text: &str) -> Option<f64> {
         .filter(|a| *a > 0.0)
 }
 
-pub fn add(
+/// The density rows of indicator `density` (made by [`indicator`]).
+pub fn add<'a>(
     a: &AreaLayer,
+    density: &'a Indicator,
     inputs: &Frames<'_>,
     geo: &Geography,
     lsoa_population: &BTreeMap<String, f64>,
-    rows: &mut Rows,
+    rows: &mut Rows<'a>,
     report: &mut TableReport,
 ) -> Result<()> {
-    let density = indicator(a);
     let all = [("lsoa21", ""), ("ward24", ""), ("lad24", "")];
     let areas = match Areas::load(a, inputs)? {
         Some(areas) if !lsoa_population.is_empty() => areas,
         Some(_) => {
-            rows.unavailable(&density, &all, "no LSOA populations in the build");
+            rows.unavailable(density, &all, "no LSOA populations in the build");
             return Ok(());
         }
         None => {
@@ -111,11 +112,7 @@ pub fn add(
                 .iter()
                 .map(|t| census_reason(inputs, t))
                 .collect();
-            rows.unavailable(
-                &density,
-                &all,
-                &format!("no LSOA areas: {}", why.join("; ")),
-            );
+            rows.unavailable(density, &all, &format!("no LSOA areas: {}", why.join("; ")));
             return Ok(());
         }
     };
@@ -132,7 +129,7 @@ pub fn add(
     for (geo_type, vintage, m) in layers {
         match (&areas.generalised, geo_type) {
             (Some(how), "lsoa21" | "ward24") => rows.unavailable(
-                &density,
+                density,
                 &[(geo_type, vintage)],
                 &format!(
                     "only generalised LSOA boundaries are in the build ({how}); they shrink small areas many times over, so small-area densities are not published. Declare the publisher's land areas (`areas.measured`) to publish them"
@@ -141,7 +138,7 @@ pub fn add(
             (generalised, _) => {
                 if gaps > 0 {
                     rows.unavailable(
-                        &density,
+                        density,
                         &[(geo_type, vintage)],
                         &format!(
                             "{gaps} LSOAs lack an area in `{}` or a population: they, their wards and their districts have no density (listed in the verification report)",
@@ -160,7 +157,7 @@ pub fn add(
                     rows.push(Row {
                         code: Some(code),
                         geo: geo_type,
-                        ind: &density,
+                        ind: density,
                         v: (Some(p.num / p.den), Some(p.num), Some(p.den)),
                         vintage,
                         status,

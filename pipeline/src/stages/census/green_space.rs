@@ -29,23 +29,31 @@ pub fn indicator(gs: &GreenSpace) -> Indicator {
     }
 }
 
-pub fn add(
+/// The vintage of the rows: LAD 2024, from the source's own.
+pub fn vintage(gs: &GreenSpace) -> String {
+    format!("LAD 2024 (from {})", gs.vintage)
+}
+
+/// The rows of indicator `ind` (made by [`indicator`]), whose vintage is
+/// [`vintage`].
+pub fn add<'a>(
     gs: &GreenSpace,
+    ind: &'a Indicator,
+    vintage: &'a str,
     inputs: &Frames<'_>,
     geo: &Geography,
-    rows: &mut Rows,
+    rows: &mut Rows<'a>,
     report: &mut TableReport,
 ) -> Result<()> {
-    let ind = indicator(gs);
     let Some(frame) = inputs.get(&gs.table) else {
         rows.unavailable(
-            &ind,
+            ind,
             &[("lad24", "LAD 2024")],
             &census_reason(inputs, &gs.table),
         );
         return Ok(());
     };
-    let parts = parts_of(&ind, &gs.table, frame, &gs.key)?;
+    let parts = parts_of(ind, &gs.table, frame, &gs.key)?;
     let successor = match &gs.predecessors {
         Some(p) => successors(p, inputs)?,
         None => HashMap::new(),
@@ -84,22 +92,15 @@ pub fn add(
             rows.push(super::rows::Row {
                 code: Some(code.clone()),
                 geo: "lad24",
-                ind: &ind,
-                v: value_of(&ind, p),
-                vintage: &format!("LAD 2024 (from {})", gs.vintage),
+                ind,
+                v: value_of(ind, p),
+                vintage,
                 status: super::rows::IndicatorStatus::Approximate,
                 reason: Some(reason),
             });
             continue;
         }
-        rows.ok(
-            code,
-            "lad24",
-            &ind,
-            value_of(&ind, p),
-            &format!("LAD 2024 (from {})", gs.vintage),
-            reason,
-        );
+        rows.ok(code, "lad24", ind, value_of(ind, p), vintage, reason);
     }
     report.push(
         "green_space_districts",

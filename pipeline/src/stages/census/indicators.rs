@@ -14,11 +14,11 @@ use crate::error::Result;
 
 /// Every declared indicator's rows; returns each LSOA's population (the
 /// numerator of the indicator the density is based on).
-pub fn add_all(
-    spec: &CensusStage,
+pub fn add_all<'a>(
+    spec: &'a CensusStage,
     inputs: &Frames<'_>,
     geo: &Geography,
-    rows: &mut Rows,
+    rows: &mut Rows<'a>,
 ) -> Result<BTreeMap<String, f64>> {
     let mut lsoa_population = BTreeMap::new();
     for ind in &spec.indicators {
@@ -79,12 +79,12 @@ pub fn census_reason(inputs: &Frames<'_>, t: &str) -> String {
 /// LSOA rows, ward rows (summed from LSOAs) and, when no local authority
 /// table is available, LAD 2024 rows summed from LSOAs. Returns the LAD
 /// 2024 sums either way, to reconcile with the local authority table.
-fn from_lsoas(
-    ind: &Indicator,
+fn from_lsoas<'a>(
+    ind: &'a Indicator,
     parts: &BTreeMap<String, Parts>,
     geo: &Geography,
     lads_too: bool,
-    rows: &mut Rows,
+    rows: &mut Rows<'a>,
 ) -> BTreeMap<String, Parts> {
     let mut wards: BTreeMap<String, Parts> = BTreeMap::new();
     for (code, p) in parts {
@@ -138,12 +138,12 @@ struct LsoaSums<'a> {
 /// LSOA table is in the build too, a district whose figure differs from
 /// the sum of its LSOAs by more than the tolerance is `approximate`, with
 /// the difference and its cause.
-fn from_ltla(
-    ind: &Indicator,
+fn from_ltla<'a>(
+    ind: &'a Indicator,
     inputs: &Frames<'_>,
     geo: &Geography,
     lsoa_sums: Option<LsoaSums<'_>>,
-    rows: &mut Rows,
+    rows: &mut Rows<'a>,
 ) -> Result<()> {
     let have_lsoa = lsoa_sums.is_some();
     let table = ind.ltla.as_ref().and_then(|t| inputs.get(t));

@@ -295,13 +295,27 @@ impl Build for CensusStage {
             }
         }
         report.ok()?;
+        // Made before the rows, which borrow them.
+        let density = self.areas.as_ref().map(|a| (a, density::indicator(a)));
+        let green = self
+            .green_space
+            .as_ref()
+            .map(|g| (g, green_space::indicator(g), green_space::vintage(g)));
         let mut rows = rows::Rows::default();
         let lsoa_population = indicators::add_all(self, inputs, &geo, &mut rows)?;
-        if let Some(a) = &self.areas {
-            density::add(a, inputs, &geo, &lsoa_population, &mut rows, &mut report)?;
+        if let Some((a, ind)) = &density {
+            density::add(
+                a,
+                ind,
+                inputs,
+                &geo,
+                &lsoa_population,
+                &mut rows,
+                &mut report,
+            )?;
         }
-        if let Some(gs) = &self.green_space {
-            green_space::add(gs, inputs, &geo, &mut rows, &mut report)?;
+        if let Some((gs, ind, vintage)) = &green {
+            green_space::add(gs, ind, vintage, inputs, &geo, &mut rows, &mut report)?;
         }
         unavailable_check(&rows, &mut report);
         rows.check_units(&mut report);
@@ -358,7 +372,7 @@ fn unavailable_check(rows: &rows::Rows, report: &mut TableReport) {
         .iter()
         .zip(&rows.indicator)
         .filter(|(s, _)| **s == IndicatorStatus::Unavailable)
-        .map(|(_, i)| i.clone())
+        .map(|(_, i)| i.to_string())
         .collect();
     report.push(
         "unavailable_indicators",

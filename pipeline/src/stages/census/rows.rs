@@ -5,7 +5,7 @@ use super::spec::indicator_unit;
 use super::Indicator;
 use crate::checks::TableReport;
 use crate::error::Result;
-use crate::frame::{Table, TableBuilder};
+use crate::frame::{Repeated, Table, TableBuilder};
 
 /// A row's status. Published as text in the `status` column; other kinds
 /// that read the table parse it with [`IndicatorStatus::parse`].
@@ -65,33 +65,36 @@ pub struct Row<'a> {
     pub reason: Option<String>,
 }
 
-/// The output rows, column by column.
+/// The output rows, column by column. The columns that repeat a few
+/// values over 700,000 rows (geography type, indicator, unit, source,
+/// vintage) borrow them from the spec: a copy per row was a fifth of the
+/// stage's time, most of it the allocator asking the kernel for pages.
 #[derive(Default)]
-pub struct Rows {
+pub struct Rows<'a> {
     code: Vec<Option<String>>,
-    geo_type: Vec<String>,
-    pub indicator: Vec<String>,
+    geo_type: Vec<&'a str>,
+    pub indicator: Vec<&'a str>,
     value: Vec<Option<f64>>,
     numerator: Vec<Option<f64>>,
     denominator: Vec<Option<f64>>,
-    unit: Vec<String>,
-    source: Vec<String>,
-    vintage: Vec<String>,
+    unit: Vec<&'a str>,
+    source: Vec<&'a str>,
+    vintage: Vec<&'a str>,
     pub status: Vec<IndicatorStatus>,
     reason: Vec<Option<String>>,
 }
 
-impl Rows {
-    pub fn push(&mut self, r: Row<'_>) {
+impl<'a> Rows<'a> {
+    pub fn push(&mut self, r: Row<'a>) {
         self.code.push(r.code);
-        self.geo_type.push(r.geo.to_string());
-        self.indicator.push(r.ind.id.clone());
+        self.geo_type.push(r.geo);
+        self.indicator.push(&r.ind.id);
         self.value.push(r.v.0);
         self.numerator.push(r.v.1);
         self.denominator.push(r.v.2);
-        self.unit.push(r.ind.unit.clone());
-        self.source.push(r.ind.source.clone());
-        self.vintage.push(r.vintage.to_string());
+        self.unit.push(&r.ind.unit);
+        self.source.push(&r.ind.source);
+        self.vintage.push(r.vintage);
         self.status.push(r.status);
         self.reason.push(r.reason);
     }
@@ -100,10 +103,10 @@ impl Rows {
     pub fn ok(
         &mut self,
         code: &str,
-        geo: &str,
-        ind: &Indicator,
+        geo: &'a str,
+        ind: &'a Indicator,
         v: (Option<f64>, Option<f64>, Option<f64>),
-        vintage: &str,
+        vintage: &'a str,
         reason: Option<String>,
     ) {
         self.push(Row {
@@ -118,7 +121,12 @@ impl Rows {
     }
 
     /// One flag row per geography type: the indicator is unavailable there.
-    pub fn unavailable(&mut self, ind: &Indicator, geographies: &[(&str, &str)], reason: &str) {
+    pub fn unavailable(
+        &mut self,
+        ind: &'a Indicator,
+        geographies: &[(&'a str, &'a str)],
+        reason: &str,
+    ) {
         for (geo, vintage) in geographies {
             self.push(Row {
                 code: None,
@@ -188,15 +196,17 @@ impl Rows {
             .map(|&i| self.status[i].as_str().to_string())
             .collect();
         let mut b = TableBuilder::new();
+        let repeated =
+            |column: &[&'a str]| Repeated(rows.iter().map(|&i| Some(column[i])).collect());
         b.push(COLUMNS[0], pick(&self.code, rows))
-            .push(COLUMNS[1], pick(&self.geo_type, rows))
-            .push(COLUMNS[2], pick(&self.indicator, rows))
+            .push(COLUMNS[1], repeated(&self.geo_type))
+            .push(COLUMNS[2], repeated(&self.indicator))
             .push(COLUMNS[3], pick(&self.value, rows))
             .push(COLUMNS[4], pick(&self.numerator, rows))
             .push(COLUMNS[5], pick(&self.denominator, rows))
-            .push(COLUMNS[6], pick(&self.unit, rows))
-            .push(COLUMNS[7], pick(&self.source, rows))
-            .push(COLUMNS[8], pick(&self.vintage, rows))
+            .push(COLUMNS[6], repeated(&self.unit))
+            .push(COLUMNS[7], repeated(&self.source))
+            .push(COLUMNS[8], repeated(&self.vintage))
             .push(COLUMNS[9], status)
             .push(COLUMNS[10], pick(&self.reason, rows));
         b.finish(rows.len())
