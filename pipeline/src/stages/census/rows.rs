@@ -146,7 +146,7 @@ impl<'a> Rows<'a> {
     pub fn check_units(&self, report: &mut TableReport) {
         let mut bad = Vec::new();
         for i in 0..self.len() {
-            let unit = indicator_unit(&self.unit[i]);
+            let unit = indicator_unit(self.unit[i]);
             let range = unit.and_then(|u| u.implied_range());
             let Some((lo, hi)) = range else {
                 bad.push(format!("row {i}: unknown unit `{}`", self.unit[i]));
