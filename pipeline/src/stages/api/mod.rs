@@ -26,6 +26,7 @@ mod validate;
 mod writer;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::OnceLock;
 use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
@@ -41,6 +42,8 @@ use crate::error::{Error, Result};
 use crate::frame::Table;
 use crate::par::parallel_map;
 use crate::release::FileEntry;
+
+use registers::Registry;
 
 pub use openapi::openapi;
 pub use postcodes::normalise_postcode;
@@ -84,10 +87,11 @@ impl Stage for ApiStage {
     fn run(&self, ctx: &RunCtx<'_>) -> Result<StageRun> {
         let t0 = Instant::now();
         let mut run = StageRun::default();
+        let registry = OnceLock::new();
         let parts = [Part::Areas, Part::Postcodes];
         for part in parts.into_iter().filter(|p| self.has(*p)) {
             let t = Instant::now();
-            let unit = self.unit(ctx, part)?;
+            let unit = self.unit(ctx, part, &registry)?;
             log_unit(ctx.stage, part, &unit.meta, unit.computed);
             run.units.push(UnitTime {
                 unit: format!("api {}", part.name()),
@@ -107,20 +111,40 @@ impl Stage for ApiStage {
     }
 }
 
+/// The registry of areas, built once per run: both parts read it from the
+/// same register tables (the area files for names and parents, the outcode
+/// files for links), and it takes a few tenths of a second.
+fn registry_of<'r>(
+    once: &'r OnceLock<Registry>,
+    spec: &ApiStage,
+    inputs: &Frames<'_>,
+) -> Result<&'r Registry> {
+    if let Some(r) = once.get() {
+        return Ok(r);
+    }
+    let built = Registry::build(spec, inputs)?;
+    Ok(once.get_or_init(|| built))
+}
+
 /// The pack of a unit's files in its cache directory.
 const PACK: &str = "files.pack";
 
 impl ApiStage {
     /// A part's files in the release: generated there, or unpacked from the
     /// cache. A damaged pack is not trusted: the part is generated again.
-    fn unit(&self, ctx: &RunCtx<'_>, part: Part) -> Result<Unit<ApiOutput>> {
+    fn unit(
+        &self,
+        ctx: &RunCtx<'_>,
+        part: Part,
+        registry: &OnceLock<Registry>,
+    ) -> Result<Unit<ApiOutput>> {
         let tables = self.tables_of(part);
         let key = self.part_key(ctx, part, &tables);
         let build = || {
             ctx.cache
                 .get_or_build(&key, |work| {
                     pack::write(ctx.staging, &work.join(PACK), |sink| {
-                        self.generate_into(ctx, part, &tables, sink)
+                        self.generate_into(ctx, part, &tables, sink, registry)
                     })
                 })
                 .map_err(|e| e.stage(ctx.stage))
@@ -233,6 +257,7 @@ impl ApiStage {
         part: Part,
         reads: &HashSet<String>,
         sink: &Sink,
+        registry: &OnceLock<Registry>,
     ) -> Result<ApiOutput> {
         let t = Instant::now();
         let mut tables = HashMap::new();
@@ -258,8 +283,8 @@ impl ApiStage {
             "API input tables read."
         );
         match part {
-            Part::Areas => generate_areas(self, &inputs, sink),
-            Part::Postcodes => generate_postcodes(self, &inputs, sink),
+            Part::Areas => generate_areas(self, &inputs, sink, registry),
+            Part::Postcodes => generate_postcodes(self, &inputs, sink, registry),
         }
     }
 }
@@ -267,8 +292,9 @@ impl ApiStage {
 /// Builds the whole API into the sink's release. Returns every file
 /// written with its bytes and sha256.
 pub fn generate(spec: &ApiStage, inputs: &Frames<'_>, sink: &Sink) -> Result<ApiOutput> {
-    let mut out = generate_areas(spec, inputs, sink)?;
-    let pc = generate_postcodes(spec, inputs, sink)?;
+    let registry = OnceLock::new();
+    let mut out = generate_areas(spec, inputs, sink, &registry)?;
+    let pc = generate_postcodes(spec, inputs, sink, &registry)?;
     out.files.extend(pc.files);
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
     out.postcodes = pc.postcodes;
@@ -277,11 +303,16 @@ pub fn generate(spec: &ApiStage, inputs: &Frames<'_>, sink: &Sink) -> Result<Api
 }
 
 /// The area files, the index of areas and `openapi.json`.
-fn generate_areas(spec: &ApiStage, inputs: &Frames<'_>, sink: &Sink) -> Result<ApiOutput> {
+fn generate_areas(
+    spec: &ApiStage,
+    inputs: &Frames<'_>,
+    sink: &Sink,
+    registry: &OnceLock<Registry>,
+) -> Result<ApiOutput> {
     let t = Instant::now();
     // The register and the sections read different columns: side by side.
     let (registry, sections) = std::thread::scope(|s| {
-        let registry = s.spawn(|| registers::Registry::build(spec, inputs));
+        let registry = s.spawn(|| registry_of(registry, spec, inputs));
         let sections = sections::read_all(spec, inputs);
         match registry.join() {
             Ok(r) => (r, sections),
@@ -298,7 +329,7 @@ fn generate_areas(spec: &ApiStage, inputs: &Frames<'_>, sink: &Sink) -> Result<A
     writer.dir(&format!("{}/areas", spec.base))?;
     let files_of = area_file::AreaFiles {
         spec,
-        registry: &registry,
+        registry,
         sections: &sections,
         sections_of_type: &sections_of_type,
         inputs,
@@ -334,7 +365,12 @@ fn generate_areas(spec: &ApiStage, inputs: &Frames<'_>, sink: &Sink) -> Result<A
 /// The outcode files (nothing when the spec has no postcodes, or the build
 /// no postcode table: a warning says so, and `openapi.json` still
 /// describes them).
-fn generate_postcodes(spec: &ApiStage, inputs: &Frames<'_>, sink: &Sink) -> Result<ApiOutput> {
+fn generate_postcodes(
+    spec: &ApiStage,
+    inputs: &Frames<'_>,
+    sink: &Sink,
+    registry: &OnceLock<Registry>,
+) -> Result<ApiOutput> {
     let mut out = ApiOutput::default();
     let Some(pc) = &spec.postcodes else {
         return Ok(out);
@@ -343,9 +379,9 @@ fn generate_postcodes(spec: &ApiStage, inputs: &Frames<'_>, sink: &Sink) -> Resu
         tracing::warn!(table = %pc.table, reason = %inputs.why_unavailable(&pc.table), "No postcode table; the API has no postcode files.");
         return Ok(out);
     };
-    let registry = registers::Registry::build(spec, inputs)?;
+    let registry = registry_of(registry, spec, inputs)?;
     let writer = writer::Writer { sink, gzip: true };
-    let w = postcodes::write_all(spec, pc, frame, &registry, inputs, &writer)?;
+    let w = postcodes::write_all(spec, pc, frame, registry, inputs, &writer)?;
     out.files = w.files;
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
     out.postcodes = w.postcodes;
