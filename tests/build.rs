@@ -169,6 +169,40 @@ fn the_data_package_describes_every_table_with_hashes_and_directions() {
 
 /// The Frictionless Data validator, as `.ci/run` installs it.
 #[test]
+fn each_sources_digest_is_of_the_file_it_names() {
+    // A derived table reads loaded tables: its sources are those tables,
+    // with their digests, not the official files the tables came from.
+    let b = shared_build();
+    let m = manifest(&b.out);
+    let pkg: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.out.join("datapackage.json")).unwrap()).unwrap();
+    let release_digests: std::collections::HashMap<&str, &str> = m
+        .files
+        .iter()
+        .map(|f| (f.path.as_str(), f.sha256.as_str()))
+        .collect();
+    let mut tables_named = 0;
+    for r in pkg["resources"].as_array().unwrap() {
+        for s in r["sources"].as_array().into_iter().flatten() {
+            let (path, sha) = (s["path"].as_str().unwrap(), s["sha256"].as_str().unwrap());
+            if path.starts_with("tables/") {
+                tables_named += 1;
+                assert_eq!(release_digests.get(path), Some(&sha), "{}: {s}", r["name"]);
+            } else {
+                // An official address, or the file's name where the
+                // catalog gives none: either way, not a table of the release.
+                assert!(
+                    !release_digests.values().any(|d| *d == sha),
+                    "{}: a source file with a release file's digest: {s}",
+                    r["name"]
+                );
+            }
+        }
+    }
+    assert!(tables_named > 100, "derived tables name their input tables");
+}
+
+#[test]
 fn the_data_package_passes_frictionless_validate() {
     let b = shared_build();
     // frictionless checks the descriptor, every table's schema against its

@@ -18,7 +18,7 @@ use crate::catalog::Catalog;
 use crate::contract::{Schemas, TableSchema};
 use crate::error::{Error, Result};
 use crate::frame::{parquet_schema, ColType};
-use crate::release::TableEntry;
+use crate::release::{InputKind, TableEntry};
 use crate::units::Rule;
 
 /// A field as the version comparison sees it.
@@ -286,14 +286,35 @@ fn resource(
         }
         fields.push(f);
     }
+    // Each source is what its digest is of: a source file at its official
+    // address, or a table of this release (a loaded dataset keeps its
+    // source's title, and its own resource names the file it came from).
     let sources: Vec<Value> = t
         .inputs
         .iter()
         .map(|i| {
             let src = catalog.sources.get(&i.name);
+            // A file that is not a source itself is a member of the
+            // table's source (an archive or folder).
+            let own = catalog.sources.get(name);
+            let (title, path) = match (i.kind, src) {
+                (InputKind::File, Some(s)) => (Some(s.raw.title.clone()), s.raw.url.clone()),
+                (InputKind::File, None) => (
+                    Some(match own {
+                        Some(o) => format!("file {} of: {}", i.name, o.raw.title),
+                        None => format!("file {}", i.name),
+                    }),
+                    own.and_then(|o| o.raw.url.clone())
+                        .or_else(|| Some(i.name.clone())),
+                ),
+                (InputKind::Table, _) => (
+                    src.map(|s| format!("table {}, loaded from: {}", i.name, s.raw.title)),
+                    None,
+                ),
+            };
             json!({
-                "title": src.map(|s| s.raw.title.clone()).unwrap_or_else(|| format!("table {}", i.name)),
-                "path": src.and_then(|s| s.raw.url.clone()).unwrap_or_else(|| format!("tables/{}.parquet", i.name)),
+                "title": title.unwrap_or_else(|| format!("table {}", i.name)),
+                "path": path.unwrap_or_else(|| format!("tables/{}.parquet", i.name)),
                 "sha256": i.sha256,
             })
         })
