@@ -20,7 +20,7 @@ use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Component, Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 
 const MAGIC: &[u8] = b"census-pipeline pack 1\n";
 
@@ -109,49 +109,63 @@ fn record(out: &mut impl Write, rel: &str, bytes: &[u8]) -> std::io::Result<()> 
     out.write_all(bytes)
 }
 
+/// Why a pack could not be unpacked.
+#[derive(Debug)]
+pub enum UnpackError {
+    /// The pack does not hold the unit's files as recorded (missing, cut
+    /// short, a path or size or digest that is not the record's): the unit
+    /// is to be generated again.
+    Damaged(String),
+    /// Writing into the release failed (a full disk, permissions): not the
+    /// pack's fault, and no reason to discard it.
+    Write(Error),
+}
+
 /// Creates under `release` every file of the pack at `pack`, which must
-/// hold exactly `files` (each path once, at its size in bytes). A pack that does not
-/// is damaged: the error says so, and nothing outside `release` is touched
-/// whatever the pack holds.
+/// hold exactly `files`: each (path, size in bytes, sha256) once. Each
+/// file's digest is checked before it is written, so a pack damaged inside
+/// a file's bytes is refused as surely as one cut short, and nothing
+/// outside `release` is touched whatever the pack holds.
 pub fn unpack<'f>(
     pack: &Path,
     release: &Path,
-    files: impl IntoIterator<Item = (&'f str, u64)>,
-) -> Result<()> {
-    let damaged = |why: String| {
-        Error::new(ErrorKind::Unreadable {
-            reason: format!(
-                "the cached files {} are damaged ({why}); delete that directory and build again",
-                pack.display()
-            ),
-        })
-    };
-    let mut expected: HashMap<&str, u64> = files.into_iter().collect();
-    let file = File::open(pack).map_err(|e| Error::io(pack, e))?;
+    files: impl IntoIterator<Item = (&'f str, u64, &'f str)>,
+) -> std::result::Result<(), UnpackError> {
+    let damaged = |why: String| UnpackError::Damaged(why);
+    let mut expected: HashMap<&str, (u64, &str)> =
+        files.into_iter().map(|(p, n, d)| (p, (n, d))).collect();
+    let file = File::open(pack).map_err(|e| damaged(e.to_string()))?;
     let mut r = BufReader::with_capacity(1 << 20, file);
     let mut magic = vec![0; MAGIC.len()];
-    r.read_exact(&mut magic).map_err(|e| Error::io(pack, e))?;
+    r.read_exact(&mut magic)
+        .map_err(|e| damaged(e.to_string()))?;
     if magic != MAGIC {
         return Err(damaged("it does not begin as a pack".into()));
     }
     let mut made: HashSet<PathBuf> = HashSet::new();
     while let Some(rel) = read_path(&mut r).map_err(|e| damaged(e.to_string()))? {
         let size = read_u64(&mut r).map_err(|e| damaged(e.to_string()))?;
-        if expected.remove(rel.as_str()) != Some(size) {
+        let Some((_, digest)) = expected.remove(rel.as_str()).filter(|(n, _)| *n == size) else {
             return Err(damaged(format!(
                 "`{rel}` ({size} bytes) is not a file of the unit"
             )));
-        }
+        };
         let mut bytes = vec![0; size as usize];
         r.read_exact(&mut bytes)
             .map_err(|e| damaged(e.to_string()))?;
+        if super::sha256_bytes(&bytes) != digest {
+            return Err(damaged(format!(
+                "`{rel}` does not have its recorded sha256"
+            )));
+        }
         let to = release.join(&rel);
         if let Some(parent) = to.parent() {
             if made.insert(parent.to_path_buf()) {
-                std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+                std::fs::create_dir_all(parent)
+                    .map_err(|e| UnpackError::Write(Error::io(parent, e)))?;
             }
         }
-        std::fs::write(&to, &bytes).map_err(|e| Error::io(&to, e))?;
+        std::fs::write(&to, &bytes).map_err(|e| UnpackError::Write(Error::io(&to, e)))?;
     }
     match expected.keys().next() {
         Some(missing) => Err(damaged(format!("it has no `{missing}`"))),
@@ -191,8 +205,39 @@ fn read_u64(r: &mut impl Read) -> std::io::Result<u64> {
 mod tests {
     use super::*;
 
-    fn entry<'a>(path: &'a str, bytes: &[u8]) -> (&'a str, u64) {
-        (path, bytes.len() as u64)
+    /// Each file's (path, size, sha256), as a unit's meta records them.
+    fn entries(files: &[(&str, &[u8])]) -> Vec<(String, u64, String)> {
+        files
+            .iter()
+            .map(|(p, b)| (p.to_string(), b.len() as u64, super::super::sha256_bytes(b)))
+            .collect()
+    }
+
+    fn unpack_as(
+        pack: &Path,
+        release: &Path,
+        files: &[(String, u64, String)],
+    ) -> std::result::Result<(), UnpackError> {
+        unpack(
+            pack,
+            release,
+            files.iter().map(|(p, n, d)| (p.as_str(), *n, d.as_str())),
+        )
+    }
+
+    fn damage(r: std::result::Result<(), UnpackError>) -> String {
+        match r {
+            Err(UnpackError::Damaged(why)) => why,
+            other => panic!("expected damage, got {other:?}"),
+        }
+    }
+
+    fn pack_of(files: &[(&str, &[u8])]) -> Vec<u8> {
+        let mut bytes = MAGIC.to_vec();
+        for (p, b) in files {
+            record(&mut bytes, p, b).unwrap();
+        }
+        bytes
     }
 
     #[test]
@@ -204,15 +249,15 @@ mod tests {
             dir.path().join("files.pack"),
         );
         std::fs::create_dir(&a).unwrap();
-        let files = write(&a, &pack, |sink| {
+        write(&a, &pack, |sink| {
             sink.dir("x/y")?;
             sink.put("x/y/1.json".into(), b"{}".to_vec())?;
-            sink.put("top.txt".into(), Vec::new())?;
-            Ok(vec![entry("x/y/1.json", b"{}"), entry("top.txt", b"")])
+            sink.put("top.txt".into(), Vec::new())
         })
         .unwrap();
         assert_eq!(std::fs::read(a.join("x/y/1.json")).unwrap(), b"{}");
-        unpack(&pack, &b, files).unwrap();
+        let files = entries(&[("x/y/1.json", b"{}"), ("top.txt", b"")]);
+        unpack_as(&pack, &b, &files).unwrap();
         assert_eq!(std::fs::read(b.join("x/y/1.json")).unwrap(), b"{}");
         assert_eq!(std::fs::read(b.join("top.txt")).unwrap(), b"");
     }
@@ -222,27 +267,47 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pack = dir.path().join("files.pack");
         let release = dir.path().join("release");
+        let unit = entries(&[("a.json", b"{}")]);
         // A path climbing out of the release.
-        let mut bytes = MAGIC.to_vec();
-        record(&mut bytes, "../escaped", b"x").unwrap();
-        std::fs::write(&pack, &bytes).unwrap();
-        let err = unpack(&pack, &release, [entry("../escaped", b"x")]).unwrap_err();
-        assert!(err.to_string().contains("not relative"), "{err}");
-        assert!(!dir.path().join("escaped").exists());
-        // Truncated: a file of the unit is missing.
-        let mut bytes = MAGIC.to_vec();
-        record(&mut bytes, "a.json", b"{}").unwrap();
-        std::fs::write(&pack, &bytes[..bytes.len() - 1]).unwrap();
-        let err = unpack(&pack, &release, [entry("a.json", b"{}")]).unwrap_err();
-        assert!(err.to_string().contains("damaged"), "{err}");
-        std::fs::write(&pack, &bytes).unwrap();
-        let err = unpack(
+        std::fs::write(&pack, pack_of(&[("../escaped", b"x")])).unwrap();
+        let why = damage(unpack_as(
             &pack,
             &release,
-            [entry("a.json", b"{}"), entry("b.json", b"")],
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("has no `b.json`"), "{err}");
+            &entries(&[("../escaped", b"x")]),
+        ));
+        assert!(why.contains("not relative"), "{why}");
+        assert!(!dir.path().join("escaped").exists());
+        // Cut short.
+        let bytes = pack_of(&[("a.json", b"{}")]);
+        std::fs::write(&pack, &bytes[..bytes.len() - 1]).unwrap();
+        damage(unpack_as(&pack, &release, &unit));
+        // A file of the unit missing.
+        std::fs::write(&pack, &bytes).unwrap();
+        let both = entries(&[("a.json", b"{}"), ("b.json", b"")]);
+        let why = damage(unpack_as(&pack, &release, &both));
+        assert!(why.contains("has no `b.json`"), "{why}");
+        // The right path and size, other bytes.
+        std::fs::remove_dir_all(&release).unwrap();
+        std::fs::write(&pack, pack_of(&[("a.json", b"[]")])).unwrap();
+        let why = damage(unpack_as(&pack, &release, &unit));
+        assert!(why.contains("sha256"), "{why}");
+        assert!(!release.join("a.json").exists(), "refused before writing");
+        // No pack at all.
+        std::fs::remove_file(&pack).unwrap();
+        damage(unpack_as(&pack, &release, &unit));
+    }
+
+    #[test]
+    fn a_release_that_cannot_be_written_is_not_the_packs_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let pack = dir.path().join("files.pack");
+        std::fs::write(&pack, pack_of(&[("a/b.json", b"{}")])).unwrap();
+        // The release's `a` is a file, so `a/b.json` cannot be created.
+        let release = dir.path().join("release");
+        std::fs::create_dir(&release).unwrap();
+        std::fs::write(release.join("a"), b"").unwrap();
+        let r = unpack_as(&pack, &release, &entries(&[("a/b.json", b"{}")]));
+        assert!(matches!(r, Err(UnpackError::Write(_))), "{r:?}");
     }
 
     #[test]

@@ -61,6 +61,18 @@ impl Cache {
         )?;
         let work = work.keep();
         if std::fs::rename(&work, &dir).is_err() {
+            if read_meta::<M>(&dir).is_none() {
+                // A directory under the key without its meta (a build
+                // killed while removing it) is no entry: replace it.
+                let _ = std::fs::remove_dir_all(&dir);
+                if std::fs::rename(&work, &dir).is_ok() {
+                    return Ok(Unit {
+                        meta,
+                        dir,
+                        computed: true,
+                    });
+                }
+            }
             // Another build cached the same key first; its files are
             // identical to ours (the key determines them).
             let _ = std::fs::remove_dir_all(&work);

@@ -32,7 +32,7 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info};
 
-use crate::cache::pack::{self, Sink};
+use crate::cache::pack::{self, Sink, UnpackError};
 use crate::cache::{unit_key, Unit};
 use crate::contract::derived::table_refs;
 use crate::contract::{
@@ -154,8 +154,13 @@ impl ApiStage {
             return Ok(unit);
         }
         let t = Instant::now();
-        let files = unit.meta.files.iter().map(|f| (f.path.as_str(), f.bytes));
-        match pack::unpack(&unit.dir.join(PACK), ctx.staging, files) {
+        let files = unit
+            .meta
+            .files
+            .iter()
+            .map(|f| (f.path.as_str(), f.bytes, f.sha256.as_str()));
+        let pack = unit.dir.join(PACK);
+        match pack::unpack(&pack, ctx.staging, files) {
             Ok(()) => {
                 debug!(
                     ms = t.elapsed().as_millis() as u64,
@@ -163,9 +168,11 @@ impl ApiStage {
                 );
                 Ok(unit)
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "Generating the API again.");
-                std::fs::remove_dir_all(&unit.dir).map_err(|e| Error::io(&unit.dir, e))?;
+            Err(UnpackError::Write(e)) => Err(e.stage(ctx.stage)),
+            Err(UnpackError::Damaged(why)) => {
+                tracing::warn!(pack = %pack.display(), %why, "The cached API is damaged; generating it again.");
+                std::fs::remove_dir_all(&unit.dir)
+                    .map_err(|e| Error::io(&unit.dir, e).stage(ctx.stage))?;
                 build()
             }
         }
