@@ -23,7 +23,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, ErrorKind, Result};
 use crate::par::lock;
 
-pub mod pack;
+pub mod unit_files;
 mod units;
 pub use units::{copy, link_or_copy, unit_key, Unit};
 

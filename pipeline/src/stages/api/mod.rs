@@ -32,13 +32,13 @@ use std::time::Instant;
 use serde::{Deserialize, Serialize};
 use tracing::{debug, info};
 
-use crate::cache::pack::{self, Sink, UnpackError};
+use crate::cache::unit_files::{self, Sink};
 use crate::cache::{unit_key, Unit};
 use crate::contract::derived::table_refs;
 use crate::contract::{
     Frames, Inputs, Output, PlanCtx, RunCtx, Stage, StageRun, UnitTime, Validator,
 };
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::frame::Table;
 use crate::par::parallel_map;
 use crate::release::FileEntry;
@@ -82,8 +82,8 @@ impl Stage for ApiStage {
     /// (with the index and `openapi.json`), which do not read the postcode
     /// table, and the outcode files, which do. A new postcode directory
     /// rewrites only the outcode files. A unit is generated straight into
-    /// the release, and the cache keeps its files as one pack (see
-    /// `cache::pack`), which a rebuild into a new directory unpacks.
+    /// the release, and the cache keeps links to its files (see
+    /// `cache::unit_files`), which a later build links into its release.
     fn run(&self, ctx: &RunCtx<'_>) -> Result<StageRun> {
         let t0 = Instant::now();
         let mut run = StageRun::default();
@@ -126,12 +126,12 @@ fn registry_of<'r>(
     Ok(once.get_or_init(|| built))
 }
 
-/// The pack of a unit's files in its cache directory.
-const PACK: &str = "files.pack";
+/// The directory of a unit's files in its cache directory.
+const FILES: &str = "files";
 
 impl ApiStage {
-    /// A part's files in the release: generated there, or unpacked from the
-    /// cache. A damaged pack is not trusted: the part is generated again.
+    /// A part's files in the release: generated there (and linked into the
+    /// cache), or linked from the cache.
     fn unit(
         &self,
         ctx: &RunCtx<'_>,
@@ -140,42 +140,25 @@ impl ApiStage {
     ) -> Result<Unit<ApiOutput>> {
         let tables = self.tables_of(part);
         let key = self.part_key(ctx, part, &tables);
-        let build = || {
-            ctx.cache
-                .get_or_build(&key, |work| {
-                    pack::write(ctx.staging, &work.join(PACK), |sink| {
-                        self.generate_into(ctx, part, &tables, sink, registry)
-                    })
+        let unit = ctx
+            .cache
+            .get_or_build(&key, |work| {
+                unit_files::write(ctx.staging, &work.join(FILES), |sink| {
+                    self.generate_into(ctx, part, &tables, sink, registry)
                 })
-                .map_err(|e| e.stage(ctx.stage))
-        };
-        let unit = build()?;
-        if unit.computed {
-            return Ok(unit);
+            })
+            .map_err(|e| e.stage(ctx.stage))?;
+        if !unit.computed {
+            let t = Instant::now();
+            let files = unit.meta.files.iter().map(|f| f.path.as_str());
+            unit_files::link_all(&unit.dir.join(FILES), ctx.staging, files)
+                .map_err(|e| e.stage(ctx.stage))?;
+            debug!(
+                ms = t.elapsed().as_millis() as u64,
+                "Cached API linked into the release."
+            );
         }
-        let t = Instant::now();
-        let files = unit
-            .meta
-            .files
-            .iter()
-            .map(|f| (f.path.as_str(), f.bytes, f.sha256.as_str()));
-        let pack = unit.dir.join(PACK);
-        match pack::unpack(&pack, ctx.staging, files) {
-            Ok(()) => {
-                debug!(
-                    ms = t.elapsed().as_millis() as u64,
-                    "Cached API unpacked into the release."
-                );
-                Ok(unit)
-            }
-            Err(UnpackError::Write(e)) => Err(e.stage(ctx.stage)),
-            Err(UnpackError::Damaged(why)) => {
-                tracing::warn!(pack = %pack.display(), %why, "The cached API is damaged; generating it again.");
-                std::fs::remove_dir_all(&unit.dir)
-                    .map_err(|e| Error::io(&unit.dir, e).stage(ctx.stage))?;
-                build()
-            }
-        }
+        Ok(unit)
     }
 }
 
@@ -544,8 +527,10 @@ editions = [{ key = "england", nation = "England", year = 2019, small_area = "ar
             vec![("imd_e", "imd_score", "File 5 is not an input")],
             vec![("imd_w", "WIMD is not in this catalog")],
         );
-        let pack = dir.path().join(PACK);
-        let out = pack::write(dir.path(), &pack, |sink| generate(&spec(), &inputs, sink));
+        let unit = tempfile::tempdir().unwrap();
+        let out = unit_files::write(dir.path(), unit.path(), |sink| {
+            generate(&spec(), &inputs, sink)
+        });
         (dir, out)
     }
 

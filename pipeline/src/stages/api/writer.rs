@@ -10,13 +10,13 @@
 
 use serde_json::Value;
 
-use crate::cache::pack::Sink;
 use crate::cache::sha256_bytes;
+use crate::cache::unit_files::Sink;
 use crate::error::{Error, Result};
 use crate::release::FileEntry;
 
-/// Hands the API's files to the writer thread (see `cache::pack`), which
-/// creates them in the release and keeps them packed in the cache.
+/// Hands the API's files to the writer thread (see `cache::unit_files`), which
+/// creates them in the release and links them into the cache.
 pub struct Writer<'a> {
     pub sink: &'a Sink,
     /// Whether JSON is stored gzip-encoded (the API's files) or plain
