@@ -48,7 +48,7 @@ pub struct BuildReport {
     pub fetch: Duration,
     /// Per stage: wall time, units computed, units taken from the cache.
     pub stages: Vec<StageReport>,
-    /// The build's steps one after another (each wave of stages, then the
+    /// The build's steps one after another (the stages, then the
     /// release's own files), which add up to the total.
     pub phases: Phases,
     pub manifest: Manifest,

@@ -1,4 +1,5 @@
-//! Running the stages wave by wave, each through the stage contract.
+//! Running the stages, each through the stage contract, as soon as the
+//! tables it reads are written (see `schedule`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -29,7 +30,7 @@ pub struct StageOutputs {
     pub verification: Vec<TableReport>,
     /// Files other than tables (the static API), with their digests.
     pub files: Vec<FileEntry>,
-    /// Each wave's wall time, named by its stages.
+    /// The phases the stages took (one: they overlap), for the benchmark.
     pub waves: Vec<(String, Duration)>,
 }
 
@@ -70,7 +71,7 @@ pub fn run_stages(
     let copies = Copies::new(cache, staging);
     let (waves, unavailable, csv) = std::thread::scope(|s| {
         let worker = s.spawn(|| copies.work());
-        // Closed however the waves end, a panic included: the scope waits
+        // Closed however the stages end, a panic included: the scope waits
         // for the worker, which waits for the queue to close.
         let closing = copies.closer();
         let waves = run_all(&shared, plan, &copies);

@@ -35,7 +35,8 @@ pub fn tasks(plan: &Plan, size_of: impl Fn(&str) -> u64) -> Vec<Task> {
     let mut tasks = Vec::new();
     for name in plan.waves.iter().flatten() {
         let stage = &plan.stages[name];
-        if stage.spec.kind.stage().splits_by_output() {
+        // A stage with no table to write still runs once (it says why).
+        if stage.spec.kind.stage().splits_by_output() && !stage.outputs.is_empty() {
             tasks.extend(stage.outputs.iter().map(|t| (name, vec![t.clone()])));
         } else {
             tasks.push((name, stage.outputs.clone()));
