@@ -103,8 +103,7 @@ fn manifest_lists_every_file_with_its_true_size_and_sha256() {
 fn the_data_package_describes_every_table_with_hashes_and_directions() {
     let b = shared_build();
     let m = manifest(&b.out);
-    let pkg: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(b.out.join("datapackage.json")).unwrap()).unwrap();
+    let pkg: serde_json::Value = datapackage(&b.out);
     assert_eq!(pkg["version"], "1.0.0");
     assert_eq!(pkg["version"].as_str(), Some(m.version.as_str()));
     // The Parquet resources (each table's CSV copy is tested beside it).
@@ -167,15 +166,13 @@ fn the_data_package_describes_every_table_with_hashes_and_directions() {
     );
 }
 
-/// The Frictionless Data validator, as `.ci/run` installs it.
 #[test]
 fn each_sources_digest_is_of_the_file_it_names() {
     // A derived table reads loaded tables: its sources are those tables,
     // with their digests, not the official files the tables came from.
     let b = shared_build();
     let m = manifest(&b.out);
-    let pkg: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(b.out.join("datapackage.json")).unwrap()).unwrap();
+    let pkg: serde_json::Value = datapackage(&b.out);
     let release_digests: std::collections::HashMap<&str, &str> = m
         .files
         .iter()
@@ -202,6 +199,7 @@ fn each_sources_digest_is_of_the_file_it_names() {
     assert!(tables_named > 100, "derived tables name their input tables");
 }
 
+/// The Frictionless Data validator, as `.ci/run` installs it.
 #[test]
 fn the_data_package_passes_frictionless_validate() {
     let b = shared_build();
@@ -254,8 +252,7 @@ fn the_data_package_passes_frictionless_validate() {
 fn every_table_has_a_gzip_csv_beside_it_with_the_same_columns_and_rows() {
     use polars::prelude::SerReader;
     let b = shared_build();
-    let pkg: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(b.out.join("datapackage.json")).unwrap()).unwrap();
+    let pkg: serde_json::Value = datapackage(&b.out);
     let resources = pkg["resources"].as_array().unwrap();
     for (name, t) in &b.report.manifest.tables {
         let path = b.out.join(format!("tables/{name}.csv.gz"));
@@ -288,8 +285,7 @@ fn every_table_has_a_gzip_csv_beside_it_with_the_same_columns_and_rows() {
 #[test]
 fn the_data_package_says_how_to_cite_it_naming_publishers_licences_and_os_data() {
     let b = shared_build();
-    let pkg: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(b.out.join("datapackage.json")).unwrap()).unwrap();
+    let pkg: serde_json::Value = datapackage(&b.out);
     let citation = pkg["citation"].as_str().unwrap();
     for words in [
         &format!("release {}", pkg["version"].as_str().unwrap()),

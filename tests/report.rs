@@ -172,8 +172,7 @@ fn release_with_westminster_moved(dir: &Path) -> std::path::PathBuf {
             }
         })
         .collect();
-    let mut pkg: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(b.out.join("datapackage.json")).unwrap()).unwrap();
+    let mut pkg: serde_json::Value = datapackage(&b.out);
     replace_column(
         &new,
         &mut pkg,

@@ -45,8 +45,7 @@ fn by_key(df: &DataFrame, key: &str, column: &str) -> BTreeMap<String, Option<f6
 }
 
 fn datapackage_field(out: &Path, table: &str, field: &str) -> Value {
-    let pkg: Value =
-        serde_json::from_slice(&std::fs::read(out.join("datapackage.json")).unwrap()).unwrap();
+    let pkg: Value = datapackage(out);
     pkg["resources"]
         .as_array()
         .unwrap()
@@ -521,8 +520,7 @@ fn bounds(f: &Value) -> (f64, f64) {
 #[test]
 fn every_numeric_column_of_every_table_lies_within_its_declared_unit_and_range() {
     let b = shared_build();
-    let pkg: Value =
-        serde_json::from_slice(&std::fs::read(b.out.join("datapackage.json")).unwrap()).unwrap();
+    let pkg: Value = datapackage(&b.out);
     let mut columns = 0;
     // The Parquet resources (a table's CSV copy holds the same values).
     for r in pkg["resources"]

@@ -201,6 +201,11 @@ pub fn tiny_fixture(dir: &Path, csv: &str, rows: Option<usize>) -> (PathBuf, Pat
     (catalog, load_all_stages(dir))
 }
 
+/// A release's datapackage.json.
+pub fn datapackage(out: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(out.join("datapackage.json")).unwrap()).unwrap()
+}
+
 /// A release's verification.json.
 pub fn verification(out: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(out.join("verification.json")).unwrap()).unwrap()

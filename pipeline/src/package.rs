@@ -289,14 +289,14 @@ fn resource(
     // Each source is what its digest is of: a source file at its official
     // address, or a table of this release (a loaded dataset keeps its
     // source's title, and its own resource names the file it came from).
+    // A file that is not a source itself is a member of the table's own
+    // source (an archive or folder), named with it.
+    let own = catalog.sources.get(name);
     let sources: Vec<Value> = t
         .inputs
         .iter()
         .map(|i| {
             let src = catalog.sources.get(&i.name);
-            // A file that is not a source itself is a member of the
-            // table's source (an archive or folder).
-            let own = catalog.sources.get(name);
             let (title, path) = match (i.kind, src) {
                 (InputKind::File, Some(s)) => (Some(s.raw.title.clone()), s.raw.url.clone()),
                 (InputKind::File, None) => (

@@ -8,8 +8,6 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 
-use crate::error::Result;
-
 /// Runs `f` on every item with at most one worker per core, and returns the
 /// results in the items' order.
 pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
@@ -37,12 +35,6 @@ pub fn parallel_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -
                 .expect("every item ran: each index is taken by exactly one worker")
         })
         .collect()
-}
-
-/// Runs `f` on every item as [`parallel_map`] does; the first error (in the
-/// items' order) wins.
-pub fn parallel<T: Sync>(items: &[T], f: impl Fn(&T) -> Result<()> + Sync) -> Result<()> {
-    parallel_map(items, f).into_iter().collect()
 }
 
 /// Locks a mutex, taking the data even if another thread panicked while
