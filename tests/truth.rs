@@ -587,3 +587,93 @@ fn every_numeric_column_of_every_table_lies_within_its_declared_unit_and_range()
         }
     }
 }
+
+#[test]
+fn an_lsoa_is_in_the_district_its_publisher_names_and_the_lookups_other_answer_is_a_declared_warning(
+) {
+    let b = shared_build();
+    let (header, file1) = sheet(
+        &data_dir().join("imd_england_2025/File_1_IoD2025_Index_of_Multiple_Deprivation.xlsx"),
+        "IMD25",
+    );
+    let at = header
+        .iter()
+        .position(|h| h == "Local Authority District code (2024)")
+        .unwrap();
+    let t = read_table(&b.out, "imd_england_2025");
+    assert_eq!(t.height(), file1.len());
+    for i in 0..t.height() {
+        let code = text(&t, "lsoa21_code", i).unwrap();
+        assert_eq!(
+            text(&t, "lad24_code", i).unwrap(),
+            file1[&code][at].to_string(),
+            "{code}: the district is File 1's"
+        );
+    }
+    // West Northamptonshire 048E: the ONS best-fit look-up says Cherwell.
+    let lsoa = rows_of(
+        &b.out,
+        "imd_england_2025",
+        col("lsoa21_code").eq(lit("E01027305")),
+    );
+    assert_eq!(text(&lsoa, "lad24_code", 0).as_deref(), Some("E06000062"));
+    let api = api_json(&b.out.join("api/v1/areas/E01027305.json"));
+    assert_eq!(api["parents"]["lad24"]["code"], "E06000062");
+    let report = verification(&b.out);
+    let checks = table_checks(&report, "imd_england_2025");
+    let lookup = checks
+        .iter()
+        .find(|c| c["check"] == "lookup_la_code")
+        .unwrap();
+    assert_eq!(lookup["status"], "warn");
+    let examples = lookup["examples"].to_string();
+    assert!(
+        examples.contains("E01027305") && examples.contains("File 1"),
+        "{examples}"
+    );
+}
+
+#[test]
+fn a_declared_difference_from_the_lookup_that_is_not_there_stops_the_release() {
+    let dir = tempdir();
+    let stages = dir.path().join("stages");
+    std::fs::create_dir_all(&stages).unwrap();
+    for spec in ["load.toml", "imd_england_2025.toml"] {
+        std::fs::copy(stages_dir().join(spec), stages.join(spec)).unwrap();
+    }
+    // E01000001 (City of London 001A) is where both say it is.
+    let spec = read_text(&stages_dir().join("imd_england_2025.toml"));
+    let spec = spec.replace(
+        "differences = { E01027305 = ",
+        "differences = { E01000001 = \"claimed\", E01027305 = ",
+    );
+    std::fs::write(stages.join("imd_england_2025.toml"), spec).unwrap();
+    let err = build_on_shared_cache(dir.path(), &shared_catalog(), &stages)
+        .expect_err("a stale declaration fails")
+        .to_string();
+    assert!(err.contains("lookup_la_code"), "{err}");
+    assert!(err.contains("E01000001 is declared to differ"), "{err}");
+    assert!(!dir.path().join("release").exists());
+}
+
+#[test]
+fn rates_converted_from_percent_read_as_the_publisher_wrote_them() {
+    let b = shared_build();
+    // mySociety re-publishes these English rates as percentages to one
+    // decimal: as rates they have at most three decimals (0.007, never
+    // 0.007000000000000001).
+    for (table, columns) in [
+        ("imd_england_2019", ["income_score", "employment_score"]),
+        ("uk_composite_imd", ["income_score", "employment_score"]),
+    ] {
+        let t = read_table(&b.out, table);
+        for c in columns {
+            for i in 0..t.height() {
+                let Some(x) = num(&t, c, i) else { continue };
+                let shown = x.to_string();
+                let decimals = shown.split_once('.').map_or(0, |(_, d)| d.len());
+                assert!(decimals <= 3, "{table}.{c} row {i}: {shown}");
+            }
+        }
+    }
+}

@@ -126,6 +126,11 @@ pub struct LookupCheck {
     /// The look-up's local authority name column, compared with `la_name`.
     #[serde(default)]
     pub la_name: Option<String>,
+    /// Areas whose local authority is known to differ from the look-up's,
+    /// with the reason (area code = reason). Each is reported as a warning;
+    /// any other difference, or a declared one that is not there, fails.
+    #[serde(default)]
+    pub differences: IndexMap<String, String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

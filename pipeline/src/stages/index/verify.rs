@@ -144,12 +144,14 @@ fn lookup(s: &Subject<'_>, l: &LookupCheck, table: &Table, r: &mut TableReport) 
     let lookup = lookup_rows(l, table)?;
     lookup_coverage(s, l, &lookup, r);
     if let (Some(la), true) = (&s.la_codes, l.la_code.is_some()) {
-        let bad: Vec<String> = (0..s.n)
+        let bad: Vec<(usize, String)> = (0..s.n)
             .filter_map(|i| {
                 let want = lookup.get(&s.codes[i]).and_then(|(c, _)| c.clone())?;
                 let got = la.text(i);
-                (got.as_deref() != Some(want.as_str()))
-                    .then(|| format!("{} in {:?}, `{}` says {want}", s.codes[i], got, l.table))
+                (got.as_deref() != Some(want.as_str())).then(|| {
+                    let line = format!("{} in {:?}, `{}` says {want}", s.codes[i], got, l.table);
+                    (i, line)
+                })
             })
             .collect();
         let detail = if bad.is_empty() {
@@ -161,15 +163,17 @@ fn lookup(s: &Subject<'_>, l: &LookupCheck, table: &Table, r: &mut TableReport) 
                 l.table
             )
         };
-        pass_or_fail(r, "lookup_la_code", detail, bad);
+        report_differences(s, l, r, "lookup_la_code", detail, bad);
     }
     if let (Some(names), true) = (&s.la_names, l.la_name.is_some()) {
-        let bad: Vec<String> = (0..s.n)
+        let bad: Vec<(usize, String)> = (0..s.n)
             .filter_map(|i| {
                 let want = lookup.get(&s.codes[i]).and_then(|(_, nm)| nm.clone())?;
                 let got = names.text(i).unwrap_or_default();
-                (!s.same_name(&got, &want))
-                    .then(|| format!("{}: {got:?}, `{}` says {want:?}", s.codes[i], l.table))
+                (!s.same_name(&got, &want)).then(|| {
+                    let line = format!("{}: {got:?}, `{}` says {want:?}", s.codes[i], l.table);
+                    (i, line)
+                })
             })
             .collect();
         let detail = if bad.is_empty() {
@@ -184,9 +188,61 @@ fn lookup(s: &Subject<'_>, l: &LookupCheck, table: &Table, r: &mut TableReport) 
                 l.table
             )
         };
-        pass_or_fail(r, "lookup_la_name", detail, bad);
+        report_differences(s, l, r, "lookup_la_name", detail, bad);
     }
     Ok(())
+}
+
+/// Differences from the look-up: those the spec declares (with a reason)
+/// warn; any other fails, and so does a declared one that is not there
+/// (the look-up or the source changed, and the reason may no longer hold).
+fn report_differences(
+    s: &Subject<'_>,
+    l: &LookupCheck,
+    r: &mut TableReport,
+    check: &str,
+    detail: String,
+    bad: Vec<(usize, String)>,
+) {
+    let found: BTreeSet<&str> = bad.iter().map(|(i, _)| s.codes[*i].as_str()).collect();
+    let stale: Vec<String> = l
+        .differences
+        .keys()
+        .filter(|code| !found.contains(code.as_str()))
+        .map(|code| {
+            format!(
+                "{code} is declared to differ from `{}`, but agrees with it or is not in the table",
+                l.table
+            )
+        })
+        .collect();
+    let (declared, undeclared): (Vec<_>, Vec<_>) = bad
+        .into_iter()
+        .partition(|(i, _)| l.differences.contains_key(&s.codes[*i]));
+    if !undeclared.is_empty() || !stale.is_empty() {
+        let detail = match stale.len() {
+            0 => detail,
+            k => format!("{detail}; {k} declared differences are not there"),
+        };
+        let lines = undeclared
+            .into_iter()
+            .map(|(_, line)| line)
+            .chain(stale)
+            .collect();
+        return r.fail(check, detail, lines);
+    }
+    if declared.is_empty() {
+        return r.pass(check, detail);
+    }
+    let lines = declared
+        .into_iter()
+        .map(|(i, line)| format!("{line} ({})", l.differences[&s.codes[i]]))
+        .collect();
+    r.warn(
+        check,
+        format!("{detail}, each declared in the spec with its reason"),
+        lines,
+    );
 }
 
 type LookupRows = BTreeMap<String, (Option<String>, Option<String>)>;
