@@ -126,34 +126,78 @@ fn field_cell(v: shapefile::dbase::FieldValue) -> Cell {
     }
 }
 
-/// Reads a GeoJSON FeatureCollection.
+/// Reads a GeoJSON FeatureCollection. Each geometry is kept as the text
+/// the `geojson` crate writes for it; the common types are written straight
+/// from the source text (see `geojson_text`), the rest through the crate.
 pub fn read_geojson(bytes: &[u8]) -> Result<RawTable> {
     if bytes.iter().all(|b| b.is_ascii_whitespace()) {
         return Err(Error::unreadable("the file is empty"));
     }
     let text = std::str::from_utf8(bytes)
         .map_err(|e| Error::unreadable(format!("GeoJSON is not UTF-8: {e}")))?;
-    let fc: geojson::FeatureCollection = text
-        .parse::<geojson::GeoJson>()
-        .map_err(|e| Error::unreadable(format!("invalid GeoJSON: {e}")))
-        .and_then(|g| {
-            geojson::FeatureCollection::try_from(g)
-                .map_err(|e| Error::unreadable(format!("not a GeoJSON FeatureCollection: {e}")))
-        })?;
-    let mut rows = Vec::with_capacity(fc.features.len());
-    for f in fc.features {
+    let fc: Collection<'_> = serde_json::from_str(text)
+        .map_err(|e| Error::unreadable(format!("invalid GeoJSON: {e}")))?;
+    if fc.kind != "FeatureCollection" {
+        return Err(Error::unreadable(format!(
+            "not a GeoJSON FeatureCollection: its type is {:?}",
+            fc.kind
+        )));
+    }
+    let features = fc.features.ok_or_else(|| {
+        Error::unreadable("not a GeoJSON FeatureCollection: it has no `features`")
+    })?;
+    let mut rows = Vec::with_capacity(features.len());
+    for (i, f) in features.into_iter().enumerate() {
+        if f.kind != "Feature" {
+            return Err(Error::unreadable(format!(
+                "not a GeoJSON FeatureCollection: feature {} has type {:?}",
+                i + 1,
+                f.kind
+            ))
+            .row(i + 1));
+        }
         let mut row = BTreeMap::new();
         for (k, v) in f.properties.unwrap_or_default() {
             row.insert(k, json_cell(v));
         }
-        let geometry = match f.geometry {
-            Some(g) => Cell::Text(g.to_string()),
+        let geometry = match f.geometry.filter(|g| g.get() != "null") {
+            Some(g) => Cell::Text(geometry_text(g.get()).map_err(|e| e.row(i + 1))?),
             None => Cell::Empty,
         };
         row.insert("geometry".to_string(), geometry);
         rows.push(row);
     }
     Ok(from_maps(rows))
+}
+
+/// A geometry's text: written directly for the simple types, else parsed
+/// and written by the `geojson` crate (which also rejects what is not a
+/// geometry).
+fn geometry_text(raw: &str) -> Result<String> {
+    if let Some(text) = super::geojson_text::canonical(raw) {
+        return Ok(text);
+    }
+    raw.parse::<geojson::Geometry>()
+        .map(|g| g.to_string())
+        .map_err(|e| Error::unreadable(format!("invalid GeoJSON geometry: {e}")))
+}
+
+#[derive(serde::Deserialize)]
+struct Collection<'a> {
+    #[serde(rename = "type")]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(borrow, default)]
+    features: Option<Vec<Feature<'a>>>,
+}
+
+#[derive(serde::Deserialize)]
+struct Feature<'a> {
+    #[serde(rename = "type")]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    properties: Option<serde_json::Map<String, serde_json::Value>>,
+    #[serde(borrow, default)]
+    geometry: Option<&'a serde_json::value::RawValue>,
 }
 
 /// A JSON property as a cell.

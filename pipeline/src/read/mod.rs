@@ -14,6 +14,7 @@ mod conform;
 mod csv;
 mod esri;
 mod geo;
+mod geojson_text;
 pub mod members;
 mod sheet;
 
