@@ -248,7 +248,7 @@ fn a_lookup_that_leaves_areas_unmatched_stops_the_build() {
         |t| t.replacen(",E01000001,", ",E01999999,", 1),
     );
     assert!(
-        msg.contains("table `imd_england_2025`, check `inputs_cover_areas`: 1 of 33755 areas have no row in input `lookup_lsoa21_ward24`"),
+        msg.contains("table `imd_england_2025`, check `lookup_coverage`: 1 areas are not in `lookup_lsoa21_ward24`"),
         "{msg}"
     );
     assert!(msg.contains("E01000001"), "{msg}");

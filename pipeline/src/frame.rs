@@ -198,14 +198,14 @@ impl Table {
 
     /// Multiplies a numeric column by `factor` in place (a unit conversion);
     /// the column becomes a float. A power of ten moves the decimal point of
-    /// the number as published (see [`crate::units::shift_decimal`]).
+    /// the number as published (see [`crate::decimal::shift_decimal`]).
     pub fn scale(&mut self, name: &str, factor: f64) -> Result<()> {
         let values = self.values(name)?;
-        let shift = crate::units::power_of_ten(factor);
+        let shift = crate::decimal::power_of_ten(factor);
         let scaled: Vec<Option<f64>> = (0..values.len())
             .map(|i| {
                 let x = values.number(i)?;
-                Some(shift.map_or(x * factor, |p| crate::units::shift_decimal(x, p)))
+                Some(shift.map_or(x * factor, |p| crate::decimal::shift_decimal(x, p)))
             })
             .collect();
         self.df.with_column(Column::new(name.into(), scaled))?;

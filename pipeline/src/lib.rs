@@ -18,6 +18,7 @@ pub mod cache;
 pub mod catalog;
 pub mod checks;
 pub mod contract;
+pub mod decimal;
 pub mod error;
 pub mod fetch;
 pub mod frame;
