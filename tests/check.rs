@@ -270,3 +270,45 @@ fn check_finds_a_misspelt_indicator_in_the_places_taxonomy() {
         "median_age",
     );
 }
+
+#[test]
+fn check_rejects_a_declared_lookup_difference_that_could_never_be_checked() {
+    // Each declaration names an area the stage can hold, the authority
+    // the table gives it, and why; every fault is reported at once.
+    let (errors, file) = errors_with_edit(
+        "imd_england_2025.toml",
+        "[verify.lookup.differences.E01027305]\nla_code = \"E06000062\"",
+        "[verify.lookup.differences.W01000001]\nreason = \"in Wales\"\nla_code = \"W06000001\"\n\
+         [verify.lookup.differences.E01-bad]\nreason = \" \"\nla_code = \"E06000001\"\n\
+         [verify.lookup.differences.E01000001]\nreason = \"no authority named\"\n\
+         [verify.lookup.differences.E01027305]\nla_code = \"E06000062\"",
+    );
+    let msgs: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    let all = msgs.join("\n");
+    for part in [
+        "`W01000001` is outside the look-up's `key_prefix` E01",
+        "`W01000001` does not match the stage's code pattern",
+        "`E01-bad` does not match the stage's code pattern",
+        "differences.E01-bad`: `reason` is empty",
+        "differences.E01000001`: give `la_code`",
+    ] {
+        assert!(all.contains(part), "{part:?} not in:\n{all}");
+    }
+    assert_eq!(errors.len(), 5, "{all}");
+    assert!(msgs.iter().all(|m| m.contains(&file.display().to_string())));
+}
+
+#[test]
+fn check_rejects_declared_lookup_differences_when_nothing_is_compared() {
+    let (errors, _) = errors_with_edit(
+        "imd_england_2025.toml",
+        "la_code = \"lad24_code\"\nla_name = \"lad24_name\"\n\n[verify.lookup.differences",
+        "\n[verify.lookup.differences",
+    );
+    let all: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
+    assert!(
+        all.iter()
+            .any(|m| m.contains("no local authority code or name is compared")),
+        "{all:#?}"
+    );
+}

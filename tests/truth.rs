@@ -641,19 +641,55 @@ fn a_declared_difference_from_the_lookup_that_is_not_there_stops_the_release() {
     for spec in ["load.toml", "imd_england_2025.toml"] {
         std::fs::copy(stages_dir().join(spec), stages.join(spec)).unwrap();
     }
-    // E01000001 (City of London 001A) is where both say it is.
+    // E01000001 (City of London 001A) is where both say it is, and
+    // E01027305 is declared in the district the look-up gives, not the
+    // one the table gives: its reason was written for another answer.
     let spec = read_text(&stages_dir().join("imd_england_2025.toml"));
     let spec = spec.replace(
-        "differences = { E01027305 = ",
-        "differences = { E01000001 = \"claimed\", E01027305 = ",
+        "[verify.lookup.differences.E01027305]\nla_code = \"E06000062\"",
+        "[verify.lookup.differences.E01000001]\nla_code = \"E09000001\"\nreason = \"claimed\"\n\n\
+             [verify.lookup.differences.E01027305]\nla_code = \"E07000177\"",
     );
     std::fs::write(stages.join("imd_england_2025.toml"), spec).unwrap();
     let err = build_on_shared_cache(dir.path(), &shared_catalog(), &stages)
         .expect_err("a stale declaration fails")
         .to_string();
-    assert!(err.contains("lookup_la_code"), "{err}");
-    assert!(err.contains("E01000001 is declared to differ"), "{err}");
+    assert!(err.contains("lookup_declared_differences"), "{err}");
+    assert!(
+        err.contains(
+            "E01000001 is declared to differ from `lookup_lsoa21_ward24`, but agrees with it"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("E01027305 is declared with la_code E07000177, but the table gives E06000062"),
+        "{err}"
+    );
     assert!(!dir.path().join("release").exists());
+}
+
+#[test]
+fn one_declaration_covers_the_code_and_the_name_check_and_is_itself_checked() {
+    // E01027305 differs from the look-up in both its district's code and
+    // name: both checks warn with the one declaration's reason, and the
+    // declaration (its area, its pinned district) is reported as holding.
+    // Staleness is judged across both checks, so an area that differs in
+    // its name alone can be declared too.
+    let b = shared_build();
+    let report = verification(&b.out);
+    let checks = table_checks(&report, "imd_england_2025");
+    let status = |name: &str| {
+        checks
+            .iter()
+            .find(|c| c["check"] == name)
+            .map(|c| c["status"].as_str().unwrap().to_string())
+    };
+    assert_eq!(status("lookup_la_code").as_deref(), Some("warn"));
+    assert_eq!(status("lookup_la_name").as_deref(), Some("warn"));
+    assert_eq!(
+        status("lookup_declared_differences").as_deref(),
+        Some("pass")
+    );
 }
 
 #[test]

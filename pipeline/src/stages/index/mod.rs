@@ -197,6 +197,65 @@ impl IndexStage {
                 ));
             }
         }
+        self.validate_differences(v);
+    }
+
+    /// A declared difference from the look-up names an area the stage can
+    /// hold, pins what the compared columns say, and gives a reason; and
+    /// something is compared, or the declaration would never be checked.
+    fn validate_differences(&self, v: &mut Validator<'_>) {
+        let Some(l) = &self.verify.lookup else { return };
+        let codes = self.verify.la_code.is_some() && l.la_code.is_some();
+        let names = self.verify.la_name.is_some() && l.la_name.is_some();
+        if !l.differences.is_empty() && !codes && !names {
+            v.error("field `verify.lookup.differences` is given, but no local authority code or name is compared (set `la_code` or `la_name` in both `verify` and `verify.lookup`)");
+        }
+        for (area, d) in &l.differences {
+            self.validate_difference(l, area, d, (codes, names), v);
+        }
+    }
+
+    fn validate_difference(
+        &self,
+        l: &LookupCheck,
+        area: &str,
+        d: &spec::Difference,
+        (codes, names): (bool, bool),
+        v: &mut Validator<'_>,
+    ) {
+        let f = format!("field `verify.lookup.differences.{area}`");
+        if !self.code_pattern.is_match(area) {
+            v.error(format!(
+                "{f}: `{area}` does not match the stage's code pattern {}",
+                self.code_pattern
+            ));
+        }
+        if let Some(p) = l.key_prefix.as_deref().filter(|p| !area.starts_with(p)) {
+            v.error(format!(
+                "{f}: `{area}` is outside the look-up's `key_prefix` {p}, so it is never compared"
+            ));
+        }
+        if d.reason.trim().is_empty() {
+            v.error(format!("{f}: `reason` is empty"));
+        }
+        // The code pins the authority when codes are compared; the name,
+        // when only names are.
+        let pins = [
+            ("la_code", &d.la_code, codes, codes),
+            ("la_name", &d.la_name, names, names && !codes),
+        ];
+        for (what, pin, compared, needed) in pins {
+            if needed && pin.is_none() {
+                v.error(format!(
+                    "{f}: give `{what}`, the local authority the table gives the area"
+                ));
+            }
+            if !compared && pin.is_some() {
+                v.error(format!(
+                    "{f}: `{what}` is given, but it is not compared with the look-up"
+                ));
+            }
+        }
     }
 
     /// Every measure column is provided, computable or declared missing,

@@ -126,11 +126,30 @@ pub struct LookupCheck {
     /// The look-up's local authority name column, compared with `la_name`.
     #[serde(default)]
     pub la_name: Option<String>,
-    /// Areas whose local authority is known to differ from the look-up's,
-    /// with the reason (area code = reason). Each is reported as a warning;
-    /// any other difference, or a declared one that is not there, fails.
+    /// Areas whose local authority is known to differ from the look-up's
+    /// (area code = the authority the table gives it, and why). Each is
+    /// reported as a warning with its reason; any other difference fails,
+    /// and so does a declaration that no longer holds: the area agrees with
+    /// the look-up, or the table now puts it in another authority than the
+    /// one declared (the reason was written for that one).
     #[serde(default)]
-    pub differences: IndexMap<String, String>,
+    pub differences: IndexMap<String, Difference>,
+}
+
+/// One area's declared difference from the look-up.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Difference {
+    /// The local authority code the table gives the area. Required when
+    /// codes are compared.
+    #[serde(default)]
+    pub la_code: Option<String>,
+    /// The local authority name the table gives the area. Required when
+    /// only names are compared.
+    #[serde(default)]
+    pub la_name: Option<String>,
+    /// Why the table and the look-up differ (published with the warning).
+    pub reason: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -120,7 +120,7 @@ fn la_tier(s: &Subject<'_>, r: &mut TableReport) {
     let las: Vec<Option<String>> = (0..s.n).map(|i| la.text(i)).collect();
     let bad: Vec<String> = geography::not_matching(&las, pattern)
         .into_iter()
-        .map(|i| format!("{} in {:?}", s.codes[i], las[i]))
+        .map(|i| format!("{} in {}", s.codes[i], shown(las[i].as_deref())))
         .collect();
     if bad.is_empty() {
         r.pass(
@@ -143,13 +143,20 @@ fn la_tier(s: &Subject<'_>, r: &mut TableReport) {
 fn lookup(s: &Subject<'_>, l: &LookupCheck, table: &Table, r: &mut TableReport) -> Result<()> {
     let lookup = lookup_rows(l, table)?;
     lookup_coverage(s, l, &lookup, r);
-    if let (Some(la), true) = (&s.la_codes, l.la_code.is_some()) {
+    // Every area that differs in code or name, for the declarations.
+    let mut differ = BTreeSet::new();
+    if let (Some(la), Some(col)) = (&s.la_codes, &l.la_code) {
         let bad: Vec<(usize, String)> = (0..s.n)
             .filter_map(|i| {
                 let want = lookup.get(&s.codes[i]).and_then(|(c, _)| c.clone())?;
                 let got = la.text(i);
                 (got.as_deref() != Some(want.as_str())).then(|| {
-                    let line = format!("{} in {:?}, `{}` says {want}", s.codes[i], got, l.table);
+                    let line = format!(
+                        "{}: in {}, `{}`.{col} says {want}",
+                        s.codes[i],
+                        shown(got.as_deref()),
+                        l.table
+                    );
                     (i, line)
                 })
             })
@@ -163,15 +170,17 @@ fn lookup(s: &Subject<'_>, l: &LookupCheck, table: &Table, r: &mut TableReport) 
                 l.table
             )
         };
+        differ.extend(bad.iter().map(|(i, _)| *i));
         report_differences(s, l, r, "lookup_la_code", detail, bad);
     }
-    if let (Some(names), true) = (&s.la_names, l.la_name.is_some()) {
+    if let (Some(names), Some(col)) = (&s.la_names, &l.la_name) {
         let bad: Vec<(usize, String)> = (0..s.n)
             .filter_map(|i| {
                 let want = lookup.get(&s.codes[i]).and_then(|(_, nm)| nm.clone())?;
                 let got = names.text(i).unwrap_or_default();
                 (!s.same_name(&got, &want)).then(|| {
-                    let line = format!("{}: {got:?}, `{}` says {want:?}", s.codes[i], l.table);
+                    let line =
+                        format!("{}: {got:?}, `{}`.{col} says {want:?}", s.codes[i], l.table);
                     (i, line)
                 })
             })
@@ -188,14 +197,20 @@ fn lookup(s: &Subject<'_>, l: &LookupCheck, table: &Table, r: &mut TableReport) 
                 l.table
             )
         };
+        differ.extend(bad.iter().map(|(i, _)| *i));
         report_differences(s, l, r, "lookup_la_name", detail, bad);
     }
+    declarations_hold(s, l, &differ, r);
     Ok(())
 }
 
-/// Differences from the look-up: those the spec declares (with a reason)
-/// warn; any other fails, and so does a declared one that is not there
-/// (the look-up or the source changed, and the reason may no longer hold).
+/// A cell as shown in a check's examples: its text, or `(empty)`.
+fn shown(cell: Option<&str>) -> &str {
+    cell.unwrap_or("(empty)")
+}
+
+/// Differences from the look-up: those the spec declares warn, with their
+/// reasons; any other fails.
 fn report_differences(
     s: &Subject<'_>,
     l: &LookupCheck,
@@ -204,31 +219,11 @@ fn report_differences(
     detail: String,
     bad: Vec<(usize, String)>,
 ) {
-    let found: BTreeSet<&str> = bad.iter().map(|(i, _)| s.codes[*i].as_str()).collect();
-    let stale: Vec<String> = l
-        .differences
-        .keys()
-        .filter(|code| !found.contains(code.as_str()))
-        .map(|code| {
-            format!(
-                "{code} is declared to differ from `{}`, but agrees with it or is not in the table",
-                l.table
-            )
-        })
-        .collect();
     let (declared, undeclared): (Vec<_>, Vec<_>) = bad
         .into_iter()
         .partition(|(i, _)| l.differences.contains_key(&s.codes[*i]));
-    if !undeclared.is_empty() || !stale.is_empty() {
-        let detail = match stale.len() {
-            0 => detail,
-            k => format!("{detail}; {k} declared differences are not there"),
-        };
-        let lines = undeclared
-            .into_iter()
-            .map(|(_, line)| line)
-            .chain(stale)
-            .collect();
+    if !undeclared.is_empty() {
+        let lines = undeclared.into_iter().map(|(_, line)| line).collect();
         return r.fail(check, detail, lines);
     }
     if declared.is_empty() {
@@ -236,13 +231,78 @@ fn report_differences(
     }
     let lines = declared
         .into_iter()
-        .map(|(i, line)| format!("{line} ({})", l.differences[&s.codes[i]]))
+        .map(|(i, line)| format!("{line} ({})", l.differences[&s.codes[i]].reason))
         .collect();
     r.warn(
         check,
         format!("{detail}, each declared in the spec with its reason"),
         lines,
     );
+}
+
+/// Each declared difference still holds: the area is in the table, differs
+/// from the look-up in code or name, and is in the local authority the
+/// declaration names (its reason was written for that one). A declaration
+/// that no longer holds fails: the look-up or the source changed.
+fn declarations_hold(
+    s: &Subject<'_>,
+    l: &LookupCheck,
+    differ: &BTreeSet<usize>,
+    r: &mut TableReport,
+) {
+    if l.differences.is_empty() {
+        return;
+    }
+    let mut stale = Vec::new();
+    for (area, d) in &l.differences {
+        let Some(i) = s.codes.iter().position(|c| c == area) else {
+            stale.push(format!("{area} is declared, but is not in the table"));
+            continue;
+        };
+        if !differ.contains(&i) {
+            stale.push(format!(
+                "{area} is declared to differ from `{}`, but agrees with it",
+                l.table
+            ));
+        }
+        let pins = [
+            (&d.la_code, &s.la_codes, "la_code"),
+            (&d.la_name, &s.la_names, "la_name"),
+        ];
+        for (pin, column, what) in pins {
+            let (Some(want), Some(column)) = (pin, column) else {
+                continue;
+            };
+            let got = column.text(i);
+            if got.as_deref() != Some(want.as_str()) {
+                stale.push(format!(
+                    "{area} is declared with {what} {want}, but the table gives {}",
+                    shown(got.as_deref())
+                ));
+            }
+        }
+    }
+    let check = "lookup_declared_differences";
+    if stale.is_empty() {
+        r.pass(
+            check,
+            format!(
+                "each of the {} declared differences from `{}` is there, in the local authority declared",
+                l.differences.len(),
+                l.table
+            ),
+        );
+    } else {
+        r.fail(
+            check,
+            format!(
+                "{} declared differences from `{}` no longer hold",
+                stale.len(),
+                l.table
+            ),
+            stale,
+        );
+    }
 }
 
 type LookupRows = BTreeMap<String, (Option<String>, Option<String>)>;
@@ -393,7 +453,10 @@ fn ranks(s: &Subject<'_>, missing: &IndexMap<String, String>, r: &mut TableRepor
         let ranks = s.table.values(&col)?;
         let out_of_range: Vec<String> = (0..n)
             .filter(|&i| !ranks.number(i).is_some_and(|x| x >= 1.0 && x <= n as f64))
-            .map(|i| format!("{}: {:?}", s.codes[i], ranks.number(i)))
+            .map(|i| match ranks.number(i) {
+                Some(x) => format!("{}: {x}", s.codes[i]),
+                None => format!("{}: (empty)", s.codes[i]),
+            })
             .collect();
         if !out_of_range.is_empty() {
             r.fail(
