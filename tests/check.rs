@@ -312,3 +312,24 @@ fn check_rejects_declared_lookup_differences_when_nothing_is_compared() {
         "{all:#?}"
     );
 }
+
+#[test]
+fn a_text_column_with_a_numeric_unit_is_refused() {
+    // A unit conversion would read the text as numbers, and text that is
+    // not a number (`n/a`, `12%`) would become a null unseen.
+    let dir = tempdir();
+    let catalog = write_tiny_catalog(dir.path(), None, GOOD_SOURCE);
+    let datasets = read_text(&dir.path().join("datasets.toml")).replace(
+        r#"value = { type = "int", unit = "count""#,
+        r#"value = { type = "string", unit = "rate""#,
+    );
+    std::fs::write(dir.path().join("datasets.toml"), datasets).unwrap();
+    let sdir = dir.path().join("stages");
+    std::fs::create_dir_all(&sdir).unwrap();
+    std::fs::write(sdir.join("load.toml"), LOAD_ALL).unwrap();
+    let err = load_config(&catalog, &sdir).unwrap_err().to_string();
+    assert!(
+        err.contains("column `value` is text but its unit `rate` is a number"),
+        "{err}"
+    );
+}

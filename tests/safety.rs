@@ -163,6 +163,25 @@ fn an_impossible_imd_score_stops_the_release_naming_where() {
 }
 
 #[test]
+fn an_impossible_percentage_is_reported_as_the_file_has_it_and_as_converted() {
+    // mySociety publishes English income rates as percentages; the table
+    // holds rates. 150% is 1.5 as a rate, beyond 1: the error says both.
+    let original = read_text(&data_dir().join(UK_COMPOSITE));
+    let first_english = original.lines().position(|l| l.starts_with("E,")).unwrap();
+    let mut lines: Vec<String> = original.lines().map(str::to_string).collect();
+    let mut cells: Vec<&str> = lines[first_english].split(',').collect();
+    cells[3] = "150";
+    lines[first_english] = cells.join(",");
+    let e = build_error_with_csv(UK_COMPOSITE, &lines.join("\n"));
+    let (value, rule) = implausible(&e);
+    assert!(value.starts_with("1.5 (published in percent"), "{value}");
+    assert!(value.ends_with("the file has 150)"), "{value}");
+    assert!(rule.contains("rate: within 0..=1"), "{rule}");
+    assert_eq!(e.context.column.as_deref(), Some("income_score"));
+    assert_eq!(e.context.row, Some(first_english + 1));
+}
+
+#[test]
 fn an_impossible_average_rank_in_file_10_stops_the_release() {
     // File 10 as loaded from the publisher's workbook, written as CSV with
     // one average rank made impossible, read through the same dataset.

@@ -562,6 +562,11 @@ fn check_units(what: &str, spec: &DatasetSpec, errors: &mut Vec<ConfigError>) {
             Some(u) if u.is_text() && numeric(ty) => errors.push(msg(format!(
                 "{what} {col} is a number but its unit `{u}` is text"
             ))),
+            // A unit conversion would read such text as numbers, and
+            // text that is not one would become a null unseen.
+            Some(u) if !u.is_text() && u != Unit::Date && !numeric(ty) => errors.push(msg(format!(
+                "{what} {col} is text but its unit `{u}` is a number (declare its `type` as int or float)"
+            ))),
             _ => {}
         }
         if let Some([lo, hi]) = range {

@@ -69,7 +69,7 @@ pub fn conform(raw: &RawTable, source: &Source, dataset: &DatasetSpec) -> Result
     check_key(raw, &key).map_err(ctx)?;
     let mut table = Table::from_frame(frame);
     let conversions = convert_units(&mut table, source, dataset).map_err(ctx)?;
-    check_plausible(&table, raw, dataset, &mapping).map_err(ctx)?;
+    check_plausible(&table, raw, dataset, &mapping, &conversions).map_err(ctx)?;
     Ok(Conformed {
         table,
         mapping,
@@ -126,6 +126,7 @@ fn check_plausible(
     raw: &RawTable,
     dataset: &DatasetSpec,
     mapping: &IndexMap<String, String>,
+    conversions: &IndexMap<String, String>,
 ) -> Result<()> {
     let groups: Vec<(String, Rule)> = dataset
         .groups
@@ -150,8 +151,18 @@ fn check_plausible(
         let Some(rule) = rule else { continue };
         if let Some(v) = rule.first_violation(&table.values(name)?) {
             let row = raw.row_numbers.get(v.row).copied().unwrap_or(v.row + 2);
+            // A converted value is shown as the file has it, too: the rule
+            // is the canonical unit's, the number in the file is not.
+            let value = match conversions.get(name) {
+                Some(how) => format!(
+                    "{} ({how}; the file has {})",
+                    v.value,
+                    published_cell(raw, header, v.row)
+                ),
+                None => v.value,
+            };
             return Err(Error::new(ErrorKind::Implausible {
-                value: v.value,
+                value,
                 rule: v.rule,
             })
             .column(header.trim().to_string())
@@ -159,6 +170,21 @@ fn check_plausible(
         }
     }
     Ok(())
+}
+
+/// A cell of the file as published, for messages.
+fn published_cell(raw: &RawTable, header: &str, row: usize) -> String {
+    let cell = raw
+        .headers
+        .iter()
+        .position(|h| h == header)
+        .and_then(|c| raw.columns[c].get(row));
+    match cell {
+        Some(Cell::Text(t)) => t.clone(),
+        Some(Cell::Number(x)) => x.to_string(),
+        Some(Cell::Int(i)) => i.to_string(),
+        Some(Cell::Empty) | None => "an empty cell".to_string(),
+    }
 }
 
 /// What conforming has decided so far.

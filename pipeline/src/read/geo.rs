@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::io::{Cursor, Read, Seek};
 use std::path::Path;
 
+use serde_json::value::RawValue;
+
 use crate::error::{Error, ErrorKind, Result};
 
 use super::{Cell, Limits, RawTable};
@@ -156,6 +158,7 @@ pub fn read_geojson(bytes: &[u8]) -> Result<RawTable> {
             ))
             .row(i + 1));
         }
+        check_feature(&f).map_err(|e| e.row(i + 1))?;
         let mut row = BTreeMap::new();
         for (k, v) in f.properties.unwrap_or_default() {
             row.insert(k, json_cell(v));
@@ -196,8 +199,53 @@ struct Feature<'a> {
     kind: std::borrow::Cow<'a, str>,
     #[serde(default)]
     properties: Option<serde_json::Map<String, serde_json::Value>>,
-    #[serde(borrow, default)]
-    geometry: Option<&'a serde_json::value::RawValue>,
+    /// `None` when the member is absent; a `null` geometry is `Some("null")`.
+    #[serde(borrow, default, deserialize_with = "present")]
+    geometry: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    id: Option<&'a RawValue>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    bbox: Option<&'a RawValue>,
+}
+
+/// A member that is there, whatever its value (`null` included).
+fn present<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> std::result::Result<Option<&'de RawValue>, D::Error> {
+    <&RawValue as serde::Deserialize>::deserialize(d).map(Some)
+}
+
+/// What RFC 7946 asks of a feature beyond its geometry, as the `geojson`
+/// crate checks it: a `geometry` member (`null` for a feature with no
+/// location, never left out), an `id` that is a string or a number, a
+/// `bbox` of numbers.
+fn check_feature(f: &Feature<'_>) -> Result<()> {
+    if f.geometry.is_none() {
+        return Err(Error::unreadable(
+            "invalid GeoJSON feature: it has no `geometry` member (a feature without a location has `\"geometry\": null`)",
+        ));
+    }
+    if let Some(id) = f.id {
+        let ok = matches!(
+            serde_json::from_str::<serde_json::Value>(id.get()),
+            Ok(serde_json::Value::String(_) | serde_json::Value::Number(_))
+        );
+        if !ok {
+            return Err(Error::unreadable(format!(
+                "invalid GeoJSON feature: its `id` is {}, not a string or a number",
+                id.get()
+            )));
+        }
+    }
+    if let Some(bbox) = f.bbox {
+        if serde_json::from_str::<Vec<f64>>(bbox.get()).is_err() {
+            return Err(Error::unreadable(format!(
+                "invalid GeoJSON feature: its `bbox` is {}, not an array of numbers",
+                bbox.get()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// A JSON property as a cell.
@@ -235,4 +283,43 @@ pub(super) fn from_maps(rows: Vec<BTreeMap<String, Cell>>) -> RawTable {
         })
         .collect();
     RawTable::from_rows(headers, data)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::read_geojson;
+
+    fn collection(feature: &str) -> String {
+        format!(r#"{{"type":"FeatureCollection","features":[{feature}]}}"#)
+    }
+
+    #[test]
+    fn a_feature_without_a_geometry_member_is_refused_naming_its_row() {
+        let text = collection(r#"{"type":"Feature","properties":{"code":"B1"}}"#);
+        let err = read_geojson(text.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("no `geometry` member"), "{err}");
+        assert!(err.contains("row 1"), "{err}");
+    }
+
+    #[test]
+    fn a_null_geometry_is_an_empty_cell() {
+        let text = collection(r#"{"type":"Feature","properties":{"code":"B1"},"geometry":null}"#);
+        let t = read_geojson(text.as_bytes()).unwrap();
+        assert_eq!(t.height(), 1);
+    }
+
+    #[test]
+    fn an_id_that_is_not_a_string_or_number_and_a_bbox_that_is_not_numbers_are_refused() {
+        for (member, says) in [(r#""id":[1]"#, "`id`"), (r#""bbox":"x""#, "`bbox`")] {
+            let text = collection(&format!(
+                r#"{{"type":"Feature",{member},"properties":{{}},"geometry":null}}"#
+            ));
+            let err = read_geojson(text.as_bytes()).unwrap_err().to_string();
+            assert!(err.contains(says), "{member}: {err}");
+        }
+        let ok = collection(
+            r#"{"type":"Feature","id":7,"bbox":[0,0,1,1],"properties":{},"geometry":null}"#,
+        );
+        assert!(read_geojson(ok.as_bytes()).is_ok());
+    }
 }
