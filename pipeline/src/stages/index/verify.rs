@@ -287,9 +287,9 @@ fn declarations_hold(
         r.pass(
             check,
             format!(
-                "each of the {} declared differences from `{}` is there, in the local authority declared",
-                l.differences.len(),
-                l.table
+                "every declared difference from `{}` is there, in the local authority declared ({} declared)",
+                l.table,
+                l.differences.len()
             ),
         );
     } else {
