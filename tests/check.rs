@@ -278,8 +278,8 @@ fn check_rejects_a_declared_lookup_difference_that_could_never_be_checked() {
     let (errors, file) = errors_with_edit(
         "imd_england_2025.toml",
         "[verify.lookup.differences.E01027305]\nla_code = \"E06000062\"",
-        "[verify.lookup.differences.W01000001]\nreason = \"in Wales\"\nla_code = \"W06000001\"\n\
-         [verify.lookup.differences.E01-bad]\nreason = \" \"\nla_code = \"E06000001\"\n\
+        "[verify.lookup.differences.W01000001]\nreason = \"in Wales\"\nla_code = \"W06000001\"\nla_name = \"x\"\n\
+         [verify.lookup.differences.E01-bad]\nreason = \" \"\nla_code = \"E06000001\"\nla_name = \" \"\n\
          [verify.lookup.differences.E01000001]\nreason = \"no authority named\"\n\
          [verify.lookup.differences.E01027305]\nla_code = \"E06000062\"",
     );
@@ -291,10 +291,13 @@ fn check_rejects_a_declared_lookup_difference_that_could_never_be_checked() {
         "`E01-bad` does not match the stage's code pattern",
         "differences.E01-bad`: `reason` is empty",
         "differences.E01000001`: give `la_code`",
+        "differences.E01000001`: give `la_name`",
+        "differences.E01-bad`: `la_name` is empty",
+        "`la_code` W06000001 does not match `verify.la_code_pattern`",
     ] {
         assert!(all.contains(part), "{part:?} not in:\n{all}");
     }
-    assert_eq!(errors.len(), 5, "{all}");
+    assert_eq!(errors.len(), 8, "{all}");
     assert!(msgs.iter().all(|m| m.contains(&file.display().to_string())));
 }
 

@@ -253,3 +253,27 @@ fn a_lookup_that_leaves_areas_unmatched_stops_the_build() {
     );
     assert!(msg.contains("E01000001"), "{msg}");
 }
+
+#[test]
+fn a_lookup_that_gives_an_area_no_authority_fails_rather_than_agreeing() {
+    // The ONS look-up with Middlesbrough 014A's district left blank: the
+    // comparison cannot agree with nothing.
+    let msg = build_with_edited(
+        "lookups/lookup_lsoa21_ward24_ltla24.geographr.csv.gz",
+        |t| {
+            t.replacen(
+                "Middlesbrough 014A,E01012049,Ladgate,E05009861,Middlesbrough,E06000002",
+                "Middlesbrough 014A,E01012049,Ladgate,E05009861,,",
+                1,
+            )
+        },
+    );
+    assert!(
+        msg.contains("table `imd_england_2025`, check `lookup_la_code`"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("E01012049: in E06000002, `lookup_lsoa21_ward24`.lad24_code says (empty)"),
+        "{msg}"
+    );
+}

@@ -647,7 +647,7 @@ fn a_declared_difference_from_the_lookup_that_is_not_there_stops_the_release() {
     let spec = read_text(&stages_dir().join("imd_england_2025.toml"));
     let spec = spec.replace(
         "[verify.lookup.differences.E01027305]\nla_code = \"E06000062\"",
-        "[verify.lookup.differences.E01000001]\nla_code = \"E09000001\"\nreason = \"claimed\"\n\n\
+        "[verify.lookup.differences.E01000001]\nla_code = \"E09000001\"\nla_name = \"City of London\"\nreason = \"claimed\"\n\n\
              [verify.lookup.differences.E01027305]\nla_code = \"E07000177\"",
     );
     std::fs::write(stages.join("imd_england_2025.toml"), spec).unwrap();

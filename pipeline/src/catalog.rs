@@ -562,12 +562,17 @@ fn check_units(what: &str, spec: &DatasetSpec, errors: &mut Vec<ConfigError>) {
             Some(u) if u.is_text() && numeric(ty) => errors.push(msg(format!(
                 "{what} {col} is a number but its unit `{u}` is text"
             ))),
-            // A unit conversion would read such text as numbers, and
-            // text that is not one would become a null unseen.
-            Some(u) if !u.is_text() && u != Unit::Date && !numeric(ty) => errors.push(msg(format!(
-                "{what} {col} is text but its unit `{u}` is a number (declare its `type` as int or float)"
-            ))),
             _ => {}
+        }
+        // A unit conversion would read such text as numbers, and text that
+        // is not one would become a null unseen. (Dates and flags are
+        // written as text.)
+        if let Some(u) =
+            unit.filter(|u| !u.is_text() && !matches!(u, Unit::Date | Unit::Flag) && !numeric(ty))
+        {
+            errors.push(msg(format!(
+                "{what} {col} is text but its unit `{u}` is a number (declare its `type` as int or float)"
+            )));
         }
         if let Some([lo, hi]) = range {
             if !(lo.is_finite() && lo <= hi) {

@@ -408,18 +408,20 @@ pub enum Cells {
 }
 
 impl Cells {
-    pub fn json(&self, i: usize) -> serde_json::Value {
-        use serde_json::Value;
+    /// Cell `i`, to serialise as JSON without building a value (a file of
+    /// the API writes hundreds of cells; copying each text was measurable).
+    pub fn json(&self, i: usize) -> JsonCell<'_> {
+        JsonCell { cells: self, i }
+    }
+
+    /// True if cell `i` is null (or a float JSON cannot hold, written as
+    /// null).
+    pub fn is_null_in_json(&self, i: usize) -> bool {
         match self {
-            Cells::Str(v) => v
-                .get(i)
-                .map_or(Value::Null, |s| Value::String(s.to_string())),
-            Cells::Int(v) => v.get(i).map_or(Value::Null, Value::from),
-            Cells::Float(v) => v
-                .get(i)
-                .and_then(serde_json::Number::from_f64)
-                .map_or(Value::Null, Value::Number),
-            Cells::Bool(v) => v.get(i).map_or(Value::Null, Value::Bool),
+            Cells::Str(v) => v.get(i).is_none(),
+            Cells::Int(v) => v.get(i).is_none(),
+            Cells::Float(v) => !v.get(i).is_some_and(f64::is_finite),
+            Cells::Bool(v) => v.get(i).is_none(),
         }
     }
 
@@ -578,5 +580,37 @@ impl TableBuilder {
         Ok(Table {
             df: DataFrame::new(height, self.columns)?,
         })
+    }
+}
+
+/// One cell of a column, serialised as JSON: a string, a number, a boolean
+/// or null, as `serde_json::Value` would write it (a float that is not
+/// finite is null).
+pub struct JsonCell<'a> {
+    cells: &'a Cells,
+    i: usize,
+}
+
+impl serde::Serialize for JsonCell<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> std::result::Result<S::Ok, S::Error> {
+        let i = self.i;
+        match self.cells {
+            Cells::Str(v) => match v.get(i) {
+                Some(s) => ser.serialize_str(s),
+                None => ser.serialize_unit(),
+            },
+            Cells::Int(v) => match v.get(i) {
+                Some(x) => ser.serialize_i64(x),
+                None => ser.serialize_unit(),
+            },
+            Cells::Float(v) => match v.get(i).filter(|x| x.is_finite()) {
+                Some(x) => ser.serialize_f64(x),
+                None => ser.serialize_unit(),
+            },
+            Cells::Bool(v) => match v.get(i) {
+                Some(b) => ser.serialize_bool(b),
+                None => ser.serialize_unit(),
+            },
+        }
     }
 }

@@ -233,7 +233,7 @@ fn check_feature(f: &Feature<'_>) -> Result<()> {
         if !ok {
             return Err(Error::unreadable(format!(
                 "invalid GeoJSON feature: its `id` is {}, not a string or a number",
-                id.get()
+                crate::units::shorten(id.get())
             )));
         }
     }
@@ -241,7 +241,7 @@ fn check_feature(f: &Feature<'_>) -> Result<()> {
         if serde_json::from_str::<Vec<f64>>(bbox.get()).is_err() {
             return Err(Error::unreadable(format!(
                 "invalid GeoJSON feature: its `bbox` is {}, not an array of numbers",
-                bbox.get()
+                crate::units::shorten(bbox.get())
             )));
         }
     }

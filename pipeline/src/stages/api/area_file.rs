@@ -10,6 +10,7 @@ use super::registers::{Area, Registry};
 use super::sections::SectionData;
 use super::{ApiStage, Section, Shape};
 use crate::contract::Frames;
+use crate::frame::JsonCell;
 
 /// What every area file is made from.
 pub struct AreaFiles<'a> {
@@ -215,10 +216,10 @@ impl<'a> Row<'a> {
     }
 
     /// The row's cells, without nulls where the section skips them.
-    fn cells(&self) -> impl Iterator<Item = (&'a str, Value)> + '_ {
+    fn cells(&self) -> impl Iterator<Item = (&'a str, JsonCell<'a>)> + '_ {
         self.data.columns.iter().filter_map(move |(n, c)| {
-            let v = c.json(self.i);
-            (!(self.s.skip_nulls && v.is_null())).then_some((n.as_str(), v))
+            let skip = self.s.skip_nulls && c.is_null_in_json(self.i);
+            (!skip).then(|| (n.as_str(), c.json(self.i)))
         })
     }
 }

@@ -238,21 +238,29 @@ impl IndexStage {
         if d.reason.trim().is_empty() {
             v.error(format!("{f}: `reason` is empty"));
         }
-        // The code pins the authority when codes are compared; the name,
-        // when only names are.
+        // What is compared is pinned; a pin checks the table's own column,
+        // so it needs that column (and a code, the table's code pattern).
         let pins = [
-            ("la_code", &d.la_code, codes, codes),
-            ("la_name", &d.la_name, names, names && !codes),
+            ("la_code", &d.la_code, codes, self.verify.la_code.is_some()),
+            ("la_name", &d.la_name, names, self.verify.la_name.is_some()),
         ];
-        for (what, pin, compared, needed) in pins {
-            if needed && pin.is_none() {
-                v.error(format!(
+        for (what, pin, compared, held) in pins {
+            match pin {
+                None if compared => v.error(format!(
                     "{f}: give `{what}`, the local authority the table gives the area"
-                ));
+                )),
+                Some(_) if !held => v.error(format!(
+                    "{f}: `{what}` is given, but `verify.{what}` names no column of the table"
+                )),
+                Some(p) if p.trim().is_empty() => v.error(format!("{f}: `{what}` is empty")),
+                _ => {}
             }
-            if !compared && pin.is_some() {
+        }
+        let pattern = self.verify.la_code_pattern.as_ref();
+        if let (Some(c), Some(p)) = (&d.la_code, pattern) {
+            if !c.trim().is_empty() && !p.is_match(c) {
                 v.error(format!(
-                    "{f}: `{what}` is given, but it is not compared with the look-up"
+                    "{f}: `la_code` {c} does not match `verify.la_code_pattern` {p}"
                 ));
             }
         }

@@ -148,14 +148,16 @@ fn lookup(s: &Subject<'_>, l: &LookupCheck, table: &Table, r: &mut TableReport) 
     if let (Some(la), Some(col)) = (&s.la_codes, &l.la_code) {
         let bad: Vec<(usize, String)> = (0..s.n)
             .filter_map(|i| {
-                let want = lookup.get(&s.codes[i]).and_then(|(c, _)| c.clone())?;
+                // An area the look-up gives no authority differs too.
+                let want = lookup.get(&s.codes[i]).map(|(c, _)| c.as_deref())?;
                 let got = la.text(i);
-                (got.as_deref() != Some(want.as_str())).then(|| {
+                (got.as_deref() != want || want.is_none()).then(|| {
                     let line = format!(
-                        "{}: in {}, `{}`.{col} says {want}",
+                        "{}: in {}, `{}`.{col} says {}",
                         s.codes[i],
                         shown(got.as_deref()),
-                        l.table
+                        l.table,
+                        shown(want)
                     );
                     (i, line)
                 })
@@ -176,11 +178,11 @@ fn lookup(s: &Subject<'_>, l: &LookupCheck, table: &Table, r: &mut TableReport) 
     if let (Some(names), Some(col)) = (&s.la_names, &l.la_name) {
         let bad: Vec<(usize, String)> = (0..s.n)
             .filter_map(|i| {
-                let want = lookup.get(&s.codes[i]).and_then(|(_, nm)| nm.clone())?;
+                let want = lookup.get(&s.codes[i]).map(|(_, nm)| nm.as_deref())?;
                 let got = names.text(i).unwrap_or_default();
-                (!s.same_name(&got, &want)).then(|| {
-                    let line =
-                        format!("{}: {got:?}, `{}`.{col} says {want:?}", s.codes[i], l.table);
+                (!want.is_some_and(|w| s.same_name(&got, w))).then(|| {
+                    let want = want.map_or("(empty)".to_string(), |w| format!("{w:?}"));
+                    let line = format!("{}: {got:?}, `{}`.{col} says {want}", s.codes[i], l.table);
                     (i, line)
                 })
             })
@@ -200,7 +202,7 @@ fn lookup(s: &Subject<'_>, l: &LookupCheck, table: &Table, r: &mut TableReport) 
         differ.extend(bad.iter().map(|(i, _)| *i));
         report_differences(s, l, r, "lookup_la_name", detail, bad);
     }
-    declarations_hold(s, l, &differ, r);
+    declarations_hold(s, l, &lookup, &differ, r);
     Ok(())
 }
 
@@ -247,6 +249,7 @@ fn report_differences(
 fn declarations_hold(
     s: &Subject<'_>,
     l: &LookupCheck,
+    lookup: &LookupRows,
     differ: &BTreeSet<usize>,
     r: &mut TableReport,
 ) {
@@ -259,7 +262,12 @@ fn declarations_hold(
             stale.push(format!("{area} is declared, but is not in the table"));
             continue;
         };
-        if !differ.contains(&i) {
+        if !lookup.contains_key(area) {
+            stale.push(format!(
+                "{area} is declared to differ from `{}`, but is not in it",
+                l.table
+            ));
+        } else if !differ.contains(&i) {
             stale.push(format!(
                 "{area} is declared to differ from `{}`, but agrees with it",
                 l.table
