@@ -336,3 +336,19 @@ fn a_text_column_with_a_numeric_unit_is_refused() {
         "{err}"
     );
 }
+
+#[test]
+fn check_rejects_an_area_caveat_for_a_code_of_no_area_type() {
+    let (errors, file) = errors_with_edit(
+        "api.toml",
+        "[area_caveats]\n",
+        "[area_caveats]\nX99 = \"no such area\"\n",
+    );
+    the_one_error(
+        &errors,
+        &file,
+        "field `area_caveats`",
+        "`X99`",
+        "matches no area type's pattern",
+    );
+}

@@ -619,6 +619,13 @@ fn an_lsoa_is_in_the_district_its_publisher_names_and_the_lookups_other_answer_i
     assert_eq!(text(&lsoa, "lad24_code", 0).as_deref(), Some("E06000062"));
     let api = api_json(&b.out.join("api/v1/areas/E01027305.json"));
     assert_eq!(api["parents"]["lad24"]["code"], "E06000062");
+    // Its ward is the look-up's, a Cherwell ward: the file says so.
+    assert_eq!(api["parents"]["ward24"]["code"], "E05010929");
+    let caveats = api["caveats"].to_string();
+    assert!(
+        caveats.contains("West Northamptonshire 048E has parents from two sources that disagree"),
+        "{caveats}"
+    );
     let report = verification(&b.out);
     let checks = table_checks(&report, "imd_england_2025");
     let lookup = checks
@@ -712,4 +719,28 @@ fn rates_converted_from_percent_read_as_the_publisher_wrote_them() {
             }
         }
     }
+}
+
+#[test]
+fn a_caveat_for_an_area_the_release_does_not_have_stops_the_build() {
+    let dir = tempdir();
+    let stages = dir.path().join("stages");
+    std::fs::create_dir_all(&stages).unwrap();
+    for e in std::fs::read_dir(stages_dir()).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, stages.join(p.file_name().unwrap())).unwrap();
+    }
+    let api = read_text(&stages_dir().join("api.toml")).replace(
+        "[area_caveats]\n",
+        "[area_caveats]\nE01999999 = \"left over\"\n",
+    );
+    std::fs::write(stages.join("api.toml"), api).unwrap();
+    let err = build_on_shared_cache(dir.path(), &shared_catalog(), &stages)
+        .expect_err("a stale caveat fails")
+        .to_string();
+    assert!(
+        err.contains("`area_caveats` names E01999999, which is not an area of this release"),
+        "{err}"
+    );
+    assert!(!dir.path().join("release").exists());
 }

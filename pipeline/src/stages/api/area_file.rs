@@ -51,6 +51,7 @@ impl<'a> AreaFiles<'a> {
                 }
             }
         }
+        caveats.extend(spec.area_caveats.get(code).map(String::as_str));
         let mut seen = HashSet::new();
         caveats.retain(|c| seen.insert(*c));
         let file = FileView {

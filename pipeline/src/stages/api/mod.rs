@@ -310,6 +310,18 @@ fn generate_areas(
         }
     });
     let (registry, sections) = (registry?, sections?);
+    if let Some(code) = spec
+        .area_caveats
+        .keys()
+        .find(|c| !registry.areas.contains_key(c.as_str()))
+    {
+        return Err(crate::error::Error::check(
+            "api",
+            "area_caveats",
+            format!("`area_caveats` names {code}, which is not an area of this release (left from an earlier one?)"),
+            Vec::new(),
+        ));
+    }
     debug!(
         ms = t.elapsed().as_millis() as u64,
         "Area registry and sections built."

@@ -15,6 +15,11 @@ pub struct ApiStage {
     /// Caveats every area file carries.
     #[serde(default)]
     pub caveats: Vec<String>,
+    /// Caveats of single areas (code = caveat), where one area's figures or
+    /// parents need a word of their own. Each code must be an area of the
+    /// release: a caveat left over from an earlier release stops the build.
+    #[serde(default)]
+    pub area_caveats: indexmap::IndexMap<String, String>,
     pub area_types: Vec<AreaType>,
     pub sections: Vec<Section>,
     pub postcodes: Option<PostcodeSpec>,

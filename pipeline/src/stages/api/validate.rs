@@ -36,6 +36,16 @@ impl ApiStage {
                 check_filter(&r.filter, v);
             }
         }
+        for (code, caveat) in &self.area_caveats {
+            if !self.area_types.iter().any(|a| a.pattern.is_match(code)) {
+                v.error(format!(
+                    "field `area_caveats` names `{code}`, which matches no area type's pattern"
+                ));
+            }
+            if caveat.trim().is_empty() {
+                v.error(format!("field `area_caveats.{code}` is empty"));
+            }
+        }
         let mut keys = HashSet::new();
         for s in &self.sections {
             let id = s.id();
