@@ -623,7 +623,7 @@ fn an_lsoa_is_in_the_district_its_publisher_names_and_the_lookups_other_answer_i
     assert_eq!(api["parents"]["ward24"]["code"], "E05010929");
     let caveats = api["caveats"].to_string();
     assert!(
-        caveats.contains("West Northamptonshire 048E has parents from two sources that disagree"),
+        caveats.contains("Cropredy, Sibfords and Wroxton (E05010929), a Cherwell ward, is the ONS best-fit look-up's, and is probably wrong"),
         "{caveats}"
     );
     let report = verification(&b.out);

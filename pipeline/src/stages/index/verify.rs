@@ -167,8 +167,8 @@ fn lookup(s: &Subject<'_>, l: &LookupCheck, table: &Table, r: &mut TableReport) 
             format!("every area's local authority agrees with `{}`", l.table)
         } else {
             format!(
-                "{} areas are in a different local authority than `{}` says",
-                bad.len(),
+                "{} in a different local authority than `{}` says",
+                areas_are(bad.len()),
                 l.table
             )
         };
@@ -194,8 +194,11 @@ fn lookup(s: &Subject<'_>, l: &LookupCheck, table: &Table, r: &mut TableReport) 
             )
         } else {
             format!(
-                "{} areas name a different local authority than `{}`",
-                bad.len(),
+                "{} a different local authority than `{}`",
+                match bad.len() {
+                    1 => "1 area names".to_string(),
+                    n => format!("{n} areas name"),
+                },
                 l.table
             )
         };
@@ -204,6 +207,14 @@ fn lookup(s: &Subject<'_>, l: &LookupCheck, table: &Table, r: &mut TableReport) 
     }
     declarations_hold(s, l, &lookup, &differ, r);
     Ok(())
+}
+
+/// "1 area is", "2 areas are".
+fn areas_are(n: usize) -> String {
+    match n {
+        1 => "1 area is".to_string(),
+        n => format!("{n} areas are"),
+    }
 }
 
 /// A cell as shown in a check's examples: its text, or `(empty)`.
@@ -295,9 +306,17 @@ fn declarations_hold(
         r.pass(
             check,
             format!(
-                "every declared difference from `{}` is there, in the local authority declared ({} declared)",
+                "{} from `{}` still there, with the local authority declared for {}",
+                match l.differences.len() {
+                    1 => "the 1 declared difference is".to_string(),
+                    n => format!("all {n} declared differences are"),
+                },
                 l.table,
-                l.differences.len()
+                if l.differences.len() == 1 {
+                    "it"
+                } else {
+                    "each"
+                }
             ),
         );
     } else {
