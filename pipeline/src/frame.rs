@@ -409,7 +409,7 @@ pub enum Cells {
 
 impl Cells {
     /// Cell `i`, to serialise as JSON without building a value (a file of
-    /// the API writes hundreds of cells; copying each text was measurable).
+    /// the API writes hundreds of cells, and no text needs copying).
     pub fn json(&self, i: usize) -> JsonCell<'_> {
         JsonCell { cells: self, i }
     }
