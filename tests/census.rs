@@ -173,12 +173,7 @@ fn places_scores_cover_every_area_with_coverage_and_flags() {
 #[test]
 fn a_taxonomy_naming_an_unknown_indicator_fails_check() {
     let dir = tempdir();
-    let stages = dir.path().join("stages");
-    std::fs::create_dir_all(&stages).unwrap();
-    for e in std::fs::read_dir(stages_dir()).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, stages.join(p.file_name().unwrap())).unwrap();
-    }
+    let stages = copy_stages(dir.path(), &[]);
     let places = std::fs::read_to_string(stages.join("places.toml")).unwrap();
     std::fs::write(
         stages.join("places.toml"),

@@ -364,11 +364,7 @@ fn build_with_denominators(dir: &Path) -> std::path::PathBuf {
          population_children_0_15 = \"fixture\"\npopulation_60_plus = \"fixture\"\n",
     );
     std::fs::write(&catalog, text).unwrap();
-    let stages = dir.join("stages");
-    std::fs::create_dir_all(&stages).unwrap();
-    for spec in ["load.toml", "imd_england_2025.toml"] {
-        std::fs::copy(stages_dir().join(spec), stages.join(spec)).unwrap();
-    }
+    let stages = copy_stages(dir, &["load.toml", "imd_england_2025.toml"]);
     // Without the comparison with File 10: these synthetic weights are not
     // MHCLG's, so they cannot reproduce its figures (with the real File 6
     // the comparison is strict, as nothing is approximate).

@@ -260,11 +260,7 @@ fn build_with_land_areas(
          edition = \"test\"\ngeography = \"LSOA 2021\"\npath = \"land_areas.csv\"\nunpinned = \"a synthetic fixture\"\nformat = \"csv\"\n",
     );
     std::fs::write(&catalog, text).unwrap();
-    let stages = dir.join("stages");
-    std::fs::create_dir_all(&stages).unwrap();
-    for spec in ["load.toml", "census2021_indicators.toml"] {
-        std::fs::copy(stages_dir().join(spec), stages.join(spec)).unwrap();
-    }
+    let stages = copy_stages(dir, &["load.toml", "census2021_indicators.toml"]);
     build_on_shared_cache(dir, &catalog, &stages)
 }
 
@@ -643,11 +639,7 @@ fn an_lsoa_is_in_the_district_its_publisher_names_and_the_lookups_other_answer_i
 #[test]
 fn a_declared_difference_from_the_lookup_that_is_not_there_stops_the_release() {
     let dir = tempdir();
-    let stages = dir.path().join("stages");
-    std::fs::create_dir_all(&stages).unwrap();
-    for spec in ["load.toml", "imd_england_2025.toml"] {
-        std::fs::copy(stages_dir().join(spec), stages.join(spec)).unwrap();
-    }
+    let stages = copy_stages(dir.path(), &["load.toml", "imd_england_2025.toml"]);
     // E01000001 (City of London 001A) is where both say it is, and
     // E01027305 is declared in the district the look-up gives, not the
     // one the table gives: its reason was written for another answer.
@@ -724,12 +716,7 @@ fn rates_converted_from_percent_read_as_the_publisher_wrote_them() {
 #[test]
 fn a_caveat_for_an_area_the_release_does_not_have_stops_the_build() {
     let dir = tempdir();
-    let stages = dir.path().join("stages");
-    std::fs::create_dir_all(&stages).unwrap();
-    for e in std::fs::read_dir(stages_dir()).unwrap() {
-        let p = e.unwrap().path();
-        std::fs::copy(&p, stages.join(p.file_name().unwrap())).unwrap();
-    }
+    let stages = copy_stages(dir.path(), &[]);
     let api = read_text(&stages_dir().join("api.toml")).replace(
         "[area_caveats]\n",
         "[area_caveats]\nE01999999 = \"left over\"\n",

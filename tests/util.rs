@@ -167,6 +167,21 @@ value = { type = "int", unit = "count", direction = "neutral", aliases = ["Value
     path
 }
 
+/// A copy of the real stage specs in `dir/stages`: those named, or all of
+/// them when `specs` is empty. Tests edit the copy, never the repository's.
+pub fn copy_stages(dir: &Path, specs: &[&str]) -> PathBuf {
+    let stages = dir.join("stages");
+    std::fs::create_dir_all(&stages).unwrap();
+    for e in std::fs::read_dir(stages_dir()).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap();
+        if specs.is_empty() || specs.iter().any(|s| name == *s) {
+            std::fs::copy(&p, stages.join(name)).unwrap();
+        }
+    }
+    stages
+}
+
 /// An empty stages directory with one `load` stage over all datasets.
 pub fn load_all_stages(dir: &Path) -> PathBuf {
     let stages = dir.join("stages");
