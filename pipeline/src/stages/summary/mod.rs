@@ -247,24 +247,39 @@ impl AreaSummaryStage {
     }
 }
 
-/// A column of a table by small-area code.
+/// A column of a table, looked up by small-area code (where a code has
+/// several rows, the last one's value, as a map filled row by row keeps).
+struct ByCode {
+    row: HashMap<String, usize>,
+    values: Values,
+}
+
+impl ByCode {
+    fn text(&self, code: &str) -> Option<String> {
+        self.values.text(*self.row.get(code)?)
+    }
+
+    fn number(&self, code: &str) -> Option<f64> {
+        self.values.number(*self.row.get(code)?)
+    }
+}
+
+/// A column of a table by small-area code: the row of each code, not a
+/// copy of each cell (three columns of 33,000 rows each).
 fn by_code(
     spec: &AreaSummaryStage,
     inputs: &Frames<'_>,
     table: &Option<String>,
     key: &Option<String>,
     col: &str,
-) -> Result<HashMap<String, Values>> {
+) -> Result<ByCode> {
     let frame = inputs.table(table.as_ref().unwrap_or(&spec.index))?;
     let k = frame.values(key.as_deref().unwrap_or(&spec.key))?;
-    let v = frame.values(col)?;
-    let mut m: HashMap<String, Values> = HashMap::new();
-    for i in 0..k.len() {
-        if let Some(code) = k.text(i) {
-            m.insert(code, v.gather(&[Some(i)]));
-        }
-    }
-    Ok(m)
+    let row = (0..k.len()).filter_map(|i| Some((k.text(i)?, i))).collect();
+    Ok(ByCode {
+        row,
+        values: frame.values(col)?,
+    })
 }
 
 /// Every small area of the index with its area, rank, score, rates and
@@ -310,19 +325,15 @@ fn small_areas(
     let (mut unassigned, mut no_population) = (Vec::new(), Vec::new());
     for i in 0..codes.len() {
         let code = codes.text(i).unwrap_or_default();
-        let Some(area) = group_code.get(&code).and_then(|v| v.text(0)) else {
+        let Some(area) = group_code.text(&code) else {
             unassigned.push(code);
             continue;
         };
-        let Some(population) = pops.get(&code).and_then(|v| v.number(0)) else {
+        let Some(population) = pops.number(&code) else {
             no_population.push(code);
             continue;
         };
-        if let Some(nm) = group_name
-            .as_ref()
-            .and_then(|m| m.get(&code))
-            .and_then(|v| v.text(0))
-        {
+        if let Some(nm) = group_name.as_ref().and_then(|m| m.text(&code)) {
             names.entry(area.clone()).or_insert(nm);
         }
         let rank = rank.number(i).ok_or_else(|| {
@@ -341,10 +352,7 @@ fn small_areas(
             population,
             income_rate: income.as_ref().and_then(|s| s.number(i)),
             employment_rate: employment.as_ref().and_then(|s| s.number(i)),
-            working_age: working
-                .as_ref()
-                .and_then(|m| m.get(&code))
-                .and_then(|v| v.number(0)),
+            working_age: working.as_ref().and_then(|m| m.number(&code)),
         });
     }
     every_area_placed(spec, unassigned, no_population)?;
