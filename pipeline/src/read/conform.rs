@@ -1,5 +1,7 @@
 //! Maps a raw table onto its dataset's canonical columns and types.
 
+use std::borrow::Cow;
+
 use indexmap::IndexMap;
 use polars::prelude::*;
 
@@ -331,18 +333,12 @@ fn convert(
     rows: &[usize],
     nulls: &[String],
 ) -> Result<Column> {
-    let cleaned: Vec<Cell>;
-    let cells = if nulls.is_empty() {
-        cells
-    } else {
-        cleaned = cells
-            .iter()
-            .map(|c| match c {
-                Cell::Text(s) if nulls.iter().any(|n| n == s.trim()) => Cell::Empty,
-                other => other.clone(),
-            })
-            .collect();
-        &cleaned
+    // A cell the source declares a null marker (`n/a`, `..`) is empty. It
+    // is judged cell by cell, not by copying the column without them.
+    let is_null = |c: &Cell| match c {
+        Cell::Empty => true,
+        Cell::Text(s) => !nulls.is_empty() && nulls.iter().any(|n| n == s.trim()),
+        _ => false,
     };
     let bad = |i: usize, what: &str| {
         Error::new(ErrorKind::BadValue {
@@ -353,29 +349,33 @@ fn convert(
     };
     let col = match ty {
         ColumnType::String | ColumnType::Geometry => {
-            let v: Vec<Option<String>> = cells
+            // Text is borrowed from the cells: polars copies it once, into
+            // the column.
+            let v: StringChunked = cells
                 .iter()
                 .map(|c| match c {
-                    Cell::Empty => None,
-                    Cell::Text(s) => Some(s.trim().to_string()),
-                    Cell::Int(i) => Some(i.to_string()),
+                    _ if is_null(c) => None,
+                    Cell::Text(s) => Some(Cow::Borrowed(s.trim())),
+                    Cell::Int(i) => Some(Cow::Owned(i.to_string())),
                     Cell::Number(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
-                        Some(format!("{}", *f as i64))
+                        Some(Cow::Owned(format!("{}", *f as i64)))
                     }
-                    Cell::Number(f) => Some(f.to_string()),
+                    Cell::Number(f) => Some(Cow::Owned(f.to_string())),
+                    Cell::Empty => None,
                 })
                 .collect();
-            Column::new(name.into(), v)
+            v.with_name(name.into()).into_column()
         }
         ColumnType::Int => {
             let mut v: Vec<Option<i64>> = Vec::with_capacity(cells.len());
             for (i, c) in cells.iter().enumerate() {
                 v.push(match c {
-                    Cell::Empty => None,
+                    _ if is_null(c) => None,
                     Cell::Int(x) => Some(*x),
                     Cell::Number(f) if f.fract() == 0.0 => Some(*f as i64),
                     Cell::Number(f) => return Err(bad(i, &format!("{f}"))),
                     Cell::Text(s) => Some(parse_int(s).ok_or_else(|| bad(i, &format!("{s:?}")))?),
+                    Cell::Empty => None,
                 });
             }
             Column::new(name.into(), v)
@@ -384,10 +384,11 @@ fn convert(
             let mut v: Vec<Option<f64>> = Vec::with_capacity(cells.len());
             for (i, c) in cells.iter().enumerate() {
                 v.push(match c {
-                    Cell::Empty => None,
+                    _ if is_null(c) => None,
                     Cell::Int(x) => Some(*x as f64),
                     Cell::Number(f) => Some(*f),
                     Cell::Text(s) => Some(parse_float(s).ok_or_else(|| bad(i, &format!("{s:?}")))?),
+                    Cell::Empty => None,
                 });
             }
             Column::new(name.into(), v)
@@ -396,10 +397,21 @@ fn convert(
     Ok(col)
 }
 
+/// A number's text without thousands separators, copied only when it has
+/// some.
+fn without_separators(s: &str) -> Cow<'_, str> {
+    let t = s.trim();
+    if t.contains(',') {
+        Cow::Owned(t.chars().filter(|&c| c != ',').collect())
+    } else {
+        Cow::Borrowed(t)
+    }
+}
+
 /// Integers as published, allowing thousands separators and a zero
 /// fraction (`1,296` and `1296.00` are 1296).
 fn parse_int(s: &str) -> Option<i64> {
-    let t: String = s.trim().chars().filter(|&c| c != ',').collect();
+    let t = without_separators(s);
     if let Ok(i) = t.parse::<i64>() {
         return Some(i);
     }
@@ -412,8 +424,10 @@ fn parse_int(s: &str) -> Option<i64> {
 }
 
 fn parse_float(s: &str) -> Option<f64> {
-    let t: String = s.trim().chars().filter(|&c| c != ',').collect();
-    t.parse::<f64>().ok().filter(|f| f.is_finite())
+    without_separators(s)
+        .parse::<f64>()
+        .ok()
+        .filter(|f| f.is_finite())
 }
 
 /// Key columns must be present in every row and unique: a duplicated area
