@@ -1,6 +1,8 @@
 //! Workbooks (xlsx, xls, ods) through calamine: one sheet, by name.
 
-use calamine::{Data, Reader};
+use std::io::Cursor;
+
+use calamine::{Data, DataRef, Range, Reader, ReaderRef};
 
 use crate::catalog::{Format, RawSource};
 use crate::error::{Error, ErrorKind, Result};
@@ -14,56 +16,40 @@ pub fn read_sheet(bytes: &[u8], raw: &RawSource, format: Format) -> Result<RawTa
     if bytes.is_empty() {
         return Err(Error::unreadable("the file is empty"));
     }
-    let cursor = std::io::Cursor::new(bytes.to_vec());
+    let cursor = Cursor::new(bytes);
     let open_err = |e: &dyn std::fmt::Display| {
         Error::unreadable(format!("cannot open as {format:?} workbook: {e}"))
     };
-    let mut book: calamine::Sheets<_> = match format {
-        Format::Xlsx => {
-            calamine::Sheets::Xlsx(calamine::Xlsx::new(cursor).map_err(|e| open_err(&e))?)
-        }
-        Format::Xls => calamine::Sheets::Xls(calamine::Xls::new(cursor).map_err(|e| open_err(&e))?),
-        _ => calamine::Sheets::Ods(calamine::Ods::new(cursor).map_err(|e| open_err(&e))?),
+    let read_err = |e: &dyn std::fmt::Display| {
+        Error::unreadable(format!("cannot read sheet: {e}")).sheet(sheet)
     };
-    let names = book.sheet_names();
-    if !names.iter().any(|n| n == sheet) {
-        return Err(Error::new(ErrorKind::NotInFile {
-            what: "sheet",
-            name: sheet.to_string(),
-            available: names.clone(),
-        })
-        .sheet(sheet));
-    }
-    let range = book
-        .worksheet_range(sheet)
-        .map_err(|e| Error::unreadable(format!("cannot read sheet: {e}")).sheet(sheet))?;
-    let (row0, _) = range.start().unwrap_or((0, 0));
-    let row0 = row0 as usize;
-
-    // Absolute 1-based row numbers, trailing empty rows and columns dropped.
-    let mut rows: Vec<(usize, Vec<Cell>)> = range
-        .rows()
-        .enumerate()
-        .map(|(i, r)| (row0 + i + 1, r.iter().map(cell).collect()))
-        .collect();
-    while rows
-        .last()
-        .is_some_and(|(_, r)| r.iter().all(|c| *c == Cell::Empty))
-    {
-        rows.pop();
-    }
-    let width = rows
-        .iter()
-        .map(|(_, r)| {
-            r.iter()
-                .rposition(|c| *c != Cell::Empty)
-                .map_or(0, |p| p + 1)
-        })
-        .max()
-        .unwrap_or(0);
-    for (_, r) in rows.iter_mut() {
-        r.truncate(width);
-    }
+    let mut rows = match format {
+        // An xlsx sheet's shared strings are borrowed, not copied into
+        // the sheet's cells and then again into ours.
+        Format::Xlsx => {
+            let mut book = calamine::Xlsx::new(cursor).map_err(|e| open_err(&e))?;
+            has_sheet(&book.sheet_names(), sheet)?;
+            let range = book.worksheet_range_ref(sheet).map_err(|e| read_err(&e))?;
+            rows_of(&range, cell_ref)
+        }
+        Format::Xls => {
+            let mut book = calamine::Xls::new(cursor).map_err(|e| open_err(&e))?;
+            has_sheet(&book.sheet_names(), sheet)?;
+            rows_of(
+                &book.worksheet_range(sheet).map_err(|e| read_err(&e))?,
+                cell,
+            )
+        }
+        _ => {
+            let mut book = calamine::Ods::new(cursor).map_err(|e| open_err(&e))?;
+            has_sheet(&book.sheet_names(), sheet)?;
+            rows_of(
+                &book.worksheet_range(sheet).map_err(|e| read_err(&e))?,
+                cell,
+            )
+        }
+    };
+    trim_trailing(&mut rows);
 
     let text_row = |n: usize| -> Option<Vec<String>> {
         rows.iter()
@@ -89,6 +75,55 @@ pub fn read_sheet(bytes: &[u8], raw: &RawSource, format: Format) -> Result<RawTa
     Ok(table)
 }
 
+/// The workbook has the sheet, or the error lists those it has.
+fn has_sheet(names: &[String], sheet: &str) -> Result<()> {
+    if names.iter().any(|n| n == sheet) {
+        return Ok(());
+    }
+    Err(Error::new(ErrorKind::NotInFile {
+        what: "sheet",
+        name: sheet.to_string(),
+        available: names.to_vec(),
+    })
+    .sheet(sheet))
+}
+
+/// A sheet's rows as cells, each with its absolute 1-based row number.
+fn rows_of<T>(range: &Range<T>, cell: impl Fn(&T) -> Cell) -> Vec<(usize, Vec<Cell>)>
+where
+    T: calamine::CellType,
+{
+    let (row0, _) = range.start().unwrap_or((0, 0));
+    let row0 = row0 as usize;
+    range
+        .rows()
+        .enumerate()
+        .map(|(i, r)| (row0 + i + 1, r.iter().map(&cell).collect()))
+        .collect()
+}
+
+/// Drops trailing empty rows, and the columns empty in every row.
+fn trim_trailing(rows: &mut Vec<(usize, Vec<Cell>)>) {
+    while rows
+        .last()
+        .is_some_and(|(_, r)| r.iter().all(|c| *c == Cell::Empty))
+    {
+        rows.pop();
+    }
+    let width = rows
+        .iter()
+        .map(|(_, r)| {
+            r.iter()
+                .rposition(|c| *c != Cell::Empty)
+                .map_or(0, |p| p + 1)
+        })
+        .max()
+        .unwrap_or(0);
+    for (_, r) in rows.iter_mut() {
+        r.truncate(width);
+    }
+}
+
 fn cell(d: &Data) -> Cell {
     match d {
         Data::Empty => Cell::Empty,
@@ -100,6 +135,23 @@ fn cell(d: &Data) -> Cell {
         Data::DateTime(dt) => Cell::Number(dt.as_f64()),
         Data::DateTimeIso(s) | Data::DurationIso(s) => Cell::Text(s.clone()),
         Data::Error(e) => Cell::Text(format!("#{e:?}")),
+    }
+}
+
+/// As [`cell`], for a cell whose shared string is borrowed.
+fn cell_ref(d: &DataRef<'_>) -> Cell {
+    match d {
+        DataRef::SharedString(s) if s.trim().is_empty() => Cell::Empty,
+        DataRef::SharedString(s) => Cell::Text((*s).to_string()),
+        DataRef::Empty => Cell::Empty,
+        DataRef::Int(i) => Cell::Int(*i),
+        DataRef::Float(f) => Cell::Number(*f),
+        DataRef::String(s) if s.trim().is_empty() => Cell::Empty,
+        DataRef::String(s) => Cell::Text(s.clone()),
+        DataRef::Bool(b) => Cell::Text(b.to_string()),
+        DataRef::DateTime(dt) => Cell::Number(dt.as_f64()),
+        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Cell::Text(s.clone()),
+        DataRef::Error(e) => Cell::Text(format!("#{e:?}")),
     }
 }
 
