@@ -24,9 +24,9 @@ pub struct AreaFiles<'a> {
 impl<'a> AreaFiles<'a> {
     /// The file of one code, as JSON bytes. It is serialised straight from
     /// the section tables: no JSON tree is built per file, and each
-    /// section's reasons and directions are written from the maps built
-    /// once per section (measured: building and cloning them per file was
-    /// most of the API's CPU time).
+    /// section's reasons and directions are copied from the JSON text
+    /// serialised once per section (measured: building and cloning them
+    /// per file was most of the API's CPU time).
     pub fn file(&self, code: &str, area: &'a Area) -> crate::error::Result<Vec<u8>> {
         let spec = self.spec;
         let mut groups: IndexMap<&'a str, IndexMap<&'a str, SectionView<'a>>> = IndexMap::new();
@@ -194,11 +194,11 @@ impl Serialize for SectionView<'_> {
                 m.serialize_entry("values", &values)?;
             }
         }
-        if !data.missing.is_empty() {
-            m.serialize_entry("missing", &data.missing)?;
+        if let Some(missing) = &data.missing {
+            m.serialize_entry("missing", missing)?;
         }
-        if !data.directions.is_empty() {
-            m.serialize_entry("directions", &data.directions)?;
+        if let Some(directions) = &data.directions {
+            m.serialize_entry("directions", directions)?;
         }
         m.end()
     }

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
 use super::registers::filtered_rows;
@@ -16,10 +17,13 @@ pub struct SectionData {
     pub columns: Vec<(String, Cells)>,
     pub by: Option<Cells>,
     pub rows: HashMap<String, Vec<usize>>,
-    /// Shown columns the table declares missing, with the reason.
-    pub missing: Map<String, Value>,
-    /// Shown measures whose direction is not "1 = most deprived", in words.
-    pub directions: Map<String, Value>,
+    /// Shown columns the table declares missing, with the reason, as the
+    /// JSON object every area file of the section repeats (serialised
+    /// once here; `None` when there are none).
+    pub missing: Option<Box<RawValue>>,
+    /// Shown measures whose direction is not "1 = most deprived", in
+    /// words, likewise.
+    pub directions: Option<Box<RawValue>>,
 }
 
 /// Every section's data, in spec order; `None` for a section whose table
@@ -94,9 +98,19 @@ fn read(s: &Section, frame: &Table, inputs: &Frames<'_>) -> Result<SectionData> 
         columns,
         by,
         rows,
-        missing,
-        directions,
+        missing: raw_object(&missing)?,
+        directions: raw_object(&directions)?,
     })
+}
+
+/// A non-empty object as JSON text, to write as it is into each file.
+fn raw_object(m: &Map<String, Value>) -> Result<Option<Box<RawValue>>> {
+    if m.is_empty() {
+        return Ok(None);
+    }
+    serde_json::value::to_raw_value(m)
+        .map(Some)
+        .map_err(Error::table)
 }
 
 /// For each area type, the indices of its sections.
