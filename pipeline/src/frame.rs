@@ -336,36 +336,69 @@ impl Table {
 pub const ROW_GROUP: usize = 65_536;
 
 /// Writes a Parquet file's rows as gzip-compressed CSV with a header row
-/// (nulls as empty cells), `CSV_CHUNK` rows at a time, so that a table of
-/// millions of rows (the postcode directory) is never whole in memory.
+/// (nulls as empty cells), always as one gzip member: some readers (7-Zip,
+/// some browsers' decompression streams) stop after the first member of a
+/// multi-member file without an error, so a table is never cut into
+/// separately compressed pieces.
+///
+/// Rows are read `CSV_CHUNK` at a time, so no more than that many are ever
+/// a frame in memory. A table of up to `WHOLE_ROWS` rows has its CSV text
+/// gathered and encoded at once with libdeflate, as the API's files are
+/// (see `gz::encode`; the shared release's largest, the 697,000-row Census
+/// table, is 71 MB of CSV). A larger one (the postcode directory, 2.7
+/// million rows at full scale) is encoded by zlib as it is written, so its
+/// text is never whole in memory either.
 pub fn parquet_to_csv_gz(parquet: &Path, out: &Path) -> Result<()> {
+    const WHOLE_ROWS: usize = 1 << 20;
     const CSV_CHUNK: usize = 1 << 18;
-    let open = || std::fs::File::open(parquet).map_err(|e| Error::io(parquet, e));
-    let rows = ParquetReader::new(open()?)
+    let rows = ParquetReader::new(std::fs::File::open(parquet).map_err(|e| Error::io(parquet, e))?)
         .num_rows()
         .map_err(|e| Error::table(e).file(parquet))?;
-    let file = std::fs::File::create(out).map_err(|e| Error::io(out, e))?;
-    let mut gz = flate2::write::GzEncoder::new(
-        std::io::BufWriter::with_capacity(1 << 20, file),
-        // Level 2, as the API (see `gz::encode`): the shared release's
-        // copies are 63.8 MB against 57.0 MB at level 6, for less CPU.
-        flate2::Compression::new(2),
-    );
+    if rows > WHOLE_ROWS {
+        return stream_csv_gz(parquet, rows, CSV_CHUNK, out);
+    }
+    let mut csv = Vec::new();
+    write_csv(parquet, rows, CSV_CHUNK, &mut csv, out)?;
+    std::fs::write(out, crate::gz::encode(&csv)).map_err(|e| Error::io(out, e))
+}
+
+/// Writes a Parquet file's `rows` rows as CSV with a header row, `chunk`
+/// rows at a time.
+fn write_csv(
+    parquet: &Path,
+    rows: usize,
+    chunk: usize,
+    w: &mut impl std::io::Write,
+    out: &Path,
+) -> Result<()> {
     let mut offset = 0;
     loop {
-        let mut df = ParquetReader::new(open()?)
-            .with_slice(Some((offset, CSV_CHUNK)))
+        let file = std::fs::File::open(parquet).map_err(|e| Error::io(parquet, e))?;
+        let mut df = ParquetReader::new(file)
+            .with_slice(Some((offset, chunk)))
             .finish()
             .map_err(|e| Error::table(e).file(parquet))?;
-        CsvWriter::new(&mut gz)
+        CsvWriter::new(&mut *w)
             .include_header(offset == 0)
             .finish(&mut df)
             .map_err(|e| Error::table(e).file(out))?;
-        offset += CSV_CHUNK;
+        offset += chunk;
         if offset >= rows {
-            break;
+            return Ok(());
         }
     }
+}
+
+/// The CSV of a table too large to hold in memory, gzip-encoded by zlib as
+/// it is written.
+fn stream_csv_gz(parquet: &Path, rows: usize, chunk: usize, out: &Path) -> Result<()> {
+    let file = std::fs::File::create(out).map_err(|e| Error::io(out, e))?;
+    let mut gz = flate2::write::GzEncoder::new(
+        std::io::BufWriter::with_capacity(1 << 20, file),
+        // Level 2: about libdeflate's level 1 in size.
+        flate2::Compression::new(2),
+    );
+    write_csv(parquet, rows, chunk, &mut gz, out)?;
     let mut w = gz.finish().map_err(|e| Error::io(out, e))?;
     std::io::Write::flush(&mut w).map_err(|e| Error::io(out, e))
 }
@@ -612,5 +645,48 @@ impl serde::Serialize for JsonCell<'_> {
                 None => ser.serialize_unit(),
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A gzip decoder that reads one member only, as 7-Zip does.
+    fn first_member(path: &Path) -> String {
+        let mut text = String::new();
+        std::io::Read::read_to_string(
+            &mut flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()),
+            &mut text,
+        )
+        .unwrap();
+        text
+    }
+
+    #[test]
+    fn csv_copies_are_one_gzip_member_whether_written_whole_or_streamed() {
+        let dir = tempfile::tempdir().unwrap();
+        let parquet = dir.path().join("t.parquet");
+        let df = df!(
+            "code" => ["E1", "E2", "E3", "E4", "E5"],
+            "value" => [Some(1.5), None, Some(3.0), Some(-4.25), Some(5.0)],
+        )
+        .unwrap();
+        Table::from_frame(df)
+            .write_parquet(&parquet, Vec::new(), &[])
+            .unwrap();
+        let (whole, streamed) = (
+            dir.path().join("whole.csv.gz"),
+            dir.path().join("streamed.csv.gz"),
+        );
+        parquet_to_csv_gz(&parquet, &whole).unwrap();
+        stream_csv_gz(&parquet, 5, 2, &streamed).unwrap();
+        let expected = "code,value\nE1,1.5\nE2,\nE3,3.0\nE4,-4.25\nE5,5.0\n";
+        assert_eq!(first_member(&whole), expected);
+        assert_eq!(
+            first_member(&streamed),
+            expected,
+            "three chunks, one member"
+        );
     }
 }
