@@ -306,12 +306,17 @@ fn declarations_hold(
         r.pass(
             check,
             format!(
-                "{} from `{}` still there, with the local authority declared for {}",
+                "{} from `{}` {} still there, with the local authority declared for {}",
                 match l.differences.len() {
-                    1 => "the 1 declared difference is".to_string(),
-                    n => format!("all {n} declared differences are"),
+                    1 => "the 1 declared difference".to_string(),
+                    n => format!("all {n} declared differences"),
                 },
                 l.table,
+                if l.differences.len() == 1 {
+                    "is"
+                } else {
+                    "are"
+                },
                 if l.differences.len() == 1 {
                     "it"
                 } else {
