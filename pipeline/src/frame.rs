@@ -60,6 +60,15 @@ impl Values {
         }
     }
 
+    /// A text cell, borrowed, to compare without a copy; `None` for a
+    /// null, and for every cell of a column that is not text.
+    pub fn str(&self, i: usize) -> Option<&str> {
+        match self {
+            Values::Str(v) => v[i].as_deref(),
+            _ => None,
+        }
+    }
+
     /// The value as a number (ranks, scores).
     pub fn number(&self, i: usize) -> Option<f64> {
         match self {
@@ -248,6 +257,18 @@ impl Table {
                     got: other.to_string(),
                 }))
             }
+        })
+    }
+
+    /// A text column's cells, borrowed; `None` if the column is not text.
+    pub fn text_cells(
+        &self,
+        name: &str,
+    ) -> Result<Option<impl Iterator<Item = Option<&str>> + '_>> {
+        let col = self.column(name)?;
+        Ok(match col.dtype() {
+            DataType::String => Some(col.str()?.iter()),
+            _ => None,
         })
     }
 

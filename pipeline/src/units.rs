@@ -10,7 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::frame::Values;
+use crate::error::Result;
+use crate::frame::{Table, Values};
 
 /// What a column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -299,32 +300,56 @@ impl Rule {
 
     /// The first value of `values` that breaks the rule.
     pub fn first_violation(&self, values: &Values) -> Option<Violation> {
-        let rows = values.len();
-        let bad = |row: usize, value: String| Violation {
+        match values {
+            Values::Str(v) => self.first_text_violation(v.iter().map(Option::as_deref), v.len()),
+            Values::Bool(_) => None,
+            _ => self
+                .first_number_violation((0..values.len()).map(|i| values.number(i)), values.len()),
+        }
+    }
+
+    /// The first value of a table's column that breaks the rule. Text is
+    /// read in place: the checks run on every column of every table, and a
+    /// copy of each cell was a tenth of a build's allocations.
+    pub fn first_violation_in(&self, table: &Table, column: &str) -> Result<Option<Violation>> {
+        match table.text_cells(column)? {
+            Some(texts) => Ok(self.first_text_violation(texts, table.height())),
+            None => Ok(self.first_violation(&table.values(column)?)),
+        }
+    }
+
+    fn first_text_violation<'s>(
+        &self,
+        texts: impl Iterator<Item = Option<&'s str>>,
+        rows: usize,
+    ) -> Option<Violation> {
+        let max = self.max_len.unwrap_or(self.unit.default_max_len());
+        texts.enumerate().find_map(|(i, s)| {
+            let s = s?;
+            let control = !matches!(self.unit, Unit::Geometry) && s.chars().any(char::is_control);
+            (control || s.chars().count() > max).then(|| self.violation(i, format!("{s:?}"), rows))
+        })
+    }
+
+    fn first_number_violation(
+        &self,
+        numbers: impl Iterator<Item = Option<f64>>,
+        rows: usize,
+    ) -> Option<Violation> {
+        let (lo, hi) = self
+            .bounds(rows)
+            .unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
+        numbers.enumerate().find_map(|(i, x)| {
+            let x = x?;
+            (!x.is_finite() || x < lo || x > hi).then(|| self.violation(i, show(x), rows))
+        })
+    }
+
+    fn violation(&self, row: usize, value: String, rows: usize) -> Violation {
+        Violation {
             row,
             value: shorten(&value),
             rule: self.describe(rows),
-        };
-        match values {
-            Values::Str(v) => {
-                let max = self.max_len.unwrap_or(self.unit.default_max_len());
-                v.iter().enumerate().find_map(|(i, s)| {
-                    let s = s.as_deref()?;
-                    let control =
-                        !matches!(self.unit, Unit::Geometry) && s.chars().any(char::is_control);
-                    (control || s.chars().count() > max).then(|| bad(i, format!("{s:?}")))
-                })
-            }
-            Values::Bool(_) => None,
-            _ => {
-                let (lo, hi) = self
-                    .bounds(rows)
-                    .unwrap_or((f64::NEG_INFINITY, f64::INFINITY));
-                (0..rows).find_map(|i| {
-                    let x = values.number(i)?;
-                    (!x.is_finite() || x < lo || x > hi).then(|| bad(i, show(x)))
-                })
-            }
         }
     }
 }

@@ -154,12 +154,12 @@ impl TableSchema {
     /// impossible value stops the release, naming the table, column, row
     /// (and its key), value and rule.
     pub fn check_values(&self, table: &Table) -> Result<()> {
-        let key_values = self.key.first().and_then(|k| table.values(k).ok());
         for name in table.names() {
             let Some(rule) = self.rule_of(&name) else {
                 continue;
             };
-            if let Some(v) = rule.first_violation(&table.values(&name)?) {
+            if let Some(v) = rule.first_violation_in(table, &name)? {
+                let key_values = self.key.first().and_then(|k| table.values(k).ok());
                 let key = key_values
                     .as_ref()
                     .and_then(|k| k.text(v.row))

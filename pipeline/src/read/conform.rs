@@ -151,7 +151,7 @@ fn check_plausible(
                 .map(|(_, r)| *r),
         };
         let Some(rule) = rule else { continue };
-        if let Some(v) = rule.first_violation(&table.values(name)?) {
+        if let Some(v) = rule.first_violation_in(table, name)? {
             let row = raw.row_numbers.get(v.row).copied().unwrap_or(v.row + 2);
             // A converted value is shown as the file has it, too: the rule
             // is the canonical unit's, the number in the file is not.
