@@ -54,15 +54,14 @@ fn indicators_of(longs: &[Long], geo_type: &str) -> Indicators {
 
 fn add_indicators(long: &Long, geo_type: &str, out: &mut Indicators) {
     for i in 0..long.code.len() {
-        if long.geo.text(i).as_deref() != Some(geo_type) {
+        // Columns the stage writes as text (see `census::rows::COLUMNS`):
+        // compared in place, as each of the 700,000 rows is read once per
+        // geography type.
+        if long.geo.str(i) != Some(geo_type) {
             continue;
         }
         let id = long.ind.text(i).unwrap_or_default();
-        let status = long
-            .status
-            .text(i)
-            .as_deref()
-            .and_then(IndicatorStatus::parse);
+        let status = long.status.str(i).and_then(IndicatorStatus::parse);
         match (status, long.code.text(i), long.value.number(i)) {
             (Some(IndicatorStatus::Unavailable), _, _) => {
                 out.unavailable
