@@ -88,3 +88,28 @@ fn build_refuses_to_replace_a_directory_that_is_not_a_release() {
 fn unknown_arguments_exit_2() {
     cli().args(["build", "--frobnicate"]).assert().code(2);
 }
+
+#[test]
+fn bench_times_as_many_full_builds_as_asked_and_reports_each() {
+    let dir = tempdir();
+    let (catalog, stages) = tiny_fixture(dir.path(), "code,value\nA1,1\nA2,2\n", Some(2));
+    cli()
+        .args(["bench", "--runs", "2", "--sources"])
+        .arg(&catalog)
+        .arg("--stages")
+        .arg(&stages)
+        .arg("--cache")
+        .arg(dir.path().join("cache"))
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("full builds: wall, CPU"))
+        .stdout(predicate::str::contains("run 1"))
+        .stdout(predicate::str::contains("run 2"))
+        .stdout(predicate::str::contains("fastest"))
+        .stdout(predicate::str::contains("no-op rebuild"));
+    cli()
+        .args(["bench", "--runs", "0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--runs"));
+}

@@ -133,6 +133,11 @@ enum Command {
         config: ConfigArgs,
         #[command(flatten)]
         fetch: FetchArgs,
+        /// Full builds to time, each with a fresh stage cache: on a shared
+        /// machine one build's time varies by a third, so compare the
+        /// fastest and the median of several.
+        #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=50))]
+        runs: u32,
     },
 }
 
@@ -364,36 +369,48 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 report.manifest.unavailable.len()
             );
         }
-        Command::Bench { config, fetch } => bench(&config, &fetch)?,
+        Command::Bench {
+            config,
+            fetch,
+            runs,
+        } => bench(&config, &fetch, runs)?,
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// `bench`: a full build with a fresh stage cache, then a no-op rebuild.
-fn bench(config: &ConfigArgs, fetch: &FetchArgs) -> anyhow::Result<()> {
+/// `bench`: full builds with a fresh stage cache, then a no-op rebuild.
+fn bench(config: &ConfigArgs, fetch: &FetchArgs, runs: u32) -> anyhow::Result<()> {
     let (catalog, plan) = load_config(&config.sources, &config.stages)?;
     let scratch = tempfile::tempdir().context("creating a scratch directory")?;
-    // A fresh stage cache, but the fetched files of the usual cache
-    // (a warm cache): the benchmark measures the stages, not the network.
-    let cache_dir = scratch.path().join("cache");
     let user_cache = fetch.cache_dir();
-    if user_cache.join("blobs").is_dir() {
-        std::fs::create_dir_all(&cache_dir)?;
-        std::os::unix::fs::symlink(user_cache.join("blobs"), cache_dir.join("blobs"))?;
-    }
-    let opts = BuildOptions {
-        out: scratch.path().join("release"),
-        previous: None,
-        cache_dir,
-        fetch: FetchOptions {
-            offline: !catalog.sources.values().all(|s| s.local_path.is_some()),
-            ..fetch.options()
-        },
-        limits: fetch.limits(),
+    let options = |run: u32| -> anyhow::Result<BuildOptions> {
+        // A fresh stage cache, but the fetched files of the usual cache
+        // (a warm cache): the benchmark measures the stages, not the network.
+        let cache_dir = scratch.path().join(format!("cache-{run}"));
+        if user_cache.join("blobs").is_dir() {
+            std::fs::create_dir_all(&cache_dir)?;
+            std::os::unix::fs::symlink(user_cache.join("blobs"), cache_dir.join("blobs"))?;
+        }
+        Ok(BuildOptions {
+            out: scratch.path().join(format!("release-{run}")),
+            previous: None,
+            cache_dir,
+            fetch: FetchOptions {
+                offline: !catalog.sources.values().all(|s| s.local_path.is_some()),
+                ..fetch.options()
+            },
+            limits: fetch.limits(),
+        })
     };
-    let t = Instant::now();
-    let full = build(&catalog, &plan, &opts)?;
-    let full_wall = t.elapsed();
+    let mut times = Vec::new();
+    let mut full = None;
+    for run in 0..runs {
+        let opts = options(run)?;
+        let (t, cpu) = (Instant::now(), cpu_seconds());
+        full = Some((build(&catalog, &plan, &opts)?, opts));
+        times.push((t.elapsed(), cpu_seconds() - cpu));
+    }
+    let (full, opts) = full.expect("at least one run");
     let t = Instant::now();
     let noop = build(&catalog, &plan, &opts)?;
     let noop_wall = t.elapsed();
@@ -403,23 +420,62 @@ fn bench(config: &ConfigArgs, fetch: &FetchArgs) -> anyhow::Result<()> {
         &catalog,
         &plan,
         &BuildOptions {
-            out: scratch.path().join("release-2"),
+            out: scratch.path().join("release-warm"),
             ..opts.clone()
         },
     )?;
     let warm_wall = t.elapsed();
-    print_bench(&full, full_wall, &noop, noop_wall);
+    print_bench(&full, times[times.len() - 1].0, &noop, noop_wall);
     print_stages(
         "rebuild into a new directory (every unit from the stage cache)",
         &warm,
         warm_wall,
     );
+    print_runs(&times);
     print_api(&opts.out);
     match peak_rss_mb() {
         Some(mb) => println!("peak RSS {mb:.0} MB"),
         None => println!("peak RSS unavailable on this platform"),
     }
     Ok(())
+}
+
+/// Each full build's wall and CPU time, and the fastest and median of
+/// each (the stage table above is the last run's).
+fn print_runs(times: &[(Duration, f64)]) {
+    println!();
+    println!("full builds: wall, CPU (user + system, all threads)");
+    for (i, (wall, cpu)) in times.iter().enumerate() {
+        println!(
+            "  run {:<3} {:>8.3} s {:>8.3} s",
+            i + 1,
+            wall.as_secs_f64(),
+            cpu
+        );
+    }
+    let mut walls: Vec<f64> = times.iter().map(|t| t.0.as_secs_f64()).collect();
+    let mut cpus: Vec<f64> = times.iter().map(|t| t.1).collect();
+    walls.sort_by(f64::total_cmp);
+    cpus.sort_by(f64::total_cmp);
+    let median = |v: &[f64]| v[v.len() / 2];
+    println!(
+        "  fastest  {:>8.3} s {:>8.3} s\n  median   {:>8.3} s {:>8.3} s",
+        walls[0],
+        cpus[0],
+        median(&walls),
+        median(&cpus)
+    );
+}
+
+/// The CPU time this process has used so far, user and system, in seconds.
+fn cpu_seconds() -> f64 {
+    // SAFETY: getrusage writes into the struct it is given and nothing else.
+    let mut u: libc::rusage = unsafe { std::mem::zeroed() };
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut u) } != 0 {
+        return f64::NAN;
+    }
+    let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    secs(u.ru_utime) + secs(u.ru_stime)
 }
 
 /// The API's files and bytes as stored (gzip-encoded) and as JSON.
