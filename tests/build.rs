@@ -392,6 +392,37 @@ fn building_the_release_in_place_again_does_nothing_unless_it_was_damaged() {
 }
 
 #[test]
+fn a_changed_declaration_rebuilds_the_stages_that_read_it_though_no_bytes_changed() {
+    // The UK table takes each index's edition from its declared schema, not
+    // from its rows: a spec that changes only the edition leaves the Welsh
+    // table's bytes as they were, and the stack must not come from the
+    // cache with the old edition.
+    let dir = tempdir();
+    let stages = copy_stages(dir.path(), &[]);
+    let spec = stages.join("imd_wales_2025.toml");
+    let text = read_text(&spec);
+    assert!(text.contains("edition = \"2025\"\n"));
+    std::fs::write(
+        &spec,
+        text.replace("edition = \"2025\"\n", "edition = \"2025 v2\"\n"),
+    )
+    .unwrap();
+    let out = build_on_shared_cache(dir.path(), &shared_catalog(), &stages).unwrap();
+    let t = read_table(&out, "imd_uk_small_areas");
+    let (nation, edition) = (
+        t.column("nation").unwrap().str().unwrap().clone(),
+        t.column("edition").unwrap().str().unwrap().clone(),
+    );
+    let welsh: std::collections::BTreeSet<&str> = nation
+        .iter()
+        .zip(edition.iter())
+        .filter(|(n, _)| *n == Some("Wales"))
+        .filter_map(|(_, e)| e)
+        .collect();
+    assert_eq!(welsh, ["2025 v2"].into(), "the Welsh rows' edition");
+}
+
+#[test]
 fn values_are_exactly_as_published() {
     use polars::prelude::*;
     let b = shared_build();

@@ -54,10 +54,29 @@ pub fn table_refs(inputs: &BTreeMap<String, TableEntry>) -> Vec<InputRef> {
 pub fn run<S: Build>(spec: &S, ctx: &RunCtx<'_>) -> Result<StageRun> {
     let t0 = Instant::now();
     let input_refs = table_refs(&ctx.inputs);
+    // Besides the inputs' bytes, what a stage reads about them from the
+    // plan: their declared schemas (an index's nation and edition, a
+    // column's unit and direction), the columns they declare missing, and
+    // why the tables it lacks are unavailable. A changed declaration can
+    // leave a table's bytes as they were, and its readers must not come
+    // from the cache then. Its outputs' schemas too, which its checks use.
+    let schemas: BTreeMap<&String, _> = ctx
+        .schemas
+        .iter()
+        .filter(|(n, _)| ctx.inputs.contains_key(*n) || ctx.outputs.contains(n))
+        .collect();
+    let missing: BTreeMap<&String, _> = ctx
+        .inputs
+        .iter()
+        .map(|(n, e)| (n, &e.missing_columns))
+        .collect();
     let key = unit_key(&serde_json::json!({
         "stage": ctx.stage,
         "spec": spec,
         "inputs": input_refs,
+        "schemas": schemas,
+        "missing": missing,
+        "unavailable": ctx.unavailable,
     }));
     let unit = ctx
         .cache
