@@ -29,24 +29,28 @@ pub fn read_sheet(bytes: &[u8], raw: &RawSource, format: Format) -> Result<RawTa
         Format::Xlsx => {
             let mut book = calamine::Xlsx::new(cursor).map_err(|e| open_err(&e))?;
             has_sheet(&book.sheet_names(), sheet)?;
-            let range = book.worksheet_range_ref(sheet).map_err(|e| read_err(&e))?;
+            // calamine's own error type words it as `Sheets` did ("Xlsx
+            // error: ...").
+            let range = book
+                .worksheet_range_ref(sheet)
+                .map_err(|e| read_err(&calamine::Error::from(e)))?;
             rows_of(&range, cell_ref)
         }
         Format::Xls => {
             let mut book = calamine::Xls::new(cursor).map_err(|e| open_err(&e))?;
             has_sheet(&book.sheet_names(), sheet)?;
-            rows_of(
-                &book.worksheet_range(sheet).map_err(|e| read_err(&e))?,
-                cell,
-            )
+            let range = book
+                .worksheet_range(sheet)
+                .map_err(|e| read_err(&calamine::Error::from(e)))?;
+            rows_of(&range, cell)
         }
         _ => {
             let mut book = calamine::Ods::new(cursor).map_err(|e| open_err(&e))?;
             has_sheet(&book.sheet_names(), sheet)?;
-            rows_of(
-                &book.worksheet_range(sheet).map_err(|e| read_err(&e))?,
-                cell,
-            )
+            let range = book
+                .worksheet_range(sheet)
+                .map_err(|e| read_err(&calamine::Error::from(e)))?;
+            rows_of(&range, cell)
         }
     };
     trim_trailing(&mut rows);
