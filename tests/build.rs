@@ -423,6 +423,27 @@ fn a_changed_declaration_rebuilds_the_stages_that_read_it_though_no_bytes_change
 }
 
 #[test]
+fn a_changed_missing_reason_reaches_the_api_though_no_table_bytes_changed() {
+    // A reason for a missing column is declared in the index's spec and
+    // quoted by every area file; it is not in the table's bytes.
+    let dir = tempdir();
+    let stages = copy_stages(dir.path(), &[]);
+    let spec = stages.join("imd_england_2019.toml");
+    let old = "crime_score = \"IoD2019 domain scores (File 5) are not among this stage's inputs\"";
+    let text = read_text(&spec);
+    assert!(text.contains(old));
+    std::fs::write(
+        &spec,
+        text.replace(old, "crime_score = \"Not read in this test\""),
+    )
+    .unwrap();
+    let out = build_on_shared_cache(dir.path(), &shared_catalog(), &stages).unwrap();
+    let area = api_json(&out.join("api/v1/areas/E01000001.json"));
+    let missing = &area["deprivation"]["imd_england_2019"]["missing"];
+    assert_eq!(missing["crime_score"], "Not read in this test", "{missing}");
+}
+
+#[test]
 fn values_are_exactly_as_published() {
     use polars::prelude::*;
     let b = shared_build();

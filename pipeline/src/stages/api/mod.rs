@@ -230,6 +230,12 @@ impl ApiStage {
             .iter()
             .filter(|(n, _)| tables.contains(n.as_str()))
             .collect();
+        // And the columns they declare missing, whose reasons the files
+        // quote: they are not in a table's bytes either.
+        let missing: BTreeMap<&String, _> = inputs
+            .iter()
+            .map(|(n, e)| (n, &e.missing_columns))
+            .collect();
         unit_key(&serde_json::json!({
             "stage": ctx.stage,
             "part": part.name(),
@@ -237,6 +243,7 @@ impl ApiStage {
             "inputs": table_refs(&inputs),
             "unavailable": unavailable,
             "schemas": schemas,
+            "missing": missing,
         }))
     }
 
