@@ -444,6 +444,93 @@ fn a_changed_missing_reason_reaches_the_api_though_no_table_bytes_changed() {
 }
 
 #[test]
+fn a_changed_attribute_file_beside_a_shapefile_reloads_it() {
+    // The names of a shapefile's areas are in its `.dbf`: with the `.shp`
+    // byte for byte the same, the table must still be read again.
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    mirror_data(&data);
+    let dbf = "boundaries/MSOA_2021_EW_BSC/MSOA_2021_EW_BSC.dbf";
+    let bytes = std::fs::read(data_dir().join(dbf)).unwrap();
+    let at = bytes
+        .windows(14)
+        .position(|w| w == b"Hartlepool 001")
+        .unwrap();
+    let mut edited = bytes.clone();
+    edited[at..at + 14].copy_from_slice(b"Hartlepoox 001");
+    std::fs::remove_file(data.join(dbf)).unwrap();
+    std::fs::write(data.join(dbf), edited).unwrap();
+    // No `path` is the `.dbf`'s: every pin stays, the `.shp`'s too.
+    let catalog = edited_catalog(dir.path(), &data, dbf);
+    let out = build_on_shared_cache(dir.path(), &catalog, &stages_dir()).unwrap();
+    let t = read_table(&out, "msoa21_boundaries");
+    let names: Vec<&str> = t
+        .column("msoa21_name")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .flatten()
+        .filter(|n| n.starts_with("Hartlepo"))
+        .collect();
+    assert!(names.contains(&"Hartlepoox 001"), "{names:?}");
+    assert!(!names.contains(&"Hartlepool 001"), "{names:?}");
+}
+
+/// The value of a key in a Parquet file's key-value metadata.
+fn parquet_meta(path: &std::path::Path, key: &str) -> Option<String> {
+    use polars::prelude::SerReader;
+    let mut reader = polars::prelude::ParquetReader::new(std::fs::File::open(path).unwrap());
+    let meta = reader.get_metadata().unwrap().clone();
+    meta.key_value_metadata()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value)
+}
+
+#[test]
+fn a_renamed_source_is_loaded_under_its_new_name() {
+    // A loaded table's metadata names its source: the same file under a
+    // new name must not come from the old name's cached unit.
+    let dir = tempdir();
+    let (catalog, stages) = tiny_fixture(dir.path(), "Area code,Value\nA1,1\nA2,2\n", Some(2));
+    let build_into = |catalog: &std::path::Path, out: &str| {
+        let (catalog, graph) = census_pipeline::plan::load_config(catalog, &stages).unwrap();
+        census_pipeline::build::build(
+            &catalog,
+            &graph,
+            &census_pipeline::build::BuildOptions {
+                previous: None,
+                out: dir.path().join(out),
+                cache_dir: dir.path().join("cache"),
+                fetch: Default::default(),
+                limits: Default::default(),
+            },
+        )
+        .unwrap();
+    };
+    build_into(&catalog, "a");
+    let renamed = read_text(&catalog)
+        .replace("[sources.tiny]", "[sources.renamed]")
+        .replace("[datasets.tiny", "[datasets.renamed");
+    std::fs::write(&catalog, renamed).unwrap();
+    let datasets = dir.path().join("datasets.toml");
+    std::fs::write(
+        &datasets,
+        read_text(&datasets).replace("[datasets.tiny", "[datasets.renamed"),
+    )
+    .unwrap();
+    build_into(&catalog, "b");
+    let source = parquet_meta(
+        &dir.path().join("b/tables/renamed.parquet"),
+        "census_pipeline.source",
+    );
+    assert_eq!(source.as_deref(), Some("renamed"));
+}
+
+#[test]
 fn values_are_exactly_as_published() {
     use polars::prelude::*;
     let b = shared_build();

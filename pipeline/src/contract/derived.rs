@@ -56,10 +56,11 @@ pub fn run<S: Build>(spec: &S, ctx: &RunCtx<'_>) -> Result<StageRun> {
     let input_refs = table_refs(&ctx.inputs);
     // Besides the inputs' bytes, what a stage reads about them from the
     // plan: their declared schemas (an index's nation and edition, a
-    // column's unit and direction), the columns they declare missing, and
-    // why the tables it lacks are unavailable. A changed declaration can
-    // leave a table's bytes as they were, and its readers must not come
-    // from the cache then. Its outputs' schemas too, which its checks use.
+    // column's unit and direction), the columns they declare missing,
+    // which are derived, and why the tables it lacks are unavailable. A
+    // changed declaration can leave a table's bytes as they were, and its
+    // readers must not come from the cache then. Its outputs' schemas too,
+    // which its checks use.
     let schemas: BTreeMap<&String, _> = ctx
         .schemas
         .iter()
@@ -70,12 +71,16 @@ pub fn run<S: Build>(spec: &S, ctx: &RunCtx<'_>) -> Result<StageRun> {
         .iter()
         .map(|(n, e)| (n, &e.missing_columns))
         .collect();
+    // Whether an input is derived rather than published: the outputs say
+    // so in turn.
+    let derived: BTreeMap<&String, bool> = ctx.inputs.iter().map(|(n, e)| (n, e.derived)).collect();
     let key = unit_key(&serde_json::json!({
         "stage": ctx.stage,
         "spec": spec,
         "inputs": input_refs,
         "schemas": schemas,
         "missing": missing,
+        "derived": derived,
         "unavailable": ctx.unavailable,
     }));
     let unit = ctx

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use tracing::{debug, info};
 
 use crate::cache::{copy, sha256_bytes, sha256_file, unit_key, Cache};
-use crate::catalog::{Catalog, Source};
+use crate::catalog::{Catalog, Format, Source};
 use crate::contract::{Inputs, Output, PlanCtx, RunCtx, Stage, StageRun, UnitTime, Validator};
 use crate::error::{Error, ErrorKind, Result};
 use crate::par::parallel_map;
@@ -180,13 +180,29 @@ impl Stage for LoadStage {
 
 /// The digest of a source's input: the file's sha256 (remembered by the
 /// cache per path, size and mtime), or for a folder of members the digest
-/// of the members its pattern selects.
+/// of the members its pattern selects. A shapefile on disk is read with
+/// the files beside it (its attributes are in the `.dbf`, its projection
+/// in the `.prj`), so their digests are part of its own: a changed name in
+/// the `.dbf` must not leave the cached table in place.
 pub fn input_digest(cache: &Cache, src: &Source, input: &Path) -> Result<String> {
     match src.raw.member.as_deref() {
         Some(m) if input.is_dir() => members::folder_digest(input, m),
+        None if src.raw.format == Format::Shapefile && input.is_file() => {
+            let mut parts = vec![cache.file_sha256(input)?];
+            for ext in SHAPEFILE_SIDECARS {
+                let side = input.with_extension(ext);
+                if side.is_file() {
+                    parts.push(format!("{ext}:{}", cache.file_sha256(&side)?));
+                }
+            }
+            Ok(sha256_bytes(parts.join("\n").as_bytes()))
+        }
         _ => cache.file_sha256(input),
     }
 }
+
+/// The files a shapefile's reader may open beside the `.shp`.
+const SHAPEFILE_SIDECARS: [&str; 4] = ["dbf", "prj", "shx", "cpg"];
 
 /// Loads one dataset, from the unit cache when its key matches.
 /// Returns the release entry and whether work was done.
@@ -202,6 +218,8 @@ fn load_dataset(
     let input_sha = input_digest(cache, src, input)?;
     let key = unit_key(&serde_json::json!({
         "kind": "load",
+        // The table's metadata names its source.
+        "source_id": src.id,
         "dataset": dataset,
         "source": src.raw,
         "input_sha256": input_sha,
