@@ -403,8 +403,14 @@ fn bench(config: &ConfigArgs, fetch: &FetchArgs, runs: u32) -> anyhow::Result<()
         })
     };
     let mut times = Vec::new();
-    let mut full = None;
+    let mut full: Option<(BuildReport, BuildOptions)> = None;
     for run in 0..runs {
+        // Only the last run's release and cache are kept (a release is
+        // half a gigabyte, and the scratch directory may be in memory).
+        if let Some((_, old)) = full.take() {
+            std::fs::remove_dir_all(&old.out)?;
+            std::fs::remove_dir_all(&old.cache_dir)?;
+        }
         let opts = options(run)?;
         let (t, cpu) = (Instant::now(), cpu_seconds());
         full = Some((build(&catalog, &plan, &opts)?, opts));
