@@ -531,6 +531,70 @@ fn a_renamed_source_is_loaded_under_its_new_name() {
 }
 
 #[test]
+fn a_source_newly_declared_derived_makes_the_tables_built_from_it_derived() {
+    // Whether a source is the publisher's own file is a declaration, not in
+    // its bytes; a table built from it says so in turn, and must not come
+    // from the cache saying otherwise. (With the build time fixed, as every
+    // test build's is, the loaded table's bytes do not change either.)
+    census_pipeline::release::set_build_epoch(TEST_EPOCH);
+    let dir = tempdir();
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    std::fs::write(
+        data.join("l.csv"),
+        "lsoa11_code,lsoa21_code,change,lad22_code\nE01000001,E01000001,U,E09000001\nE01000002,E01000003,S,E09000001\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("datasets.toml"),
+        "[datasets.lkp]\ntitle = \"A tiny look-up\"\nkey = [\"lsoa11_code\", \"lsoa21_code\"]\n[datasets.lkp.columns]\n\
+         lsoa11_code = { type = \"string\" }\nlsoa21_code = { type = \"string\" }\nchange = { type = \"string\" }\nlad22_code = { type = \"string\" }\n",
+    )
+    .unwrap();
+    let stages = load_all_stages(dir.path());
+    std::fs::write(
+        stages.join("bc.toml"),
+        "kind = \"boundary_change\"\ndescription = \"Changes.\"\ntable = \"bc\"\n\
+         lookup = { table = \"lkp\", lsoa11 = \"lsoa11_code\", lsoa21 = \"lsoa21_code\", change = \"change\" }\nlad_code = \"lad22_code\"\n",
+    )
+    .unwrap();
+    let catalog = dir.path().join("tiny.sources.toml");
+    let write_catalog = |derived: bool| {
+        std::fs::write(
+            &catalog,
+            format!(
+                "[catalog]\nname = \"tiny\"\ndatasets = \"datasets.toml\"\ndata_dir = \"data\"\n\
+                 [sources.lkp]\ntitle = \"t\"\npublisher = \"p\"\nlicence = \"l\"\nedition = \"e\"\ngeography = \"g\"\n\
+                 path = \"l.csv\"\nunpinned = \"fixture\"\nformat = \"csv\"\nderived = {derived}\n"
+            ),
+        )
+        .unwrap();
+    };
+    let build_into = |out: &str| {
+        let (catalog, graph) = census_pipeline::plan::load_config(&catalog, &stages).unwrap();
+        census_pipeline::build::build(
+            &catalog,
+            &graph,
+            &census_pipeline::build::BuildOptions {
+                previous: None,
+                out: dir.path().join(out),
+                cache_dir: dir.path().join("cache"),
+                fetch: Default::default(),
+                limits: Default::default(),
+            },
+        )
+        .unwrap()
+        .manifest
+    };
+    write_catalog(false);
+    assert!(!build_into("a").tables["bc"].derived);
+    write_catalog(true);
+    let m = build_into("b");
+    assert!(m.tables["lkp"].derived);
+    assert!(m.tables["bc"].derived, "built from a derived source");
+}
+
+#[test]
 fn values_are_exactly_as_published() {
     use polars::prelude::*;
     let b = shared_build();
