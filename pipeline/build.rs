@@ -15,16 +15,34 @@ fn main() {
     // dependencies' versions decide outputs as much as the source does.
     collect(Path::new("../site"), &mut files);
     files.push("../Cargo.lock".into());
+    // The features the engine asks of its dependencies (polars' among
+    // them) decide outputs too.
+    files.push("Cargo.toml".into());
     files.sort();
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for f in &files {
         f.hash(&mut h);
         std::fs::read(f).expect("read source file").hash(&mut h);
     }
+    // And the compiler (its float formatting, its standard library); a
+    // new compiler reruns this script.
+    compiler_version().hash(&mut h);
     println!("cargo:rustc-env=ENGINE_SOURCE_HASH={:016x}", h.finish());
     println!("cargo:rerun-if-changed=src");
     println!("cargo:rerun-if-changed=../site");
     println!("cargo:rerun-if-changed=../Cargo.lock");
+    println!("cargo:rerun-if-changed=Cargo.toml");
+}
+
+/// `rustc -vV` of the compiler building the engine, or nothing if it
+/// cannot be asked.
+fn compiler_version() -> Vec<u8> {
+    let rustc = std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
+    std::process::Command::new(rustc)
+        .arg("-vV")
+        .output()
+        .map(|o| o.stdout)
+        .unwrap_or_default()
 }
 
 fn collect(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
