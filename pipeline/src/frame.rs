@@ -357,10 +357,10 @@ impl Table {
 pub const ROW_GROUP: usize = 65_536;
 
 /// Writes a Parquet file's rows as gzip-compressed CSV with a header row
-/// (nulls as empty cells), always as one gzip member: some readers (7-Zip,
-/// some browsers' decompression streams) stop after the first member of a
-/// multi-member file without an error, so a table is never cut into
-/// separately compressed pieces.
+/// (nulls as empty cells), always as one gzip member: several members are
+/// valid gzip, but not every reader goes past the first one (zlib's
+/// `inflate` with a gzip header stops there, without an error), so a table
+/// is never cut into separately compressed pieces.
 ///
 /// Rows are read `CSV_CHUNK` at a time, so no more than that many are ever
 /// a frame in memory. A table of up to `WHOLE_ROWS` rows has its CSV text
@@ -673,7 +673,7 @@ impl serde::Serialize for JsonCell<'_> {
 mod tests {
     use super::*;
 
-    /// A gzip decoder that reads one member only, as 7-Zip does.
+    /// A gzip decoder that reads one member only, as zlib's `inflate` does.
     fn first_member(path: &Path) -> String {
         let mut text = String::new();
         std::io::Read::read_to_string(
