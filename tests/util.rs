@@ -341,6 +341,28 @@ pub fn build_on_shared_cache(
     .map(|_| out)
 }
 
+/// Builds `catalog` with the stages in `stages` into `dir/out`, with its
+/// own stage cache in `dir/cache` (kept between builds of one test).
+pub fn build_with_own_cache(
+    dir: &Path,
+    catalog: &Path,
+    stages: &Path,
+    out: &str,
+) -> census_pipeline::Result<BuildReport> {
+    let (catalog, graph) = load_config(catalog, stages).unwrap();
+    build(
+        &catalog,
+        &graph,
+        &BuildOptions {
+            previous: None,
+            out: dir.join(out),
+            cache_dir: dir.join("cache"),
+            fetch: FetchOptions::default(),
+            limits: Default::default(),
+        },
+    )
+}
+
 /// The shared catalog, pointed at `data`, with `file`'s pin lifted.
 pub fn edited_catalog(dir: &Path, data: &Path, file: &str) -> PathBuf {
     let text = std::fs::read_to_string(shared_catalog()).unwrap();

@@ -142,20 +142,13 @@ fn cell(d: &Data) -> Cell {
     }
 }
 
-/// As [`cell`], for a cell whose shared string is borrowed.
+/// As [`cell`], for a cell whose shared string is borrowed (copied once,
+/// here); any other kind is converted as calamine's own `Data` would be.
 fn cell_ref(d: &DataRef<'_>) -> Cell {
     match d {
         DataRef::SharedString(s) if s.trim().is_empty() => Cell::Empty,
         DataRef::SharedString(s) => Cell::Text((*s).to_string()),
-        DataRef::Empty => Cell::Empty,
-        DataRef::Int(i) => Cell::Int(*i),
-        DataRef::Float(f) => Cell::Number(*f),
-        DataRef::String(s) if s.trim().is_empty() => Cell::Empty,
-        DataRef::String(s) => Cell::Text(s.clone()),
-        DataRef::Bool(b) => Cell::Text(b.to_string()),
-        DataRef::DateTime(dt) => Cell::Number(dt.as_f64()),
-        DataRef::DateTimeIso(s) | DataRef::DurationIso(s) => Cell::Text(s.clone()),
-        DataRef::Error(e) => Cell::Text(format!("#{e:?}")),
+        other => cell(&Data::from(other.clone())),
     }
 }
 
