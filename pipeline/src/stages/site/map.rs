@@ -13,6 +13,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 
 use crate::cache::sha256_bytes;
@@ -113,27 +114,26 @@ pub fn write(m: &MapSpec, ctx: &RunCtx<'_>, root: &Path, base: &str) -> Result<V
         .as_ref()
         .map(|c| bounds.cells(c))
         .transpose()?;
-    let mut groups: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+    let mut groups: BTreeMap<&str, Vec<Feature>> = BTreeMap::new();
     let mut drawn = 0usize;
     for i in 0..bcodes.len() {
         let Some(code) = bcodes.str(i) else { continue };
         let Some((decile, la)) = of.get(code) else {
             continue;
         };
-        let geometry: Value =
-            serde_json::from_str(geoms.str(i).unwrap_or("null")).map_err(|e| {
-                Error::table(format!(
-                    "`{}` row {}: geometry is not GeoJSON: {e}",
-                    m.boundaries,
-                    i + 1
-                ))
-            })?;
-        let name = names.as_ref().and_then(|n| n.str(i));
-        groups.entry(la).or_default().push(json!({
-            "type": "Feature",
-            "properties": {"code": code, "name": name, "decile": decile.map(|d| d as i64)},
-            "geometry": rounded(geometry),
-        }));
+        let geometry = rounded_text(geoms.str(i).unwrap_or("null")).map_err(|e| {
+            Error::table(format!(
+                "`{}` row {}: geometry is not GeoJSON: {e}",
+                m.boundaries,
+                i + 1
+            ))
+        })?;
+        groups.entry(la).or_default().push(Feature {
+            code,
+            name: names.as_ref().and_then(|n| n.str(i)),
+            decile: decile.map(|d| d as i64),
+            geometry,
+        });
         drawn += 1;
     }
     let mut files = Vec::new();
@@ -144,7 +144,10 @@ pub fn write(m: &MapSpec, ctx: &RunCtx<'_>, root: &Path, base: &str) -> Result<V
         files.push(put(
             root,
             &format!("{base}/{file}"),
-            &json!({"type": "FeatureCollection", "features": features}),
+            &Collection {
+                kind: "FeatureCollection",
+                features,
+            },
         )?);
         entries.insert(
             la.to_string(),
@@ -166,6 +169,96 @@ pub fn write(m: &MapSpec, ctx: &RunCtx<'_>, root: &Path, base: &str) -> Result<V
     Ok(files)
 }
 
+/// A map's file: its areas' features, in the order `json!` wrote them.
+#[derive(Serialize)]
+struct Collection<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    features: Vec<Feature<'a>>,
+}
+
+/// One small area on a map, serialised as a GeoJSON feature whose geometry
+/// is text already rounded.
+struct Feature<'a> {
+    code: &'a str,
+    name: Option<&'a str>,
+    decile: Option<i64>,
+    geometry: Box<RawValue>,
+}
+
+impl Serialize for Feature<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        #[derive(Serialize)]
+        struct Properties<'a> {
+            code: &'a str,
+            name: Option<&'a str>,
+            decile: Option<i64>,
+        }
+        let mut m = ser.serialize_map(Some(3))?;
+        m.serialize_entry("type", "Feature")?;
+        let (code, name, decile) = (self.code, self.name, self.decile);
+        m.serialize_entry("properties", &Properties { code, name, decile })?;
+        m.serialize_entry("geometry", &self.geometry)?;
+        m.end()
+    }
+}
+
+/// A geometry's text with its coordinates rounded, as [`rounded`] would
+/// print it. The boundaries' geometries are written in one compact form
+/// (`{"type":"Polygon","coordinates":[[[x,y],...]]}`), so their numbers
+/// are rounded in the text without building a JSON tree of each (measured:
+/// parsing and printing the trees was most of the site stage's time). Any
+/// other text takes the tree's path.
+fn rounded_text(raw: &str) -> serde_json::Result<Box<RawValue>> {
+    if let Some(text) = rounded_compact(raw) {
+        return RawValue::from_string(text);
+    }
+    let tree: Value = serde_json::from_str(raw)?;
+    RawValue::from_string(serde_json::to_string(&rounded(tree))?)
+}
+
+/// [`rounded_text`]'s fast path: `None` unless `raw` is a simple geometry
+/// in compact form, with nothing but numbers in its coordinate arrays.
+fn rounded_compact(raw: &str) -> Option<String> {
+    let rest = raw.strip_prefix("{\"type\":\"")?;
+    let (kind, rest) = rest.split_once('"')?;
+    let coords = rest.strip_prefix(",\"coordinates\":")?.strip_suffix('}')?;
+    if kind.is_empty() || !kind.bytes().all(|b| b.is_ascii_alphabetic()) {
+        return None;
+    }
+    let mut out = Vec::with_capacity(raw.len());
+    out.extend_from_slice(raw[..raw.len() - coords.len() - 1].as_bytes());
+    let mut token_start = None;
+    for (i, b) in coords.bytes().enumerate() {
+        match b {
+            b'[' | b']' | b',' => {
+                if let Some(s) = token_start.take() {
+                    push_rounded(&mut out, &coords[s..i])?;
+                }
+                out.push(b);
+            }
+            b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9' => {
+                token_start.get_or_insert(i);
+            }
+            _ => return None,
+        }
+    }
+    if token_start.is_some() || !coords.starts_with('[') {
+        return None;
+    }
+    out.push(b'}');
+    String::from_utf8(out).ok()
+}
+
+/// One number token, parsed as the JSON tree parses it and printed as the
+/// tree prints [`rounded`]'s value; `None` if it is not a JSON number.
+fn push_rounded(out: &mut Vec<u8>, token: &str) -> Option<()> {
+    let x: f64 = serde_json::from_str(token).ok()?;
+    let n = serde_json::Number::from_f64((x * 1e4).round() / 1e4);
+    serde_json::to_writer(out, &n).ok()
+}
+
 /// Coordinates to 4 decimal places (about 10 m), enough for a map of
 /// small areas and a third smaller than the 6 the boundaries carry.
 fn rounded(v: Value) -> Value {
@@ -181,7 +274,7 @@ fn rounded(v: Value) -> Value {
 }
 
 /// Writes compact JSON at `root/rel`.
-pub fn put(root: &Path, rel: &str, v: &Value) -> Result<FileEntry> {
+pub fn put(root: &Path, rel: &str, v: &impl Serialize) -> Result<FileEntry> {
     let bytes = serde_json::to_vec(v).map_err(Error::table)?;
     let path = root.join(rel);
     if let Some(parent) = path.parent() {
@@ -193,4 +286,53 @@ pub fn put(root: &Path, rel: &str, v: &Value) -> Result<FileEntry> {
         bytes: bytes.len() as u64,
         sha256: sha256_bytes(&bytes),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the JSON tree's path prints for a geometry.
+    fn by_tree(raw: &str) -> String {
+        serde_json::to_string(&rounded(serde_json::from_str(raw).unwrap())).unwrap()
+    }
+
+    #[test]
+    fn rounding_in_the_text_prints_what_the_tree_prints() {
+        for raw in [
+            r#"{"type":"Polygon","coordinates":[[[-1.23456789,52.5],[0,1e-5],[12,-0.00004],[1.00005,2E3],[-2.5e-1,1.99995]]]}"#,
+            r#"{"type":"MultiPolygon","coordinates":[[[[0.1,0.2],[0.30000000000000004,-180]]],[[[179.99999,89.99995]]]]}"#,
+            r#"{"type":"Point","coordinates":[-0.00001,123456789.123456789]}"#,
+            r#"{"type":"LineString","coordinates":[]}"#,
+        ] {
+            assert!(rounded_compact(raw).is_some(), "{raw} takes the fast path");
+            assert_eq!(rounded_text(raw).unwrap().get(), by_tree(raw), "{raw}");
+        }
+    }
+
+    #[test]
+    fn any_other_text_takes_the_trees_path() {
+        for raw in [
+            r#"{ "type": "Point", "coordinates": [1.234567, 2] }"#,
+            r#"{"coordinates":[1.234567,2],"type":"Point"}"#,
+            r#"{"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[1.234567,2]}]}"#,
+            r#"{"type":"Point","coordinates":[1.234567,2],"bbox":[0,0,3,3]}"#,
+            r#"{"type":"Point","coordinates":[1.234567,2,"z"]}"#,
+            "null",
+        ] {
+            assert!(rounded_compact(raw).is_none(), "{raw} is not compact");
+            assert_eq!(rounded_text(raw).unwrap().get(), by_tree(raw), "{raw}");
+        }
+    }
+
+    #[test]
+    fn a_malformed_number_is_an_error_as_on_the_trees_path() {
+        for raw in [
+            r#"{"type":"Point","coordinates":[1.2.3,4]}"#,
+            r#"{"type":"Point","coordinates":[1,-]}"#,
+            r#"{"type":"Point","coordinates":[1,2]"#,
+        ] {
+            assert!(rounded_text(raw).is_err(), "{raw}");
+        }
+    }
 }
