@@ -228,7 +228,7 @@ fn rounded_compact(raw: &str) -> Option<String> {
         return None;
     }
     let mut out = Vec::with_capacity(raw.len());
-    out.extend_from_slice(raw[..raw.len() - coords.len() - 1].as_bytes());
+    out.extend_from_slice(&raw.as_bytes()[..raw.len() - coords.len() - 1]);
     let mut token_start = None;
     for (i, b) in coords.bytes().enumerate() {
         match b {
