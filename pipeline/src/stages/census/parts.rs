@@ -2,11 +2,12 @@
 //! single year of age for a median; summed over areas before the value is
 //! taken.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use super::Indicator;
 use crate::error::{Error, Result};
-use crate::frame::{Table, Values};
+use crate::frame::{Cells, Table};
 
 /// Numerator, denominator (or single-year counts for a median) of one area.
 #[derive(Debug, Clone, Default)]
@@ -36,7 +37,7 @@ pub fn parts_of(
     frame: &Table,
     key: &str,
 ) -> Result<BTreeMap<String, Parts>> {
-    let keys = frame.values(key)?;
+    let keys = frame.cells(key)?;
     let mut out: BTreeMap<String, Parts> = BTreeMap::new();
     let m = &ind.method;
     if let Some(prefix) = &m.median_age_prefix {
@@ -45,15 +46,16 @@ pub fn parts_of(
     let categories = m.all_categories();
     if !categories.is_empty() {
         // Long form: one row per area and category.
-        let cats = frame.values("category")?;
-        let count = frame.values(m.numerator.first().map(String::as_str).unwrap_or("count"))?;
-        let total = frame.values(m.denominator.first().map(String::as_str).unwrap_or("total"))?;
+        let cats = frame.cells("category")?;
+        let count = frame.cells(m.numerator.first().map(String::as_str).unwrap_or("count"))?;
+        let total = frame.cells(m.denominator.first().map(String::as_str).unwrap_or("total"))?;
         let mut seen = BTreeSet::new();
         for i in 0..keys.len() {
-            let Some(k) = keys.text(i) else { continue };
-            let p = out.entry(k).or_default();
+            let Some(p) = area(&mut out, &keys, i) else {
+                continue;
+            };
             p.den = total.number(i).unwrap_or(p.den);
-            if let Some(c) = cats.text(i).filter(|c| categories.contains(&c)) {
+            if let Some(c) = text(&cats, i).filter(|c| categories.iter().any(|d| *d == c)) {
                 p.num += count.number(i).unwrap_or(0.0);
                 seen.insert(c);
             }
@@ -69,21 +71,21 @@ pub fn parts_of(
         }
         return Ok(out);
     }
-    let num: Vec<Values> = m
+    let num: Vec<Cells> = m
         .numerator
         .iter()
-        .map(|c| frame.values(c))
+        .map(|c| frame.cells(c))
         .collect::<Result<_>>()?;
-    let den: Vec<Values> = m
+    let den: Vec<Cells> = m
         .denominator
         .iter()
-        .map(|c| frame.values(c))
+        .map(|c| frame.cells(c))
         .collect::<Result<_>>()?;
     for i in 0..keys.len() {
-        let Some(k) = keys.text(i) else { continue };
-        let sum = |vs: &[Values]| vs.iter().map(|v| v.number(i).unwrap_or(0.0)).sum::<f64>();
+        let Some(k) = text(&keys, i) else { continue };
+        let sum = |vs: &[Cells]| vs.iter().map(|v| v.number(i).unwrap_or(0.0)).sum::<f64>();
         out.insert(
-            k,
+            k.into_owned(),
             Parts {
                 num: sum(&num),
                 den: sum(&den),
@@ -92,6 +94,25 @@ pub fn parts_of(
         );
     }
     Ok(out)
+}
+
+/// Cell `i` as text, borrowed where the column is text (the long tables
+/// have hundreds of thousands of rows, a few codes and categories each).
+fn text(cells: &Cells, i: usize) -> Option<Cow<'_, str>> {
+    match cells {
+        Cells::Str(_) => cells.str(i).map(Cow::Borrowed),
+        _ => cells.text(i).map(Cow::Owned),
+    }
+}
+
+/// The parts of the area in row `i`, added if new; `None` for a row
+/// without a code.
+fn area<'m>(out: &'m mut BTreeMap<String, Parts>, keys: &Cells, i: usize) -> Option<&'m mut Parts> {
+    let k = text(keys, i)?;
+    if !out.contains_key(k.as_ref()) {
+        out.insert(k.clone().into_owned(), Parts::default());
+    }
+    out.get_mut(k.as_ref())
 }
 
 pub fn value_of(ind: &Indicator, p: &Parts) -> (Option<f64>, Option<f64>, Option<f64>) {

@@ -184,13 +184,15 @@ impl<'a> Rows<'a> {
     /// The rows as two tables: the areas' rows, and the flag rows (no code:
     /// the indicator is unavailable for every area of a geography type),
     /// which cannot sit in a table keyed by area code.
-    pub fn into_tables(self) -> Result<(Table, Table)> {
+    pub fn into_tables(mut self) -> Result<(Table, Table)> {
         let (areas, flags): (Vec<usize>, Vec<usize>) =
             (0..self.len()).partition(|&i| self.code[i].is_some());
         Ok((self.table_of(&areas)?, self.table_of(&flags)?))
     }
 
-    fn table_of(&self, rows: &[usize]) -> Result<Table> {
+    /// The table of `rows`, whose codes and reasons move into it (each row
+    /// is in one table only).
+    fn table_of(&mut self, rows: &[usize]) -> Result<Table> {
         let status: Vec<String> = rows
             .iter()
             .map(|&i| self.status[i].as_str().to_string())
@@ -198,7 +200,7 @@ impl<'a> Rows<'a> {
         let mut b = TableBuilder::new();
         let repeated =
             |column: &[&'a str]| Repeated(rows.iter().map(|&i| Some(column[i])).collect());
-        b.push(COLUMNS[0], pick(&self.code, rows))
+        b.push(COLUMNS[0], take(&mut self.code, rows))
             .push(COLUMNS[1], repeated(&self.geo_type))
             .push(COLUMNS[2], repeated(&self.indicator))
             .push(COLUMNS[3], pick(&self.value, rows))
@@ -208,7 +210,7 @@ impl<'a> Rows<'a> {
             .push(COLUMNS[7], repeated(&self.source))
             .push(COLUMNS[8], repeated(&self.vintage))
             .push(COLUMNS[9], status)
-            .push(COLUMNS[10], pick(&self.reason, rows));
+            .push(COLUMNS[10], take(&mut self.reason, rows));
         b.finish(rows.len())
     }
 }
@@ -216,4 +218,9 @@ impl<'a> Rows<'a> {
 /// The values of `column` at `rows`, in that order.
 fn pick<T: Clone>(column: &[T], rows: &[usize]) -> Vec<T> {
     rows.iter().map(|&i| column[i].clone()).collect()
+}
+
+/// The text of `column` at `rows`, in that order, moved out.
+fn take(column: &mut [Option<String>], rows: &[usize]) -> Vec<Option<String>> {
+    rows.iter().map(|&i| column[i].take()).collect()
 }
