@@ -129,9 +129,12 @@ pub fn write(m: &MapSpec, ctx: &RunCtx<'_>, root: &Path, base: &str) -> Result<V
             ))
         })?;
         groups.entry(la).or_default().push(Feature {
-            code,
-            name: names.as_ref().and_then(|n| n.str(i)),
-            decile: decile.map(|d| d as i64),
+            kind: "Feature",
+            properties: Properties {
+                code,
+                name: names.as_ref().and_then(|n| n.str(i)),
+                decile: decile.map(|d| d as i64),
+            },
             geometry,
         });
         drawn += 1;
@@ -177,31 +180,21 @@ struct Collection<'a> {
     features: Vec<Feature<'a>>,
 }
 
-/// One small area on a map, serialised as a GeoJSON feature whose geometry
-/// is text already rounded.
+/// One small area on a map: a GeoJSON feature whose geometry is text
+/// already rounded.
+#[derive(Serialize)]
 struct Feature<'a> {
-    code: &'a str,
-    name: Option<&'a str>,
-    decile: Option<i64>,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    properties: Properties<'a>,
     geometry: Box<RawValue>,
 }
 
-impl Serialize for Feature<'_> {
-    fn serialize<S: serde::Serializer>(&self, ser: S) -> std::result::Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        #[derive(Serialize)]
-        struct Properties<'a> {
-            code: &'a str,
-            name: Option<&'a str>,
-            decile: Option<i64>,
-        }
-        let mut m = ser.serialize_map(Some(3))?;
-        m.serialize_entry("type", "Feature")?;
-        let (code, name, decile) = (self.code, self.name, self.decile);
-        m.serialize_entry("properties", &Properties { code, name, decile })?;
-        m.serialize_entry("geometry", &self.geometry)?;
-        m.end()
-    }
+#[derive(Serialize)]
+struct Properties<'a> {
+    code: &'a str,
+    name: Option<&'a str>,
+    decile: Option<i64>,
 }
 
 /// A geometry's text with its coordinates rounded, as [`rounded`] would
@@ -219,7 +212,8 @@ fn rounded_text(raw: &str) -> serde_json::Result<Box<RawValue>> {
 }
 
 /// [`rounded_text`]'s fast path: `None` unless `raw` is a simple geometry
-/// in compact form, with nothing but numbers in its coordinate arrays.
+/// in compact form whose coordinates are well-formed nested arrays of
+/// numbers (anything else, valid or not, is the tree's to print or reject).
 fn rounded_compact(raw: &str) -> Option<String> {
     let rest = raw.strip_prefix("{\"type\":\"")?;
     let (kind, rest) = rest.split_once('"')?;
@@ -229,26 +223,78 @@ fn rounded_compact(raw: &str) -> Option<String> {
     }
     let mut out = Vec::with_capacity(raw.len());
     out.extend_from_slice(&raw.as_bytes()[..raw.len() - coords.len() - 1]);
+    let mut arrays = Arrays::default();
     let mut token_start = None;
     for (i, b) in coords.bytes().enumerate() {
         match b {
-            b'[' | b']' | b',' => {
-                if let Some(s) = token_start.take() {
-                    push_rounded(&mut out, &coords[s..i])?;
-                }
-                out.push(b);
-            }
             b'-' | b'+' | b'.' | b'e' | b'E' | b'0'..=b'9' => {
                 token_start.get_or_insert(i);
+                continue;
+            }
+            b'[' | b']' | b',' => {}
+            _ => return None,
+        }
+        if let Some(s) = token_start.take() {
+            arrays.value()?;
+            push_rounded(&mut out, &coords[s..i])?;
+        }
+        arrays.punctuation(b)?;
+        out.push(b);
+    }
+    arrays.complete(token_start.is_none())?;
+    out.push(b'}');
+    String::from_utf8(out).ok()
+}
+
+/// The deepest coordinate arrays serde_json reads inside a geometry object.
+const MAX_DEPTH: usize = 126;
+
+/// Where the coordinate scanner is in its nested arrays, so that only
+/// well-formed JSON arrays take the fast path: no stray or trailing comma,
+/// no unbalanced bracket, one array in all.
+#[derive(Default)]
+struct Arrays {
+    depth: usize,
+    /// A value or `]` may come next (just after `[`).
+    opened: bool,
+    /// A value must come next (just after `,`).
+    comma: bool,
+    /// A value has just ended.
+    after_value: bool,
+}
+
+impl Arrays {
+    fn value(&mut self) -> Option<()> {
+        (self.depth > 0 && (self.opened || self.comma)).then(|| {
+            (self.opened, self.comma, self.after_value) = (false, false, true);
+        })
+    }
+
+    fn punctuation(&mut self, b: u8) -> Option<()> {
+        match b {
+            // The tree's parser stops at 128 levels, the geometry's object
+            // among them: deeper arrays are the tree's to reject.
+            b'[' if self.depth >= MAX_DEPTH => return None,
+            b'[' if self.depth == 0 && !self.after_value || self.opened || self.comma => {
+                self.depth += 1;
+                (self.opened, self.comma, self.after_value) = (true, false, false);
+            }
+            b']' if self.depth > 0 && (self.opened || self.after_value) => {
+                self.depth -= 1;
+                (self.opened, self.comma, self.after_value) = (false, false, true);
+            }
+            b',' if self.depth > 0 && self.after_value => {
+                (self.opened, self.comma, self.after_value) = (false, true, false);
             }
             _ => return None,
         }
+        Some(())
     }
-    if token_start.is_some() || !coords.starts_with('[') {
-        return None;
+
+    /// True once one whole array has been read and nothing is pending.
+    fn complete(&self, no_token: bool) -> Option<()> {
+        (no_token && self.depth == 0 && self.after_value).then_some(())
     }
-    out.push(b'}');
-    String::from_utf8(out).ok()
 }
 
 /// One number token, parsed as the JSON tree parses it and printed as the
@@ -318,6 +364,7 @@ mod tests {
             r#"{"type":"GeometryCollection","geometries":[{"type":"Point","coordinates":[1.234567,2]}]}"#,
             r#"{"type":"Point","coordinates":[1.234567,2],"bbox":[0,0,3,3]}"#,
             r#"{"type":"Point","coordinates":[1.234567,2,"z"]}"#,
+            r#"{"type":"Point","coordinates":1.5}"#,
             "null",
         ] {
             assert!(rounded_compact(raw).is_none(), "{raw} is not compact");
@@ -326,12 +373,46 @@ mod tests {
     }
 
     #[test]
-    fn a_malformed_number_is_an_error_as_on_the_trees_path() {
+    fn arrays_nested_as_deep_as_the_tree_reads_are_rounded_and_deeper_ones_refused() {
+        let nested = |n: usize| {
+            format!(
+                r#"{{"type":"Polygon","coordinates":{}0.123456{}}}"#,
+                "[".repeat(n),
+                "]".repeat(n)
+            )
+        };
+        let deepest = nested(MAX_DEPTH);
+        assert!(rounded_compact(&deepest).is_some());
+        assert_eq!(rounded_text(&deepest).unwrap().get(), by_tree(&deepest));
+        let deeper = nested(MAX_DEPTH + 1);
+        assert!(rounded_compact(&deeper).is_none());
+        assert!(serde_json::from_str::<Value>(&deeper).is_err());
+        assert!(rounded_text(&deeper).is_err());
+    }
+
+    #[test]
+    fn malformed_coordinates_are_an_error_as_on_the_trees_path() {
         for raw in [
             r#"{"type":"Point","coordinates":[1.2.3,4]}"#,
             r#"{"type":"Point","coordinates":[1,-]}"#,
             r#"{"type":"Point","coordinates":[1,2]"#,
+            r#"{"type":"Point","coordinates":[1,2,]}"#,
+            r#"{"type":"Point","coordinates":[,1]}"#,
+            r#"{"type":"Point","coordinates":[1,,2]}"#,
+            r#"{"type":"Point","coordinates":[1 2]}"#,
+            r#"{"type":"Point","coordinates":[12]]}"#,
+            r#"{"type":"Point","coordinates":[[1,2]}"#,
+            r#"{"type":"Point","coordinates":[1][2]}"#,
+            r#"{"type":"Point","coordinates":[1]2}"#,
+            r#"{"type":"Point","coordinates":[1[2]]}"#,
+            r#"{"type":"Point","coordinates":[]]}"#,
+            r#"{"type":"Point","coordinates":}"#,
+            r#"{"type":"Point","coordinates":[01,+1,1.,.5,-,1e]}"#,
         ] {
+            assert!(
+                rounded_compact(raw).is_none(),
+                "{raw} is not taken as compact"
+            );
             assert!(rounded_text(raw).is_err(), "{raw}");
         }
     }
