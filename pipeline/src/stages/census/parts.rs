@@ -50,16 +50,29 @@ pub fn parts_of(
         let count = frame.cells(m.numerator.first().map(String::as_str).unwrap_or("count"))?;
         let total = frame.cells(m.denominator.first().map(String::as_str).unwrap_or("total"))?;
         let mut seen = BTreeSet::new();
+        // Each area's parts by its place of first appearance: one hash per
+        // row, where a sorted map compared each code a dozen times.
+        let mut place: HashMap<Cow<'_, str>, usize> = HashMap::new();
+        let mut areas: Vec<Parts> = Vec::new();
         for i in 0..keys.len() {
-            let Some(p) = area(&mut out, &keys, i) else {
-                continue;
-            };
+            let Some(k) = text(&keys, i) else { continue };
+            let next = areas.len();
+            let at = *place.entry(k).or_insert(next);
+            if at == next {
+                areas.push(Parts::default());
+            }
+            let p = &mut areas[at];
             p.den = total.number(i).unwrap_or(p.den);
             if let Some(c) = text(&cats, i).filter(|c| categories.iter().any(|d| *d == c)) {
                 p.num += count.number(i).unwrap_or(0.0);
                 seen.insert(c);
             }
         }
+        out.extend(
+            place
+                .into_iter()
+                .map(|(k, at)| (k.into_owned(), std::mem::take(&mut areas[at]))),
+        );
         // A misspelt category would silently count nothing.
         if let Some(missing) = categories.iter().find(|c| !seen.contains(c.as_str())) {
             return Err(Error::check(
@@ -103,16 +116,6 @@ fn text(cells: &Cells, i: usize) -> Option<Cow<'_, str>> {
         Cells::Str(_) => cells.str(i).map(Cow::Borrowed),
         _ => cells.text(i).map(Cow::Owned),
     }
-}
-
-/// The parts of the area in row `i`, added if new; `None` for a row
-/// without a code.
-fn area<'m>(out: &'m mut BTreeMap<String, Parts>, keys: &Cells, i: usize) -> Option<&'m mut Parts> {
-    let k = text(keys, i)?;
-    if !out.contains_key(k.as_ref()) {
-        out.insert(k.clone().into_owned(), Parts::default());
-    }
-    out.get_mut(k.as_ref())
 }
 
 pub fn value_of(ind: &Indicator, p: &Parts) -> (Option<f64>, Option<f64>, Option<f64>) {
