@@ -264,18 +264,20 @@ struct Arrays {
 }
 
 impl Arrays {
+    /// A number has been read: `None` where no value may stand.
     fn value(&mut self) -> Option<()> {
         (self.depth > 0 && (self.opened || self.comma)).then(|| {
             (self.opened, self.comma, self.after_value) = (false, false, true);
         })
     }
 
+    /// A bracket or comma: `None` where it may not stand.
     fn punctuation(&mut self, b: u8) -> Option<()> {
         match b {
             // The tree's parser stops at 128 levels, the geometry's object
             // among them: deeper arrays are the tree's to reject.
             b'[' if self.depth >= MAX_DEPTH => return None,
-            b'[' if self.depth == 0 && !self.after_value || self.opened || self.comma => {
+            b'[' if (self.depth == 0 && !self.after_value) || self.opened || self.comma => {
                 self.depth += 1;
                 (self.opened, self.comma, self.after_value) = (true, false, false);
             }
@@ -291,7 +293,7 @@ impl Arrays {
         Some(())
     }
 
-    /// True once one whole array has been read and nothing is pending.
+    /// `Some` once one whole array has been read and nothing is pending.
     fn complete(&self, no_token: bool) -> Option<()> {
         (no_token && self.depth == 0 && self.after_value).then_some(())
     }
