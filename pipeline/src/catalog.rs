@@ -9,7 +9,6 @@
 //! of them or a `Catalog` the rest of the code can trust.
 
 use std::collections::BTreeMap;
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -17,6 +16,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use crate::error::{ConfigError, Error, Result};
+use crate::hash::HashMap;
 use crate::schema::{normalise_header, ColumnType, DatasetSpec};
 use crate::units::Unit;
 
@@ -777,7 +777,7 @@ fn check_layout(what: &str, raw: &RawSource, errors: &mut Vec<ConfigError>) {
 /// Two downloads must not share a file name: a `--mirror` folder holds
 /// each under it (sources reading members of one zip share its URL).
 fn check_file_names(sources: &IndexMap<String, Source>, errors: &mut Vec<ConfigError>) {
-    let mut seen: HashMap<String, (&str, &str)> = HashMap::new();
+    let mut seen: HashMap<String, (&str, &str)> = HashMap::default();
     for (id, s) in sources.iter().filter(|(_, s)| s.raw.path.is_none()) {
         let Some(url) = s.raw.url.as_deref() else {
             continue;

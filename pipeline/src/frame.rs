@@ -572,7 +572,7 @@ pub struct Repeated<'a>(pub Vec<Option<&'a str>>);
 impl IntoColumn for Repeated<'_> {
     fn into_column(self, name: &str) -> Column {
         let mut values: Vec<&str> = Vec::new();
-        let mut at: std::collections::HashMap<&str, IdxSize> = Default::default();
+        let mut at: crate::hash::HashMap<&str, IdxSize> = Default::default();
         let idx: Vec<Option<IdxSize>> = self
             .0
             .iter()

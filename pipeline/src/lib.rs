@@ -23,6 +23,7 @@ pub mod error;
 pub mod fetch;
 pub mod frame;
 pub mod gz;
+pub mod hash;
 pub mod lookup;
 pub mod map;
 pub mod outdated;
@@ -37,6 +38,7 @@ pub mod release;
 pub mod report;
 pub mod schema;
 pub mod stages;
+pub mod text;
 pub mod units;
 
 pub use error::{Error, ErrorKind, Result};

@@ -7,7 +7,6 @@
 //! area no index covers) keeps its place and says why in `lookup_reason`.
 //! Nothing in the input stops the run but an unreadable file.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -15,6 +14,7 @@ use serde::Deserialize;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::{Cells, Table};
+use crate::hash::HashMap;
 use crate::postcode::{normalise, Compact};
 // One index edition as the release's `postcodes/index.json` lists it: the
 // API stage writes its spec's editions there as they are.
@@ -137,7 +137,7 @@ impl Release {
         let postcodes = (0..codes.len())
             .filter_map(|i| Some((Compact::new(codes.str(i)?), i as u32)))
             .collect();
-        let mut small = HashMap::new();
+        let mut small = HashMap::default();
         for (col, why) in &index.small_areas {
             let why = (!why.is_empty()).then(|| t.cells(why)).transpose()?;
             small.insert(col.clone(), (t.cells(col)?, why));

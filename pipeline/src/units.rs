@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::frame::{Table, Values};
+use crate::text;
 
 /// What a column holds.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -326,8 +327,9 @@ impl Rule {
         let max = self.max_len.unwrap_or(self.unit.default_max_len());
         texts.enumerate().find_map(|(i, s)| {
             let s = s?;
-            let control = !matches!(self.unit, Unit::Geometry) && s.chars().any(char::is_control);
-            (control || s.chars().count() > max).then(|| self.violation(i, format!("{s:?}"), rows))
+            let control = !matches!(self.unit, Unit::Geometry) && text::has_control(s);
+            (control || text::longer_than(s, max))
+                .then(|| self.violation(i, format!("{s:?}"), rows))
         })
     }
 

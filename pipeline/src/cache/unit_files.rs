@@ -17,12 +17,12 @@
 //! postcode directory leaves the 61,400 area files as they were) had to
 //! create every file again, 2.3-5.2 s on this disk against 1 s of links.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use super::link_or_copy;
 use crate::error::{Error, Result};
+use crate::hash::HashSet;
 
 /// Files waiting for the writer at most: enough to keep it busy, few enough
 /// to bound the memory they hold (an area file is about 2.5 KB encoded).
@@ -105,7 +105,7 @@ pub fn link_all<'f>(
     release: &Path,
     files: impl IntoIterator<Item = &'f str>,
 ) -> Result<()> {
-    let mut made: HashSet<PathBuf> = HashSet::new();
+    let mut made: HashSet<PathBuf> = HashSet::default();
     for rel in files {
         let to = release.join(rel);
         if let Some(parent) = to.parent() {

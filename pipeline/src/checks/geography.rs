@@ -6,8 +6,9 @@
 //! finding means different things in an index of small areas and in a table
 //! of local authorities.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
+use crate::hash::HashMap;
 use crate::pattern::Pattern;
 
 /// Positions of the codes that do not match `pattern` (an absent code
@@ -23,7 +24,7 @@ pub fn not_matching(codes: &[Option<String>], pattern: &Pattern) -> Vec<usize> {
 
 /// Every repeat of a code after its first occurrence, in order.
 pub fn repeats(codes: &[String]) -> Vec<String> {
-    let mut seen = HashMap::new();
+    let mut seen = HashMap::default();
     codes
         .iter()
         .enumerate()

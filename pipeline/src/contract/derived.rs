@@ -6,7 +6,7 @@
 //! kind's [`Build::build`] runs, every output is checked against the schema
 //! the kind declared, and the outputs are written with their provenance.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -18,6 +18,7 @@ use crate::cache::{copy, sha256_file, unit_key};
 use crate::checks::TableReport;
 use crate::error::{Error, Result};
 use crate::frame::Table;
+use crate::hash::HashMap;
 use crate::release::{write_parquet, FileEntry, InputKind, InputRef, TableEntry};
 
 /// What a derived stage caches beside its Parquet files.
@@ -116,7 +117,7 @@ fn build_unit<S: Build>(
     input_refs: &[InputRef],
     work: &Path,
 ) -> Result<DerivedMeta> {
-    let mut tables = HashMap::new();
+    let mut tables = HashMap::default();
     for name in ctx.inputs.keys() {
         let path = ctx.staging.join(format!("tables/{name}.parquet"));
         tables.insert(name.clone(), Table::read_parquet(&path, None)?);

@@ -19,7 +19,7 @@
 pub mod derived;
 mod validator;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use indexmap::IndexMap;
@@ -30,6 +30,7 @@ use crate::catalog::Catalog;
 use crate::checks::TableReport;
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::{ColType, Table};
+use crate::hash::HashMap;
 use crate::read::Limits;
 use crate::release::{FileEntry, TableEntry};
 use crate::schema::text_unit;
@@ -468,11 +469,12 @@ pub struct UnitTime {
 /// Helpers for the kinds' unit tests: tables and inputs from literals.
 #[cfg(test)]
 pub mod testing {
-    use std::collections::{BTreeMap, HashMap};
+    use std::collections::BTreeMap;
     use std::sync::LazyLock;
 
     use super::{Frames, Schemas};
     use crate::frame::{Table, TableBuilder, Values};
+    use crate::hash::HashMap;
 
     static NO_SCHEMAS: LazyLock<Schemas> = LazyLock::new(BTreeMap::new);
     static NOTHING_UNAVAILABLE: LazyLock<BTreeMap<String, String>> = LazyLock::new(BTreeMap::new);
@@ -543,7 +545,7 @@ pub mod testing {
                 .into_iter()
                 .map(|(n, t)| (n.to_string(), t))
                 .collect::<HashMap<_, _>>(),
-            missing: HashMap::new(),
+            missing: HashMap::default(),
             schemas: &NO_SCHEMAS,
             unavailable: &NOTHING_UNAVAILABLE,
         }

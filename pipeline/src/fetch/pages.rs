@@ -16,12 +16,11 @@
 //! Features are kept as the bytes the server sent, not as parsed values, so
 //! memory stays near the size of the file.
 
-use std::collections::HashSet;
-
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::hash::HashSet;
 
 pub use crate::arcgis::page_url;
 
@@ -75,7 +74,7 @@ impl Assembler {
             head: Map::new(),
             features: Vec::new(),
             count: 0,
-            seen: HashSet::new(),
+            seen: HashSet::default(),
             pages: 0,
             max_bytes,
         }

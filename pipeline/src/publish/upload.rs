@@ -1,6 +1,5 @@
 //! Uploading a version's files: write-once, resumable, and checked.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use futures_util::{StreamExt, TryStreamExt};
@@ -12,6 +11,7 @@ use super::store::{attributes, store_err};
 use super::PublishReport;
 use crate::cache::sha256_bytes;
 use crate::error::{Error, ErrorKind, Result};
+use crate::hash::HashMap;
 use crate::release::{FileEntry, Manifest};
 
 /// What happened to one object.
@@ -128,7 +128,7 @@ async fn overwrite(store: &dyn ObjectStore, loc: &ObjPath, bytes: &[u8], rel: &s
 
 /// Every object under `base` with its size, in one paged listing.
 pub async fn list(store: &dyn ObjectStore, base: &ObjPath) -> Result<HashMap<String, u64>> {
-    let mut existing = HashMap::new();
+    let mut existing = HashMap::default();
     let mut listing = store.list(Some(base));
     while let Some(meta) = listing.next().await {
         let meta = meta.map_err(|e| store_err("the version's listing", e))?;

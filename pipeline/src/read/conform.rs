@@ -9,6 +9,7 @@ use crate::catalog::Source;
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::Table;
 use crate::schema::{normalise_header, snake_case, ColumnType, DatasetSpec};
+use crate::text;
 use crate::units::Rule;
 
 use super::{Cell, RawTable};
@@ -337,7 +338,7 @@ fn convert(
     // is judged cell by cell, not by copying the column without them.
     let is_null = |c: &Cell| match c {
         Cell::Empty => true,
-        Cell::Text(s) => !nulls.is_empty() && nulls.iter().any(|n| n == s.trim()),
+        Cell::Text(s) => !nulls.is_empty() && nulls.iter().any(|n| n == text::trim(s)),
         _ => false,
     };
     let bad = |i: usize, what: &str| {
@@ -355,7 +356,7 @@ fn convert(
                 .iter()
                 .map(|c| match c {
                     _ if is_null(c) => None,
-                    Cell::Text(s) => Some(Cow::Borrowed(s.trim())),
+                    Cell::Text(s) => Some(Cow::Borrowed(text::trim(s))),
                     Cell::Int(i) => Some(Cow::Owned(i.to_string())),
                     Cell::Number(f) if f.fract() == 0.0 && f.abs() < 1e15 => {
                         Some(Cow::Owned(format!("{}", *f as i64)))
@@ -400,7 +401,7 @@ fn convert(
 /// A number's text without thousands separators, copied only when it has
 /// some.
 fn without_separators(s: &str) -> Cow<'_, str> {
-    let t = s.trim();
+    let t = text::trim(s);
     if t.contains(',') {
         Cow::Owned(t.chars().filter(|&c| c != ',').collect())
     } else {
@@ -436,8 +437,8 @@ fn check_key(raw: &RawTable, key: &[(String, usize)]) -> Result<()> {
     if key.is_empty() {
         return Ok(());
     }
-    let mut seen: std::collections::HashMap<String, usize> =
-        std::collections::HashMap::with_capacity(raw.height());
+    let mut seen: crate::hash::HashMap<String, usize> =
+        crate::hash::map_with_capacity(raw.height());
     for (i, &row_no) in raw.row_numbers.iter().enumerate() {
         let mut parts = Vec::with_capacity(key.len());
         for (name, idx) in key {

@@ -6,6 +6,7 @@ use super::bounded::{read_error, Bounded, Limits};
 use super::{Cell, RawTable};
 use crate::catalog::{Encoding, RawSource};
 use crate::error::{Error, ErrorKind, Result};
+use crate::text;
 
 /// Parses CSV from a stream into a raw table. Text must be valid in the
 /// declared encoding; rows must have as many fields as the header, except
@@ -108,7 +109,7 @@ pub fn read_csv_keeping(
 }
 
 fn cell(f: String) -> Cell {
-    if f.trim().is_empty() {
+    if text::is_blank(&f) {
         Cell::Empty
     } else {
         Cell::Text(f)

@@ -6,6 +6,7 @@ use calamine::{Data, DataRef, Range, Reader, ReaderRef};
 
 use crate::catalog::{Format, RawSource};
 use crate::error::{Error, ErrorKind, Result};
+use crate::text;
 
 use super::{csv::with_groups, Cell, RawTable};
 
@@ -133,7 +134,7 @@ fn cell(d: &Data) -> Cell {
         Data::Empty => Cell::Empty,
         Data::Int(i) => Cell::Int(*i),
         Data::Float(f) => Cell::Number(*f),
-        Data::String(s) if s.trim().is_empty() => Cell::Empty,
+        Data::String(s) if text::is_blank(s) => Cell::Empty,
         Data::String(s) => Cell::Text(s.clone()),
         Data::Bool(b) => Cell::Text(b.to_string()),
         Data::DateTime(dt) => Cell::Number(dt.as_f64()),
@@ -146,7 +147,7 @@ fn cell(d: &Data) -> Cell {
 /// here); any other kind is converted as calamine's own `Data` would be.
 fn cell_ref(d: &DataRef<'_>) -> Cell {
     match d {
-        DataRef::SharedString(s) if s.trim().is_empty() => Cell::Empty,
+        DataRef::SharedString(s) if text::is_blank(s) => Cell::Empty,
         DataRef::SharedString(s) => Cell::Text((*s).to_string()),
         other => cell(&Data::from(other.clone())),
     }

@@ -1,8 +1,5 @@
 //! Phase 3 of the API: one file per area code, and the index of areas.
 
-use std::collections::HashSet;
-
-use indexmap::IndexMap;
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Map, Value};
 
@@ -11,6 +8,7 @@ use super::sections::SectionData;
 use super::{ApiStage, Section, Shape};
 use crate::contract::Frames;
 use crate::frame::JsonCell;
+use crate::hash::{HashSet, IndexMap};
 
 /// What every area file is made from.
 pub struct AreaFiles<'a> {
@@ -29,7 +27,7 @@ impl<'a> AreaFiles<'a> {
     /// per file was most of the API's CPU time).
     pub fn file(&self, code: &str, area: &'a Area) -> crate::error::Result<Vec<u8>> {
         let spec = self.spec;
-        let mut groups: IndexMap<&'a str, IndexMap<&'a str, SectionView<'a>>> = IndexMap::new();
+        let mut groups: IndexMap<&'a str, IndexMap<&'a str, SectionView<'a>>> = IndexMap::default();
         let mut caveats: Vec<&'a str> = spec.caveats.iter().map(String::as_str).collect();
         let mut gaps = Vec::new();
         for &t in &area.types {
@@ -52,7 +50,7 @@ impl<'a> AreaFiles<'a> {
             }
         }
         caveats.extend(spec.area_caveats.get(code).map(String::as_str));
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         caveats.retain(|c| seen.insert(*c));
         let file = FileView {
             code,
@@ -182,7 +180,7 @@ impl Serialize for SectionView<'_> {
             Shape::Keyed => {
                 // One entry per key; a repeated key keeps its first place
                 // and its last row, as a JSON object built key by key does.
-                let mut keyed: IndexMap<String, usize> = IndexMap::new();
+                let mut keyed: IndexMap<String, usize> = IndexMap::default();
                 for &i in self.rows {
                     let k = data.by.as_ref().and_then(|b| b.text(i)).unwrap_or_default();
                     keyed.insert(k, i);

@@ -25,7 +25,8 @@ mod spec;
 mod validate;
 mod writer;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use crate::hash::{HashMap, HashSet};
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -257,7 +258,7 @@ impl ApiStage {
         registry: &OnceLock<Registry>,
     ) -> Result<ApiOutput> {
         let t = Instant::now();
-        let mut tables = HashMap::new();
+        let mut tables = HashMap::default();
         for name in ctx.inputs.keys().filter(|n| reads.contains(*n)) {
             let path = ctx.staging.join(format!("tables/{name}.parquet"));
             tables.insert(

@@ -64,7 +64,7 @@ fn original_platform(spec: &ApiStage) -> Value {
 fn area_properties(spec: &ApiStage) -> Map<String, Value> {
     let groups: Vec<String> = {
         let mut g: Vec<String> = spec.sections.iter().map(|s| s.group.clone()).collect();
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = crate::hash::HashSet::default();
         g.retain(|x| seen.insert(x.clone()));
         g
     };

@@ -8,7 +8,7 @@
 //! shared by many postcodes is written once under `reasons` and referred
 //! to by number.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::{json, Map, Value};
 
@@ -18,6 +18,7 @@ use super::{ApiStage, Edition, PostcodeSpec};
 use crate::contract::Frames;
 use crate::error::{Error, Result};
 use crate::frame::{Cells, Table};
+use crate::hash::HashMap;
 use crate::release::FileEntry;
 
 pub use crate::postcode::normalise as normalise_postcode;

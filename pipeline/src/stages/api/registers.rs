@@ -2,7 +2,7 @@
 //! types name. A code can denote several types; each type contributes its
 //! name and parents, the first register naming one winning.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 
@@ -10,6 +10,7 @@ use super::{ApiStage, AreaType, Filter, Register};
 use crate::contract::Frames;
 use crate::error::{Error, Result};
 use crate::frame::Table;
+use crate::hash::HashMap;
 
 /// One area: its types and what its registers say.
 #[derive(Default)]
@@ -59,7 +60,7 @@ impl Registry {
                 areas: BTreeMap::new(),
                 type_counts: vec![0; n],
             },
-            by_name: vec![HashMap::new(); n],
+            by_name: vec![HashMap::default(); n],
             by_name_refs: Vec::new(),
         };
         for (ti, at) in spec.area_types.iter().enumerate() {

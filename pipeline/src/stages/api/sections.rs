@@ -1,7 +1,5 @@
 //! Phase 2 of the API: each section's table, indexed by area code.
 
-use std::collections::HashMap;
-
 use serde_json::value::RawValue;
 use serde_json::{json, Map, Value};
 
@@ -10,6 +8,7 @@ use super::{ApiStage, Section, Shape};
 use crate::contract::Frames;
 use crate::error::{Error, Result};
 use crate::frame::{Cells, Table};
+use crate::hash::HashMap;
 use crate::units::Direction;
 
 /// A section's table, indexed by area code.
@@ -54,7 +53,7 @@ fn read(s: &Section, frame: &Table, inputs: &Frames<'_>) -> Result<SectionData> 
         .collect::<Result<Vec<_>>>()?;
     let by = s.by.as_ref().map(|b| frame.cells(b)).transpose()?;
     let codes = frame.cells(&s.code)?;
-    let mut rows: HashMap<String, Vec<usize>> = HashMap::new();
+    let mut rows: HashMap<String, Vec<usize>> = HashMap::default();
     for i in filtered_rows(frame, &s.filter)? {
         if let Some(c) = codes.text(i) {
             let r = rows.entry(c).or_default();

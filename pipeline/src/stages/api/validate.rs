@@ -1,10 +1,9 @@
 //! The API spec checked against itself and against the tables it reads:
 //! every area type, parent, section and column it names must exist.
 
-use std::collections::HashSet;
-
 use super::{ApiStage, Filter, Shape};
 use crate::contract::Validator;
+use crate::hash::HashSet;
 
 impl ApiStage {
     /// The spec's internal references.
@@ -16,7 +15,7 @@ impl ApiStage {
                 self.base
             ));
         }
-        let mut seen = HashSet::new();
+        let mut seen = HashSet::default();
         for a in &self.area_types {
             if !seen.insert(a.id.as_str()) {
                 v.error(format!(": area type `{}` is declared twice", a.id));
@@ -46,7 +45,7 @@ impl ApiStage {
                 v.error(format!("field `area_caveats.{code}` is empty"));
             }
         }
-        let mut keys = HashSet::new();
+        let mut keys = HashSet::default();
         for s in &self.sections {
             let id = s.id();
             if !keys.insert(id.clone()) {

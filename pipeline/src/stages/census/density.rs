@@ -8,7 +8,7 @@
 //! it), so LSOA and ward densities are published as unavailable with the
 //! reason and only local authority densities as approximate values.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use geo::GeodesicArea;
 
@@ -20,6 +20,7 @@ use super::{AreaLayer, Geography, Indicator, Method};
 use crate::checks::{Status, TableReport};
 use crate::contract::Frames;
 use crate::error::Result;
+use crate::hash::HashMap;
 
 /// The density indicator as it appears in the table.
 pub fn indicator(a: &AreaLayer) -> Indicator {

@@ -1,7 +1,7 @@
 //! Private outdoor space (gardens) by local authority, from ONS's 2020
 //! address data, moved onto LAD 2024.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::indicators::census_reason;
 use super::parts::{parts_of, value_of, Parts};
@@ -11,6 +11,7 @@ use super::{Geography, GreenSpace, Indicator, Method};
 use crate::checks::{Status, TableReport};
 use crate::contract::Frames;
 use crate::error::Result;
+use crate::hash::HashMap;
 
 pub fn indicator(gs: &GreenSpace) -> Indicator {
     Indicator {
@@ -56,7 +57,7 @@ pub fn add<'a>(
     let parts = parts_of(ind, &gs.table, frame, &gs.key)?;
     let successor = match &gs.predecessors {
         Some(p) => successors(p, inputs)?,
-        None => HashMap::new(),
+        None => HashMap::default(),
     };
     let mut lads: BTreeMap<String, (Parts, Vec<String>)> = BTreeMap::new();
     let mut unmatched = Vec::new();
@@ -120,7 +121,7 @@ pub fn add<'a>(
 /// small area of the old district lies in the same new one.
 fn successors(p: &Predecessors, inputs: &Frames<'_>) -> Result<HashMap<String, String>> {
     let (Some(old), Some(new)) = (inputs.get(&p.old_table), inputs.get(&p.new_table)) else {
-        return Ok(HashMap::new());
+        return Ok(HashMap::default());
     };
     let old_of = super::parts::map_of(old, &p.old_key, &p.old_code)?;
     let (nk, nc) = (new.values(&p.new_key)?, new.values(&p.new_code)?);

@@ -2,7 +2,7 @@
 //! only, exactly the vintage's districts, names that match their codes,
 //! and LSOA totals that roll up to each district's total.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::parts::map_of;
 use super::LaCheck;
@@ -10,6 +10,7 @@ use crate::checks::{geography, same_name_or_alias, Status, TableReport};
 use crate::contract::Frames;
 use crate::error::Result;
 use crate::frame::Table;
+use crate::hash::HashMap;
 
 /// Runs every check of one local authority table.
 pub fn check(
@@ -135,7 +136,7 @@ fn rollup(
         return Ok(());
     };
     let (lk, lt) = (lsoa.values(&r.lsoa_key)?, lsoa.values(&r.lsoa_total)?);
-    let mut sums: HashMap<String, f64> = HashMap::new();
+    let mut sums: HashMap<String, f64> = HashMap::default();
     for i in 0..lk.len() {
         if let (Some(k), Some(v)) = (lk.text(i), lt.number(i)) {
             if let Some(l) = lad22_of.get(&k) {

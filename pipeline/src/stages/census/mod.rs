@@ -19,7 +19,7 @@ mod parts;
 mod rows;
 mod spec;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::checks::{Status, TableReport};
 use crate::contract::{
@@ -28,6 +28,7 @@ use crate::contract::{
 };
 use crate::error::Result;
 use crate::frame::ColType;
+use crate::hash::HashMap;
 use crate::units::{Direction, Rule, Unit};
 
 pub use median::median_age;
@@ -64,7 +65,7 @@ impl Geography {
                 &spec.lad_merge.from,
                 &spec.lad_merge.to,
             )?,
-            moved: HashMap::new(),
+            moved: HashMap::default(),
         };
         geo.moved = geo.lsoas_that_moved();
         Ok(geo)
@@ -73,7 +74,7 @@ impl Geography {
     /// LSOAs whose LAD 2024 is not their LAD 2022's successor (a boundary
     /// change, not a merger), under both districts.
     fn lsoas_that_moved(&self) -> HashMap<String, Vec<String>> {
-        let mut moved: HashMap<String, Vec<String>> = HashMap::new();
+        let mut moved: HashMap<String, Vec<String>> = HashMap::default();
         for (lsoa, now) in &self.lad_of {
             let Some(then) = self.lad22_of.get(lsoa) else {
                 continue;

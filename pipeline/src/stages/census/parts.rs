@@ -3,11 +3,12 @@
 //! taken.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::Indicator;
 use crate::error::{Error, Result};
 use crate::frame::{Cells, Table};
+use crate::hash::HashMap;
 
 /// Numerator, denominator (or single-year counts for a median) of one area.
 #[derive(Debug, Clone, Default)]
@@ -52,7 +53,7 @@ pub fn parts_of(
         let mut seen = BTreeSet::new();
         // Each area's parts by its place of first appearance: one hash per
         // row, where a sorted map compared each code a dozen times.
-        let mut place: HashMap<Cow<'_, str>, usize> = HashMap::new();
+        let mut place: HashMap<Cow<'_, str>, usize> = HashMap::default();
         let mut areas: Vec<Parts> = Vec::new();
         for i in 0..keys.len() {
             let Some(k) = text(&keys, i) else { continue };

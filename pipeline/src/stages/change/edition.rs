@@ -1,10 +1,11 @@
 //! One edition's positions by area code, and how positions compare.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::EditionSpec;
 use crate::contract::Frames;
 use crate::error::Result;
+use crate::hash::HashMap;
 
 /// One edition's positions by LSOA code.
 pub struct Edition {
@@ -22,9 +23,9 @@ impl Edition {
         let d = t.values("imd_decile")?;
         let mut e = Edition {
             n: k.len(),
-            rank: HashMap::new(),
-            decile: HashMap::new(),
-            population: HashMap::new(),
+            rank: HashMap::default(),
+            decile: HashMap::default(),
+            population: HashMap::default(),
         };
         for i in 0..k.len() {
             let code = k.text(i).unwrap_or_default();

@@ -2,7 +2,7 @@
 //! ward's comparable LSOAs in each edition, compared only when enough of
 //! its population lives in comparable LSOAs.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::edition::{direction, Edition};
 use super::lsoa21::Lsoa21Rows;
@@ -10,6 +10,7 @@ use super::{ChangeStage, CAVEAT};
 use crate::contract::{Built, BuiltTable, Frames};
 use crate::error::{Error, Result};
 use crate::frame::TableBuilder;
+use crate::hash::HashMap;
 
 /// One ward's sums over its LSOAs.
 #[derive(Default)]
@@ -66,7 +67,7 @@ fn accumulate(
         wt.values(&spec.wards.lad_code)?,
     );
     let mut wards: BTreeMap<String, Acc> = BTreeMap::new();
-    let mut ward_of: HashMap<String, String> = HashMap::new();
+    let mut ward_of: HashMap<String, String> = HashMap::default();
     for i in 0..wk.len() {
         if let (Some(k), Some(c)) = (wk.text(i), wc.text(i)) {
             if lsoa21_lookup.contains_key(&k) {

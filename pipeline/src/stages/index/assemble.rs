@@ -1,7 +1,7 @@
 //! Phase 1 of an index: the areas of the first input, and every input's
 //! columns joined onto them by area code.
 
-use std::collections::{HashMap, HashSet};
+use crate::hash::{HashMap, HashSet};
 
 use indexmap::IndexMap;
 

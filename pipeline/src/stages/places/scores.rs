@@ -1,12 +1,13 @@
 //! The scores of one geography type: standardised indicators, theme and
 //! overall scores, their ranks, coverage and flags.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use super::{Comparability, Direction, PlacesStage, Theme};
 use crate::contract::{Built, BuiltTable};
 use crate::error::Result;
 use crate::frame::{Table, TableBuilder, Values};
+use crate::hash::HashMap;
 use crate::stages::census::IndicatorStatus;
 use crate::stages::summary::rank_desc;
 

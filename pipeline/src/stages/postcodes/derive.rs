@@ -3,11 +3,12 @@
 //! LSOA has several successors, and which one holds the postcode is not in
 //! the look-up.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::spec::{Derive, PostcodeStage};
 use crate::contract::Frames;
 use crate::error::Result;
+use crate::hash::HashMap;
 
 /// One derived column's answers: from-code -> code, or the reason there is
 /// no single one.

@@ -5,8 +5,6 @@
 //! derived small areas); every other cell is read from the source's columns
 //! as the output column is built, borrowed, never copied per row.
 
-use std::collections::HashMap;
-
 use super::derive::Derivations;
 use super::spec::{CrossCheck, ExtraLookup, PostcodeStage};
 use super::Counts;
@@ -14,6 +12,7 @@ use crate::checks::{Status as CheckStatus, TableReport};
 use crate::contract::Frames;
 use crate::error::{Error, Result};
 use crate::frame::{Cells, Repeated, Table, TableBuilder};
+use crate::hash::HashMap;
 use crate::pattern::Pattern;
 use crate::postcode::{normalise, Compact as Code};
 

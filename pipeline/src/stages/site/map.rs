@@ -9,7 +9,7 @@
 //! code, clickable and keyboard-reachable. The page never needs the whole
 //! nation at small-area detail.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +20,7 @@ use crate::cache::sha256_bytes;
 use crate::contract::RunCtx;
 use crate::error::{Error, Result};
 use crate::frame::Table;
+use crate::hash::HashMap;
 use crate::release::FileEntry;
 
 /// One nation's and edition's map: which index table colours which
@@ -81,8 +82,8 @@ pub fn write(m: &MapSpec, ctx: &RunCtx<'_>, root: &Path, base: &str) -> Result<V
         index.cells(&m.la)?,
     );
     let la_names = m.la_name.as_ref().map(|c| index.cells(c)).transpose()?;
-    let mut of: HashMap<&str, (Option<f64>, &str)> = HashMap::new();
-    let mut la_name: HashMap<&str, &str> = HashMap::new();
+    let mut of: HashMap<&str, (Option<f64>, &str)> = HashMap::default();
+    let mut la_name: HashMap<&str, &str> = HashMap::default();
     let mut without_la = 0usize;
     for i in 0..codes.len() {
         let Some(code) = codes.str(i) else { continue };

@@ -1,8 +1,6 @@
 //! Checks of a summary: its populations add up, and it reproduces the
 //! publisher's own summaries (File 10) where the catalog has them.
 
-use std::collections::HashMap;
-
 use indexmap::IndexMap;
 
 use super::method::{SmallArea, Summary};
@@ -11,12 +9,13 @@ use crate::checks::{Check, Status, TableReport};
 use crate::contract::Frames;
 use crate::error::Result;
 use crate::frame::Table;
+use crate::hash::HashMap;
 
 /// Every small area is in exactly one area, and each area's population is
 /// the sum of its small areas' populations.
 pub fn population_check(areas: &[SmallArea], summaries: &[Summary], report: &mut TableReport) {
-    let mut sums: HashMap<&str, f64> = HashMap::new();
-    let mut seen: HashMap<&str, usize> = HashMap::new();
+    let mut sums: HashMap<&str, f64> = HashMap::default();
+    let mut seen: HashMap<&str, usize> = HashMap::default();
     for a in areas {
         *sums.entry(&a.area).or_default() += a.population;
         *seen.entry(&a.code).or_default() += 1;
@@ -172,7 +171,7 @@ pub fn measures_plausible(
     n: usize,
     report: &mut TableReport,
 ) {
-    let mut bounds: HashMap<&str, Bounds> = HashMap::new();
+    let mut bounds: HashMap<&str, Bounds> = HashMap::default();
     for a in areas {
         let inv = n as f64 + 1.0 - a.rank;
         let b = bounds.entry(a.area.as_str()).or_insert(Bounds::EMPTY);

@@ -24,7 +24,7 @@ mod compare;
 mod method;
 mod spec;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use indexmap::IndexMap;
 
@@ -35,6 +35,7 @@ use crate::contract::{
 };
 use crate::error::{Error, Result};
 use crate::frame::{ColType, Table, TableBuilder, Values};
+use crate::hash::HashMap;
 use crate::units::{Direction, Rule, Unit};
 
 pub use method::{extent_weight, rank_desc, summarise, SmallArea, Summary};

@@ -2,14 +2,13 @@
 //! population-weighted centroid inside its ward's polygon, and what share of
 //! its area lies outside it?
 
-use std::collections::HashMap;
-
 use geo::{Area, BooleanOps, Contains, MultiPolygon, Point};
 
 use super::{GeometrySpec, LayerSpec};
 use crate::contract::Frames;
 use crate::error::{Error, ErrorKind, Result};
 use crate::frame::{Table, Values};
+use crate::hash::HashMap;
 
 /// British National Grid, with the OSGB36 -> WGS84 Helmert parameters.
 const BNG: &str =
@@ -94,7 +93,7 @@ fn centroids(g: &GeometrySpec, ct: &Table) -> Result<HashMap<String, Point<f64>>
     let projection = |e: proj4rs::errors::Error| Error::table(format!("projection: {e}"));
     let from = proj4rs::Proj::from_proj_string(BNG).map_err(projection)?;
     let to = proj4rs::Proj::from_proj_string(WGS84).map_err(projection)?;
-    let mut out = HashMap::new();
+    let mut out = HashMap::default();
     for i in 0..ck.len() {
         let (Some(k), Some(x), Some(y)) = (ck.text(i), cx.number(i), cy.number(i)) else {
             continue;
@@ -127,7 +126,7 @@ fn polygons(json: &str) -> Option<MultiPolygon<f64>> {
 fn layer(spec: &LayerSpec, frame: &Table) -> Result<HashMap<String, MultiPolygon<f64>>> {
     let k = frame.values(&spec.key)?;
     let g = frame.values(&spec.geometry)?;
-    let mut out: HashMap<String, MultiPolygon<f64>> = HashMap::new();
+    let mut out: HashMap<String, MultiPolygon<f64>> = HashMap::default();
     for i in 0..k.len() {
         let (Some(code), Some(text)) = (k.text(i), g.text(i)) else {
             continue;

@@ -11,7 +11,7 @@
 mod geometry;
 mod spec;
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use crate::checks::{Status, TableReport};
 use crate::contract::{
@@ -20,6 +20,7 @@ use crate::contract::{
 };
 use crate::error::{Error, Result};
 use crate::frame::{ColType, TableBuilder, Values};
+use crate::hash::HashSet;
 use crate::units::{Direction, Rule, Unit};
 
 pub use spec::{CentroidSpec, GeometrySpec, LayerSpec, WardLookup, WardStage};
@@ -179,7 +180,7 @@ impl WardStage {
             ),
             outside,
         );
-        let mut unique = HashSet::new();
+        let mut unique = HashSet::default();
         let dups: Vec<String> = (0..cols[0].len())
             .filter_map(|i| cols[0].text(i))
             .filter(|c| !unique.insert(c.clone()))
