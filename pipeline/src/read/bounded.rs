@@ -107,14 +107,20 @@ impl<R: Read> Read for Bounded<R> {
             return Err(std::io::Error::other(Exceeded::Bytes(self.max_bytes)));
         }
         if let Some(max) = self.max_line {
-            for &b in &buf[..n] {
-                if b == b'\n' {
-                    self.line = 0;
-                } else {
-                    self.line += 1;
-                    if self.line > max {
-                        return Err(std::io::Error::other(Exceeded::Line(max)));
+            // Each stretch between newlines extends the current line.
+            let mut rest = &buf[..n];
+            loop {
+                let end = memchr::memchr(b'\n', rest);
+                self.line += end.unwrap_or(rest.len());
+                if self.line > max {
+                    return Err(std::io::Error::other(Exceeded::Line(max)));
+                }
+                match end {
+                    Some(at) => {
+                        self.line = 0;
+                        rest = &rest[at + 1..];
                     }
+                    None => break,
                 }
             }
         }
@@ -161,6 +167,41 @@ mod tests {
         assert!(read_error(e, "x")
             .to_string()
             .contains("longer than 10 bytes"));
+    }
+
+    /// Hands out its bytes `n` at a time, as a decompressor may.
+    struct Trickle<'a>(&'a [u8], usize);
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.1.min(buf.len()).min(self.0.len());
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn a_line_is_measured_across_reads_and_ends_at_its_newline() {
+        let limits = Limits {
+            max_line: 10,
+            ..Limits::default()
+        };
+        let fits = b"0123456789\n\n0123456789\n0123456789";
+        let over = b"0123456789\n01234567890\n";
+        for chunk in [1, 3, 7, 11, 64] {
+            let mut out = Vec::new();
+            Bounded::lines(Trickle(fits, chunk), &limits)
+                .read_to_end(&mut out)
+                .unwrap();
+            assert_eq!(out, fits, "chunks of {chunk}");
+            let e = Bounded::lines(Trickle(over, chunk), &limits)
+                .read_to_end(&mut Vec::new())
+                .unwrap_err();
+            assert!(read_error(e, "x")
+                .to_string()
+                .contains("longer than 10 bytes"));
+        }
     }
 
     #[test]
