@@ -28,7 +28,7 @@ use crate::contract::{
 };
 use crate::error::Result;
 use crate::frame::ColType;
-use crate::hash::HashMap;
+use crate::hash::{HashMap, HashSet};
 use crate::units::{Direction, Rule, Unit};
 
 pub use median::median_age;
@@ -53,6 +53,13 @@ pub struct Geography {
 }
 
 impl Geography {
+    /// How many areas of the three types the look-ups place: about as
+    /// many rows as an indicator has (a capacity, not a limit).
+    fn areas(&self) -> usize {
+        let distinct = |m: &HashMap<String, String>| m.values().collect::<HashSet<_>>().len();
+        self.ward_of.len() + distinct(&self.ward_of) + distinct(&self.lad_of)
+    }
+
     fn load(spec: &CensusStage, inputs: &Frames<'_>) -> Result<Geography> {
         let l = &spec.lsoa_lookup;
         let lk = inputs.table(&l.table)?;
@@ -302,7 +309,9 @@ impl Build for CensusStage {
             .green_space
             .as_ref()
             .map(|g| (g, green_space::indicator(g), green_space::vintage(g)));
-        let mut rows = rows::Rows::default();
+        let indicators =
+            self.indicators.len() + usize::from(density.is_some()) + usize::from(green.is_some());
+        let mut rows = rows::Rows::with_capacity(indicators * geo.areas());
         let lsoa_population = indicators::add_all(self, inputs, &geo, &mut rows)?;
         if let Some((a, ind)) = &density {
             density::add(
