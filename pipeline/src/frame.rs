@@ -272,6 +272,21 @@ impl Table {
         })
     }
 
+    /// As [`Table::cells`], for the column types [`Table::values`] accepts
+    /// (text, Int64, Float64, bool), refusing others with the same error.
+    pub fn plain_cells(&self, name: &str) -> Result<Cells> {
+        match self.column(name)?.dtype() {
+            DataType::String | DataType::Int64 | DataType::Float64 | DataType::Boolean => {
+                self.cells(name)
+            }
+            other => Err(Error::new(ErrorKind::WrongType {
+                column: name.to_string(),
+                expected: "string, int, float or bool".into(),
+                got: other.to_string(),
+            })),
+        }
+    }
+
     /// A column as typed cells for JSON, without copying its values (the
     /// long Census table has ~740k rows).
     pub fn cells(&self, name: &str) -> Result<Cells> {
@@ -709,5 +724,30 @@ mod tests {
             expected,
             "three chunks, one member"
         );
+    }
+
+    #[test]
+    fn plain_cells_take_the_types_values_takes_and_refuse_the_rest() {
+        let df = DataFrame::new(
+            1,
+            vec![
+                Column::new("f64".into(), [0.5f64]),
+                Column::new("f32".into(), [0.1f32]),
+                Column::new("i32".into(), [1i32]),
+                Column::new("s".into(), ["E01000001"]),
+            ],
+        )
+        .unwrap();
+        let t = Table::from_frame(df);
+        assert_eq!(t.plain_cells("f64").unwrap().number(0), Some(0.5));
+        assert_eq!(t.plain_cells("s").unwrap().str(0), Some("E01000001"));
+        for c in ["f32", "i32"] {
+            let Err(e) = t.plain_cells(c) else {
+                panic!("{c} taken");
+            };
+            assert!(matches!(e.kind, ErrorKind::WrongType { .. }), "{c}: {e}");
+            let v = t.values(c).unwrap_err();
+            assert_eq!(e.to_string(), v.to_string(), "{c}");
+        }
     }
 }

@@ -109,7 +109,11 @@ pub fn read_csv_keeping(
     };
     let height = rows.shape.len();
     for col in &mut rows.columns {
-        col.truncate(height);
+        if col.len() > height {
+            // Blank rows at the end take no memory on to `conform`.
+            col.truncate(height);
+            col.shrink_to_fit();
+        }
     }
     Ok(RawTable {
         headers,

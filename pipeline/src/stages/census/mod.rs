@@ -309,8 +309,15 @@ impl Build for CensusStage {
             .green_space
             .as_ref()
             .map(|g| (g, green_space::indicator(g), green_space::vintage(g)));
-        let indicators =
-            self.indicators.len() + usize::from(density.is_some()) + usize::from(green.is_some());
+        // Indicators with a table in the build; the others are a few flags.
+        let available = |t: &Option<String>| t.as_ref().is_some_and(|t| inputs.get(t).is_some());
+        let indicators = self
+            .indicators
+            .iter()
+            .filter(|i| available(&i.lsoa) || available(&i.ltla))
+            .count()
+            + usize::from(density.is_some())
+            + usize::from(green.is_some());
         let mut rows = rows::Rows::with_capacity(indicators * geo.areas());
         let lsoa_population = indicators::add_all(self, inputs, &geo, &mut rows)?;
         if let Some((a, ind)) = &density {

@@ -293,7 +293,7 @@ fn by_code<'t>(
     };
     Ok(ByCode {
         row,
-        values: frame.cells(col)?,
+        values: frame.plain_cells(col)?,
     })
 }
 
