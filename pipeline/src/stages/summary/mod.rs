@@ -35,7 +35,7 @@ use crate::contract::{
     TableSchema, Validator,
 };
 use crate::error::{Error, Result};
-use crate::frame::{Cells, ColType, Table, TableBuilder, Values};
+use crate::frame::{Cells, ColType, Table, TableBuilder};
 use crate::hash::HashMap;
 use crate::units::{Direction, Rule, Unit};
 
@@ -305,12 +305,13 @@ fn small_areas(
     index: &Table,
     inputs: &Frames<'_>,
 ) -> Result<(Vec<SmallArea>, BTreeMap<String, String>)> {
-    let codes = index.values(&spec.key)?;
-    let rank = index.values("imd_rank")?;
+    // Read in place, as `by_code` reads the look-ups.
+    let codes = index.plain_cells(&spec.key)?;
+    let rank = index.plain_cells("imd_rank")?;
     let idx_missing = inputs.missing_of(&spec.index);
-    let optional = |c: Option<&String>| -> Result<Option<Values>> {
+    let optional = |c: Option<&String>| -> Result<Option<Cells>> {
         match c {
-            Some(c) if !idx_missing.contains_key(c) => index.values(c).map(Some),
+            Some(c) if !idx_missing.contains_key(c) => index.plain_cells(c).map(Some),
             _ => Ok(None),
         }
     };
