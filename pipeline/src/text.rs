@@ -25,14 +25,16 @@ pub fn longer_than(s: &str, max: usize) -> bool {
     s.len() > max && s.chars().count() > max
 }
 
-/// `s.chars().any(char::is_control)`. In ASCII the control characters are
-/// exactly the ASCII control bytes.
+/// `s.chars().any(char::is_control)`, in one pass over the bytes. The
+/// control characters are U+0000-U+001F and U+007F, one byte each in UTF-8,
+/// and U+0080-U+009F, the two bytes 0xC2 0x80-0x9F.
 pub fn has_control(s: &str) -> bool {
-    if s.is_ascii() {
-        s.bytes().any(|b| b.is_ascii_control())
-    } else {
-        s.chars().any(char::is_control)
-    }
+    let b = s.as_bytes();
+    b.iter().enumerate().any(|(i, &x)| {
+        x < 0x20
+            || x == 0x7F
+            || (x == 0xC2 && b.get(i + 1).is_some_and(|n| (0x80..=0x9F).contains(n)))
+    })
 }
 
 #[cfg(test)]
@@ -61,6 +63,9 @@ mod tests {
         "a\u{1F}b",
         "~!",
         "x\u{9F}",
+        "\u{80}",
+        "x\u{A0}\u{C0}\u{100}\u{2028}",
+        "\u{0142}\u{0100}\u{00C2}",
         "  multiple   inner  ",
     ];
 
@@ -72,6 +77,15 @@ mod tests {
             assert_eq!(has_control(s), s.chars().any(char::is_control), "{s:?}");
             for max in 0..12 {
                 assert_eq!(longer_than(s, max), s.chars().count() > max, "{s:?} {max}");
+            }
+        }
+    }
+
+    #[test]
+    fn every_character_in_the_first_planes_is_a_control_exactly_when_rust_says() {
+        for c in (0..0x3100).filter_map(char::from_u32) {
+            for s in [format!("{c}"), format!("a{c}"), format!("{c}\u{85}")] {
+                assert_eq!(has_control(&s), s.chars().any(char::is_control), "{s:?}");
             }
         }
     }

@@ -1,6 +1,7 @@
 //! Maps a raw table onto its dataset's canonical columns and types.
 
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
 
 use indexmap::IndexMap;
 use polars::prelude::*;
@@ -437,10 +438,10 @@ fn check_key(raw: &RawTable, key: &[(String, usize)]) -> Result<()> {
     if key.is_empty() {
         return Ok(());
     }
-    let mut seen: crate::hash::HashMap<String, usize> =
+    let mut seen: crate::hash::HashMap<Cow<'_, str>, usize> =
         crate::hash::map_with_capacity(raw.height());
     for (i, &row_no) in raw.row_numbers.iter().enumerate() {
-        let mut parts = Vec::with_capacity(key.len());
+        let mut parts: Vec<Cow<'_, str>> = Vec::with_capacity(key.len());
         for (name, idx) in key {
             match &raw.columns[*idx][i] {
                 Cell::Empty => {
@@ -450,20 +451,29 @@ fn check_key(raw: &RawTable, key: &[(String, usize)]) -> Result<()> {
                     .column(raw.headers[*idx].trim().to_string())
                     .row(row_no))
                 }
-                Cell::Text(s) => parts.push(s.trim().to_string()),
-                Cell::Int(x) => parts.push(x.to_string()),
-                Cell::Number(f) => parts.push(f.to_string()),
+                Cell::Text(s) => parts.push(Cow::Borrowed(text::trim(s))),
+                Cell::Int(x) => parts.push(Cow::Owned(x.to_string())),
+                Cell::Number(f) => parts.push(Cow::Owned(f.to_string())),
             }
         }
-        let k = parts.join("|");
-        if let Some(first) = seen.insert(k.clone(), row_no) {
-            let names: Vec<&str> = key.iter().map(|(n, _)| n.as_str()).collect();
-            return Err(Error::new(ErrorKind::DuplicateKey {
-                key: k,
-                first_row: first,
-            })
-            .column(names.join(", "))
-            .row(row_no));
+        // A one-column key (nearly every key) is the cell's own text.
+        let k = match parts.len() {
+            1 => parts.pop().unwrap_or_default(),
+            _ => Cow::Owned(parts.join("|")),
+        };
+        match seen.entry(k) {
+            Entry::Vacant(v) => {
+                v.insert(row_no);
+            }
+            Entry::Occupied(o) => {
+                let names: Vec<&str> = key.iter().map(|(n, _)| n.as_str()).collect();
+                return Err(Error::new(ErrorKind::DuplicateKey {
+                    key: o.key().to_string(),
+                    first_row: *o.get(),
+                })
+                .column(names.join(", "))
+                .row(row_no));
+            }
         }
     }
     Ok(())
