@@ -287,6 +287,20 @@ impl Table {
         }
     }
 
+    /// A number column's cells (Int64 as f64), read in place; `None` if the
+    /// column is not Int64 or Float64.
+    pub fn number_cells(
+        &self,
+        name: &str,
+    ) -> Result<Option<Box<dyn Iterator<Item = Option<f64>> + '_>>> {
+        let col = self.column(name)?;
+        Ok(match col.dtype() {
+            DataType::Int64 => Some(Box::new(col.i64()?.iter().map(|o| o.map(|x| x as f64)))),
+            DataType::Float64 => Some(Box::new(col.f64()?.iter())),
+            _ => None,
+        })
+    }
+
     /// A column as typed cells for JSON, without copying its values (the
     /// long Census table has ~740k rows).
     pub fn cells(&self, name: &str) -> Result<Cells> {

@@ -311,12 +311,16 @@ impl Rule {
 
     /// The first value of a table's column that breaks the rule. Text is
     /// read in place: the checks run on every column of every table, and
-    /// copying each cell to check it was about 1% of a build's CPU samples.
+    /// copying each cell to check it was about 1% of a build's CPU samples;
+    /// numbers are read in place too.
     pub fn first_violation_in(&self, table: &Table, column: &str) -> Result<Option<Violation>> {
-        match table.text_cells(column)? {
-            Some(texts) => Ok(self.first_text_violation(texts, table.height())),
-            None => Ok(self.first_violation(&table.values(column)?)),
+        if let Some(texts) = table.text_cells(column)? {
+            return Ok(self.first_text_violation(texts, table.height()));
         }
+        if let Some(numbers) = table.number_cells(column)? {
+            return Ok(self.first_number_violation(numbers, table.height()));
+        }
+        Ok(self.first_violation(&table.values(column)?))
     }
 
     fn first_text_violation<'s>(
