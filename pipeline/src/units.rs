@@ -443,4 +443,57 @@ mod tests {
         }
         assert!(Unit::try_from("furlongs".to_string()).is_err());
     }
+
+    /// A table of one row per value, with every kind of number column.
+    fn numbers_table() -> Table {
+        use polars::prelude::{Column, DataFrame};
+        let big = (1i64 << 53) + 1;
+        let df = DataFrame::new(
+            5,
+            vec![
+                Column::new(
+                    "int".into(),
+                    [Some(3i64), None, Some(big), Some(-1), Some(2)],
+                ),
+                Column::new(
+                    "float".into(),
+                    [
+                        Some(0.5f64),
+                        None,
+                        Some(f64::NAN),
+                        Some(f64::INFINITY),
+                        Some(-0.0),
+                    ],
+                ),
+                Column::new("float32".into(), [1.0f32, 2.0, 3.0, 4.0, 5.0]),
+                Column::new(
+                    "ranks".into(),
+                    [Some(1i64), Some(5), Some(3), Some(2), None],
+                ),
+            ],
+        )
+        .unwrap();
+        Table::from_frame(df)
+    }
+
+    #[test]
+    fn number_columns_read_in_place_break_the_rules_their_copies_break() {
+        let t = numbers_table();
+        let rules = [
+            Rule::of(Unit::Score).range(0.0, 100.0),
+            Rule::of(Unit::Z),
+            Rule::of(Unit::Rank),
+            Rule::of(Unit::Count),
+        ];
+        for rule in &rules {
+            for col in ["int", "float", "ranks"] {
+                let copied = rule.first_violation(&t.values(col).unwrap());
+                assert_eq!(rule.first_violation_in(&t, col).unwrap(), copied, "{col}");
+            }
+            // A type the copies refuse is refused in the same words.
+            let refused = t.values("float32").unwrap_err().to_string();
+            let e = rule.first_violation_in(&t, "float32").unwrap_err();
+            assert_eq!(e.to_string(), refused);
+        }
+    }
 }

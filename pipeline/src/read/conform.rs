@@ -496,4 +496,64 @@ mod tests {
         assert_eq!(parse_float("0.0131234567891"), Some(0.0131234567891));
         assert_eq!(parse_float("NaN"), None);
     }
+
+    /// A raw table of text cells, rows numbered from 2 (after a header).
+    fn raw(headers: &[&str], rows: &[&[&str]]) -> RawTable {
+        let columns = (0..headers.len())
+            .map(|c| {
+                rows.iter()
+                    .map(|r| match r[c] {
+                        "" => Cell::Empty,
+                        s => Cell::Text(s.to_string()),
+                    })
+                    .collect()
+            })
+            .collect();
+        RawTable {
+            headers: headers.iter().map(|h| h.to_string()).collect(),
+            columns,
+            row_numbers: (2..2 + rows.len()).collect(),
+            sheet: None,
+        }
+    }
+
+    fn duplicate(e: Error) -> (String, usize, Option<usize>) {
+        match e.kind {
+            ErrorKind::DuplicateKey { ref key, first_row } => {
+                (key.clone(), first_row, e.context.row)
+            }
+            _ => panic!("not a duplicate key: {e}"),
+        }
+    }
+
+    #[test]
+    fn a_duplicated_key_names_its_trimmed_text_its_first_row_and_the_second() {
+        let one = [("code".to_string(), 0)];
+        let t = raw(&["code"], &[&["E1"], &[" E2"], &["E3"], &["E2 "], &["E2"]]);
+        assert_eq!(
+            duplicate(check_key(&t, &one).unwrap_err()),
+            ("E2".into(), 3, Some(5))
+        );
+        let two = [("code".to_string(), 0), ("year".to_string(), 1)];
+        let t = raw(
+            &["code", "year"],
+            &[
+                &["E1", "2019"],
+                &["E1", "2025"],
+                &["E2", "2019"],
+                &[" E1", "2025 "],
+            ],
+        );
+        assert_eq!(
+            duplicate(check_key(&t, &two).unwrap_err()),
+            ("E1|2025".into(), 3, Some(5))
+        );
+        let t = raw(&["code"], &[&["E1"], &["E2"]]);
+        assert!(check_key(&t, &one).is_ok());
+        let t = raw(&["code"], &[&["E1"], &[""]]);
+        assert!(matches!(
+            check_key(&t, &one).unwrap_err().kind,
+            ErrorKind::EmptyKey { .. }
+        ));
+    }
 }
