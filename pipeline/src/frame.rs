@@ -250,13 +250,7 @@ impl Table {
             DataType::Int64 => Values::Int(col.i64()?.iter().collect()),
             DataType::Float64 => Values::Float(col.f64()?.iter().collect()),
             DataType::Boolean => Values::Bool(col.bool()?.iter().collect()),
-            other => {
-                return Err(Error::new(ErrorKind::WrongType {
-                    column: name.to_string(),
-                    expected: "string, int, float or bool".into(),
-                    got: other.to_string(),
-                }))
-            }
+            other => return Err(not_plain(name, other)),
         })
     }
 
@@ -279,11 +273,7 @@ impl Table {
             DataType::String | DataType::Int64 | DataType::Float64 | DataType::Boolean => {
                 self.cells(name)
             }
-            other => Err(Error::new(ErrorKind::WrongType {
-                column: name.to_string(),
-                expected: "string, int, float or bool".into(),
-                got: other.to_string(),
-            })),
+            other => Err(not_plain(name, other)),
         }
     }
 
@@ -312,13 +302,7 @@ impl Table {
                 Cells::Float(col.cast(&DataType::Float64)?.f64()?.clone())
             }
             dt if dt.is_integer() => Cells::Int(col.cast(&DataType::Int64)?.i64()?.clone()),
-            other => {
-                return Err(Error::new(ErrorKind::WrongType {
-                    column: name.to_string(),
-                    expected: "string, int, float or bool".into(),
-                    got: other.to_string(),
-                }))
-            }
+            other => return Err(not_plain(name, other)),
         })
     }
 
@@ -480,6 +464,15 @@ pub fn parquet_schema(path: &Path) -> Result<Vec<(String, Option<ColType>)>> {
             (name.to_string(), ty)
         })
         .collect())
+}
+
+/// The error for a column of a type the typed readers do not take.
+fn not_plain(column: &str, dtype: &DataType) -> Error {
+    Error::new(ErrorKind::WrongType {
+        column: column.to_string(),
+        expected: "string, int, float or bool".into(),
+        got: dtype.to_string(),
+    })
 }
 
 /// A column's cells, typed, for turning rows into JSON.
