@@ -161,9 +161,21 @@ impl Table {
 
     /// Reads a Parquet file, only `columns` of it when given.
     pub fn read_parquet(path: &Path, columns: Option<Vec<String>>) -> Result<Table> {
+        Table::read_parquet_rows(path, columns, None)
+    }
+
+    /// Reads `rows` of a Parquet file (all when `None`), only `columns` of
+    /// it when given: a table too large to hold whole is read a slice at a
+    /// time.
+    pub fn read_parquet_rows(
+        path: &Path,
+        columns: Option<Vec<String>>,
+        rows: Option<std::ops::Range<usize>>,
+    ) -> Result<Table> {
         let f = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
         let mut df = ParquetReader::new(f)
             .with_columns(columns)
+            .with_slice(rows.map(|r| (r.start, r.len())))
             .finish()
             .map_err(|e| Error::table(e).file(path))?;
         // One chunk per column, a column at a time, here: `cells` needs one,
@@ -175,6 +187,14 @@ impl Table {
 
     pub fn height(&self) -> usize {
         self.df.height()
+    }
+
+    /// Rows `rows` of the table, sharing its memory.
+    pub fn slice(&self, rows: std::ops::Range<usize>) -> Table {
+        let start = i64::try_from(rows.start).unwrap_or(i64::MAX);
+        Table {
+            df: self.df.slice(start, rows.len()),
+        }
     }
 
     /// Stacks tables of the same columns (the members of one source).

@@ -258,9 +258,19 @@ impl ApiStage {
         registry: &OnceLock<Registry>,
     ) -> Result<ApiOutput> {
         let t = Instant::now();
+        let path_of = |name: &str| ctx.staging.join(format!("tables/{name}.parquet"));
+        // The postcode table is read a batch of outcodes at a time.
+        let postcodes = self.postcodes.as_ref().map(|p| p.table.as_str());
+        let postcodes = match part {
+            Part::Postcodes => postcodes.filter(|t| ctx.inputs.contains_key(*t)),
+            Part::Areas => None,
+        };
         let mut tables = HashMap::default();
         for name in ctx.inputs.keys().filter(|n| reads.contains(*n)) {
-            let path = ctx.staging.join(format!("tables/{name}.parquet"));
+            if Some(name.as_str()) == postcodes {
+                continue;
+            }
+            let path = path_of(name);
             tables.insert(
                 name.clone(),
                 Table::read_parquet(&path, self.columns_of(name))?,
@@ -282,7 +292,11 @@ impl ApiStage {
         );
         match part {
             Part::Areas => generate_areas(self, &inputs, sink, registry),
-            Part::Postcodes => generate_postcodes(self, &inputs, sink, registry),
+            Part::Postcodes => {
+                let path = postcodes.map(path_of);
+                let rows = path.as_deref().map(postcodes::PostcodeRows::file);
+                generate_postcodes(self, &inputs, rows, sink, registry)
+            }
         }
     }
 }
@@ -292,7 +306,12 @@ impl ApiStage {
 pub fn generate(spec: &ApiStage, inputs: &Frames<'_>, sink: &Sink) -> Result<ApiOutput> {
     let registry = OnceLock::new();
     let mut out = generate_areas(spec, inputs, sink, &registry)?;
-    let pc = generate_postcodes(spec, inputs, sink, &registry)?;
+    let rows = spec
+        .postcodes
+        .as_ref()
+        .and_then(|p| inputs.get(&p.table))
+        .map(postcodes::PostcodeRows::table);
+    let pc = generate_postcodes(spec, inputs, rows, sink, &registry)?;
     out.files.extend(pc.files);
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
     out.postcodes = pc.postcodes;
@@ -378,6 +397,7 @@ fn generate_areas(
 fn generate_postcodes(
     spec: &ApiStage,
     inputs: &Frames<'_>,
+    rows: Option<postcodes::PostcodeRows<'_>>,
     sink: &Sink,
     registry: &OnceLock<Registry>,
 ) -> Result<ApiOutput> {
@@ -385,13 +405,13 @@ fn generate_postcodes(
     let Some(pc) = &spec.postcodes else {
         return Ok(out);
     };
-    let Some(frame) = inputs.get(&pc.table) else {
+    let Some(rows) = rows else {
         tracing::warn!(table = %pc.table, reason = %inputs.why_unavailable(&pc.table), "No postcode table; the API has no postcode files.");
         return Ok(out);
     };
     let registry = registry_of(registry, spec, inputs)?;
     let writer = writer::Writer { sink, gzip: true };
-    let w = postcodes::write_all(spec, pc, frame, registry, inputs, &writer)?;
+    let w = postcodes::write_all(spec, pc, &rows, registry, inputs, &writer)?;
     out.files = w.files;
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
     out.postcodes = w.postcodes;
@@ -605,6 +625,57 @@ editions = [{ key = "england", nation = "England", year = 2019, small_area = "ar
         assert!(b["parents"]["lad"]["code"].is_null());
         assert_eq!(b["parents"]["lad"]["name"], "Nowhere");
         assert!(b["parents"]["lad"]["note"].is_string());
+    }
+
+    /// Every file of the postcode part, by path: the postcode table read
+    /// whole from memory, or written to `parquet` and read from it in
+    /// batches of the given number of rows.
+    fn postcode_files(
+        tables: Vec<(&str, Table)>,
+        parquet: Option<(&Path, usize)>,
+    ) -> BTreeMap<String, Vec<u8>> {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs = frames_with(tables, vec![], vec![]);
+        let pc = inputs.get("pc").unwrap();
+        let rows = match parquet {
+            None => postcodes::PostcodeRows::table(pc),
+            Some((path, batch)) => {
+                pc.clone().write_parquet(path, vec![], &[]).unwrap();
+                postcodes::PostcodeRows::file(path).in_batches_of(batch)
+            }
+        };
+        let unit = tempfile::tempdir().unwrap();
+        let out = unit_files::write(dir.path(), unit.path(), |sink| {
+            generate_postcodes(&spec(), &inputs, Some(rows), sink, &OnceLock::new())
+        })
+        .unwrap();
+        assert_eq!(out.outcodes, 2);
+        out.files
+            .iter()
+            .map(|f| {
+                (
+                    f.path.clone(),
+                    std::fs::read(dir.path().join(&f.path)).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn outcode_files_are_the_same_whether_the_table_is_read_whole_or_in_batches() {
+        let whole = postcode_files(tables(), None);
+        let parquet = tempfile::tempdir().unwrap();
+        let path = parquet.path().join("pc.parquet");
+        for batch in [1, 2, 3, 100] {
+            let files = postcode_files(tables(), Some((&path, batch)));
+            assert_eq!(files, whole, "batches of {batch} rows");
+        }
+        // Rows out of outcode order are read whole, and give the same files.
+        let mut shuffled = tables();
+        let pc = shuffled.iter_mut().find(|t| t.0 == "pc").unwrap();
+        pc.1 = Table::from_frame(pc.1.frame().reverse());
+        let files = postcode_files(shuffled, Some((&path, 1)));
+        assert_eq!(files, whole, "rows in reverse order");
     }
 
     #[test]

@@ -9,6 +9,8 @@
 //! to by number.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::Path;
 
 use serde_json::{json, Map, Value};
 
@@ -94,7 +96,6 @@ impl Ranks {
 /// The postcode table's columns (millions of rows at full scale).
 struct Columns {
     postcode: Cells,
-    outcode: Cells,
     status: Cells,
     terminated: Cells,
     country: Cells,
@@ -121,9 +122,11 @@ impl Columns {
                 Ok((c.clone(), text(c)?, why))
             })
             .collect::<Result<_>>()?;
+        let postcode = text(&pc.postcode)?;
+        // Read with the postcodes, to order them (see `Plan`).
+        text(&pc.outcode)?;
         Ok(Columns {
-            postcode: text(&pc.postcode)?,
-            outcode: text(&pc.outcode)?,
+            postcode,
             status: text(&pc.status)?,
             terminated: text(&pc.terminated)?,
             country: text(&pc.country)?,
@@ -286,12 +289,62 @@ impl<'a> OutcodeFile<'a> {
 }
 
 /// A run of rows of one outcode: positions in the sorted order.
-type Run<'a> = (&'a str, std::ops::Range<usize>);
+type Run = (String, Range<usize>);
+
+/// Where the postcode table's rows are read from. It has millions of rows
+/// at full scale, so the release's Parquet file is read a batch of outcodes
+/// at a time: held whole, its text cells alone were about 600 MB (16 bytes
+/// a cell), which set the build's peak memory.
+pub struct PostcodeRows<'a> {
+    from: From<'a>,
+    /// Rows read at once, about: a batch holds whole outcodes.
+    batch_rows: usize,
+}
+
+enum From<'a> {
+    File(&'a Path),
+    Table(&'a Table),
+}
+
+/// Four of a table's row groups.
+const BATCH_ROWS: usize = 4 * crate::frame::ROW_GROUP;
+
+impl<'a> PostcodeRows<'a> {
+    pub fn file(path: &'a Path) -> Self {
+        PostcodeRows {
+            from: From::File(path),
+            batch_rows: BATCH_ROWS,
+        }
+    }
+
+    pub fn table(t: &'a Table) -> Self {
+        PostcodeRows {
+            from: From::Table(t),
+            batch_rows: BATCH_ROWS,
+        }
+    }
+
+    #[cfg(test)]
+    pub fn in_batches_of(self, batch_rows: usize) -> Self {
+        PostcodeRows { batch_rows, ..self }
+    }
+
+    /// `columns` (all when `None`) of `rows` (all when `None`).
+    fn read(&self, columns: Option<Vec<String>>, rows: Option<Range<usize>>) -> Result<Table> {
+        match self.from {
+            From::File(path) => Table::read_parquet_rows(path, columns, rows),
+            From::Table(t) => Ok(match rows {
+                Some(r) => t.slice(r),
+                None => t.clone(),
+            }),
+        }
+    }
+}
 
 /// Rows sorted by outcode and postcode (the postcode stage writes them so,
 /// and then this is one pass), and each outcode's run of them.
-fn outcode_runs<'a>(c: &'a Columns, table: &str) -> Result<(Vec<usize>, Vec<Run<'a>>)> {
-    let (outcode, postcode) = (c.outcode.strs(), c.postcode.strs());
+fn outcode_runs(outcode: &Cells, postcode: &Cells, table: &str) -> Result<(Vec<usize>, Vec<Run>)> {
+    let (outcode, postcode) = (outcode.strs(), postcode.strs());
     let mut order: Vec<usize> = (0..postcode.len())
         .filter(|&i| outcode[i].is_some() && postcode[i].is_some())
         .collect();
@@ -312,58 +365,137 @@ fn outcode_runs<'a>(c: &'a Columns, table: &str) -> Result<(Vec<usize>, Vec<Run<
             Vec::new(),
         ));
     }
-    let mut runs: Vec<Run<'a>> = Vec::new();
+    let mut runs: Vec<Run> = Vec::new();
     for (at, &i) in order.iter().enumerate() {
         let o = outcode[i].unwrap_or_default();
         match runs.last_mut() {
-            Some((last, r)) if *last == o => r.end = at + 1,
-            _ => runs.push((o, at..at + 1)),
+            Some((last, r)) if last == o => r.end = at + 1,
+            _ => runs.push((o.to_string(), at..at + 1)),
         }
     }
     Ok((order, runs))
 }
 
+/// The rows in outcode order, and the batches of outcodes read at once.
+struct Plan {
+    /// Row numbers in outcode and postcode order.
+    order: Vec<usize>,
+    runs: Vec<Run>,
+    /// Whether `order` is the table's own (then a batch is a slice of it).
+    in_table_order: bool,
+}
+
+impl Plan {
+    fn new(pc: &PostcodeSpec, rows: &PostcodeRows<'_>) -> Result<Plan> {
+        let mut keys = vec![pc.outcode.clone()];
+        if pc.postcode != pc.outcode {
+            keys.push(pc.postcode.clone());
+        }
+        let t = rows.read(Some(keys), None)?;
+        let (order, runs) =
+            outcode_runs(&t.cells(&pc.outcode)?, &t.cells(&pc.postcode)?, &pc.table)?;
+        Ok(Plan {
+            in_table_order: order.windows(2).all(|w| w[0] < w[1]),
+            order,
+            runs,
+        })
+    }
+
+    /// Runs of outcodes of about `batch_rows` rows each (all in one when
+    /// the table is not in outcode order).
+    fn batches(&self, batch_rows: usize) -> Vec<&[Run]> {
+        if self.runs.is_empty() {
+            return Vec::new();
+        }
+        if !self.in_table_order {
+            return vec![&self.runs[..]];
+        }
+        let mut out = Vec::new();
+        let mut from = 0;
+        for (i, (_, r)) in self.runs.iter().enumerate() {
+            if r.end - self.runs[from].1.start >= batch_rows || i + 1 == self.runs.len() {
+                out.push(&self.runs[from..=i]);
+                from = i + 1;
+            }
+        }
+        out
+    }
+
+    /// The table's rows a batch covers (`None`: all of them), and its
+    /// rows' positions among them in outcode order.
+    fn rows_of(&self, batch: &[Run]) -> (Option<Range<usize>>, Vec<usize>) {
+        let (p0, p1) = (batch[0].1.start, batch[batch.len() - 1].1.end);
+        let order = &self.order[p0..p1];
+        if !self.in_table_order {
+            return (None, order.to_vec());
+        }
+        let span = order[0]..order[order.len() - 1] + 1;
+        let local = order.iter().map(|&i| i - span.start).collect();
+        (Some(span), local)
+    }
+}
+
 pub fn write_all(
     spec: &ApiStage,
     pc: &PostcodeSpec,
-    frame: &Table,
+    rows: &PostcodeRows<'_>,
     registry: &Registry,
     inputs: &Frames<'_>,
     writer: &Writer,
 ) -> Result<Written> {
     let ctx = |e: Error| e.source_id(pc.table.clone()).stage("api");
-    let cols = Columns::read(pc, frame).map_err(ctx)?;
+    // Every column's type is checked before a row is read.
+    Columns::read(pc, &rows.read(None, Some(0..0)).map_err(ctx)?).map_err(ctx)?;
     let mut ranks = Vec::new();
     for e in &pc.editions {
         ranks.extend(Ranks::load(e, inputs).map_err(ctx)?);
     }
-    let (order, runs) = outcode_runs(&cols, &pc.table).map_err(ctx)?;
-    let out = Outcodes::new(spec, pc, &ranks, registry, writer)?;
-    // Outcodes in parallel, a chunk at a time: only the files being
-    // assembled, and their rows' cells, are held in memory.
-    let chunks: Vec<&[Run<'_>]> = runs.chunks(64).collect();
+    let plan = Plan::new(pc, rows).map_err(ctx)?;
+    let mut out = Outcodes::new(spec, pc, &ranks, registry, writer)?;
+    let columns = spec.columns_of(&pc.table);
+    for batch in plan.batches(rows.batch_rows) {
+        let (span, local) = plan.rows_of(batch);
+        let table = rows.read(columns.clone(), span).map_err(ctx)?;
+        let cols = Columns::read(pc, &table).map_err(ctx)?;
+        for w in write_batch(&cols, &local, batch, &ranks, &out)? {
+            out.record(w);
+        }
+    }
+    out.finish()
+}
+
+/// Writes a batch's outcode files, in parallel a chunk of outcodes at a
+/// time: only the files being assembled, and their rows' cells, are held
+/// as slices. `local`: the batch's rows in outcode order.
+fn write_batch(
+    cols: &Columns,
+    local: &[usize],
+    batch: &[Run],
+    ranks: &[Ranks],
+    out: &Outcodes<'_>,
+) -> Result<Vec<Done>> {
+    let p0 = batch[0].1.start;
+    let chunks: Vec<&[Run]> = batch.chunks(64).collect();
     let done = crate::par::parallel_map(&chunks, |chunk| {
-        let start = chunk.first().map_or(0, |(_, r)| r.start);
-        let end = chunk.last().map_or(0, |(_, r)| r.end);
-        let s = cols.strs(&order[start..end]);
+        let start = chunk.first().map_or(0, |(_, r)| r.start) - p0;
+        let end = chunk.last().map_or(0, |(_, r)| r.end) - p0;
+        let s = cols.strs(&local[start..end]);
         chunk
             .iter()
             .map(|(outcode, range)| {
                 let mut f = OutcodeFile::default();
-                for j in range.start - start..range.end - start {
-                    f.add(&s, &ranks, j, s.postcode[j].unwrap_or_default())?;
+                for j in range.start - p0 - start..range.end - p0 - start {
+                    f.add(&s, ranks, j, s.postcode[j].unwrap_or_default())?;
                 }
                 out.write(outcode, f)
             })
             .collect::<Result<Vec<_>>>()
     });
-    let mut out = out;
+    let mut all = Vec::new();
     for chunk in done {
-        for w in chunk? {
-            out.record(w);
-        }
+        all.extend(chunk?);
     }
-    out.finish()
+    Ok(all)
 }
 
 /// Each small area's deprivation in every edition that ranks it, and a
@@ -615,4 +747,67 @@ fn migration_note(
         md.push_str(&format!("| {name} | {all} | {answered} |\n"));
     }
     md
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(lengths: &[usize], in_table_order: bool) -> Plan {
+        let mut runs = Vec::new();
+        let mut at = 0;
+        for (i, n) in lengths.iter().enumerate() {
+            runs.push((format!("A{i}"), at..at + n));
+            at += n;
+        }
+        Plan {
+            order: (0..at).collect(),
+            runs,
+            in_table_order,
+        }
+    }
+
+    fn sizes(batches: Vec<&[Run]>) -> Vec<Vec<usize>> {
+        batches
+            .iter()
+            .map(|b| b.iter().map(|(_, r)| r.len()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn a_batch_holds_whole_outcodes_until_it_reaches_its_size() {
+        let p = plan(&[2, 2, 5, 1, 1, 1], true);
+        assert_eq!(
+            sizes(p.batches(3)),
+            vec![vec![2, 2], vec![5], vec![1, 1, 1]]
+        );
+        // An outcode larger than a batch is one batch of its own.
+        assert_eq!(
+            sizes(p.batches(1)),
+            vec![vec![2], vec![2], vec![5], vec![1], vec![1], vec![1]]
+        );
+        assert_eq!(p.batches(100).len(), 1);
+        assert!(plan(&[], true).batches(3).is_empty());
+    }
+
+    #[test]
+    fn rows_out_of_order_are_one_batch_read_whole() {
+        let p = plan(&[2, 2, 5], false);
+        let batches = p.batches(1);
+        assert_eq!(batches.len(), 1);
+        assert_eq!(p.rows_of(batches[0]), (None, (0..9).collect()));
+    }
+
+    #[test]
+    fn a_batch_is_the_slice_of_rows_it_covers() {
+        // Rows 0 and 3 lack a postcode: positions skip them.
+        let p = Plan {
+            order: vec![1, 2, 4, 5],
+            runs: vec![("A".into(), 0..2), ("B".into(), 2..4)],
+            in_table_order: true,
+        };
+        let b = p.batches(2);
+        assert_eq!(p.rows_of(b[0]), (Some(1..3), vec![0, 1]));
+        assert_eq!(p.rows_of(b[1]), (Some(4..6), vec![0, 1]));
+    }
 }
