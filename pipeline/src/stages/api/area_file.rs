@@ -108,19 +108,57 @@ impl<'a> AreaFiles<'a> {
     }
 
     /// The index of areas: every code with its name and types.
-    pub fn index(&self) -> Value {
-        let spec = self.spec;
-        let reg = self.registry;
-        json!({
-            "count": reg.areas.len(),
-            "types": spec.area_types.iter().zip(&reg.type_counts).map(|(a, n)| json!({"type": a.id, "label": a.label, "count": n, "pattern": a.pattern})).collect::<Vec<_>>(),
-            "areas": reg.areas.iter().map(|(code, a)| json!({
-                "code": code,
-                "name": a.name(),
-                "types": a.types.iter().map(|&t| spec.area_types[t].id.clone()).collect::<Vec<_>>(),
-            })).collect::<Vec<_>>(),
-        })
+    /// The index of areas: serialised as it is written, without a JSON
+    /// tree of its 61,000 entries.
+    pub fn index(&self) -> impl Serialize + '_ {
+        IndexView(self)
     }
+}
+
+struct IndexView<'a>(&'a AreaFiles<'a>);
+
+impl Serialize for IndexView<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let (spec, reg) = (self.0.spec, self.0.registry);
+        let types: Vec<Value> = spec
+            .area_types
+            .iter()
+            .zip(&reg.type_counts)
+            .map(|(a, n)| json!({"type": a.id, "label": a.label, "count": n, "pattern": a.pattern}))
+            .collect();
+        let mut m = ser.serialize_map(Some(3))?;
+        m.serialize_entry("count", &reg.areas.len())?;
+        m.serialize_entry("types", &types)?;
+        m.serialize_entry("areas", &IndexAreas(self.0))?;
+        m.end()
+    }
+}
+
+struct IndexAreas<'a>(&'a AreaFiles<'a>);
+
+impl Serialize for IndexAreas<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let spec = self.0.spec;
+        ser.collect_seq(self.0.registry.areas.iter().map(|(code, a)| {
+            IndexEntry {
+                code,
+                name: a.name(),
+                types: a
+                    .types
+                    .iter()
+                    .map(|&t| spec.area_types[t].id.as_str())
+                    .collect(),
+            }
+        }))
+    }
+}
+
+/// An area in the index: its code, name and types, in that order.
+#[derive(serde::Serialize)]
+struct IndexEntry<'a> {
+    code: &'a str,
+    name: Option<String>,
+    types: Vec<&'a str>,
 }
 
 /// An area file, serialised in the order readers know: code, name, types,

@@ -8,7 +8,7 @@
 //! the release directory itself recognises them by gzip's magic bytes
 //! ([`crate::gz::is_gzip`]); JSON can never begin with them.
 
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::cache::sha256_bytes;
 use crate::cache::unit_files::Sink;
@@ -42,7 +42,7 @@ impl Writer<'_> {
     }
 
     /// Writes `value` as compact JSON at `rel`.
-    pub fn write(&self, rel: String, value: &Value) -> Result<FileEntry> {
+    pub fn write(&self, rel: String, value: &impl Serialize) -> Result<FileEntry> {
         let bytes = serde_json::to_vec(value).map_err(Error::table)?;
         self.write_bytes(rel, bytes)
     }
