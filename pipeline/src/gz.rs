@@ -95,7 +95,14 @@ mod tests {
         for n in [200_000, 10, 0, (1 << 20) + 1, 50] {
             let bytes: Vec<u8> = (0..n).map(|i| (i * 7919 % 251) as u8).collect();
             let gz = encode(&bytes);
-            assert_eq!(decode(gz, Path::new("x")).unwrap(), bytes, "{n} bytes");
+            let fresh = std::thread::spawn(move || encode(&bytes)).join().unwrap();
+            assert_eq!(gz, fresh, "{n} bytes: as a thread's first encoding");
+            let bytes = decode(gz, Path::new("x")).unwrap();
+            assert_eq!(bytes.len(), n);
+            assert!(bytes
+                .iter()
+                .enumerate()
+                .all(|(i, &b)| b == (i * 7919 % 251) as u8));
         }
     }
 }

@@ -259,22 +259,24 @@ impl ApiStage {
     ) -> Result<ApiOutput> {
         let t = Instant::now();
         let path_of = |name: &str| ctx.staging.join(format!("tables/{name}.parquet"));
-        // The postcode table is read a batch of outcodes at a time.
-        let postcodes = self.postcodes.as_ref().map(|p| p.table.as_str());
-        let postcodes = match part {
-            Part::Postcodes => postcodes.filter(|t| ctx.inputs.contains_key(*t)),
+        // The postcode table is read a batch of outcodes at a time, unless
+        // a register or an edition reads it too: here only its footer, so a
+        // missing file or column fails as any input's would.
+        let batched = match part {
+            Part::Postcodes => self
+                .postcode_table_read_alone()
+                .filter(|t| ctx.inputs.contains_key(*t)),
             Part::Areas => None,
         };
         let mut tables = HashMap::default();
         for name in ctx.inputs.keys().filter(|n| reads.contains(*n)) {
-            if Some(name.as_str()) == postcodes {
-                continue;
-            }
             let path = path_of(name);
-            tables.insert(
-                name.clone(),
-                Table::read_parquet(&path, self.columns_of(name))?,
-            );
+            let rows = (Some(name.as_str()) == batched).then_some(0..0);
+            let whole = rows.is_none();
+            let table = Table::read_parquet_rows(&path, self.columns_of(name), rows)?;
+            if whole {
+                tables.insert(name.clone(), table);
+            }
         }
         let inputs = Frames {
             tables,
@@ -293,8 +295,15 @@ impl ApiStage {
         match part {
             Part::Areas => generate_areas(self, &inputs, sink, registry),
             Part::Postcodes => {
-                let path = postcodes.map(path_of);
-                let rows = path.as_deref().map(postcodes::PostcodeRows::file);
+                let path = batched.map(path_of);
+                let rows = match &path {
+                    Some(p) => Some(postcodes::PostcodeRows::file(p)),
+                    None => self
+                        .postcodes
+                        .as_ref()
+                        .and_then(|p| inputs.get(&p.table))
+                        .map(postcodes::PostcodeRows::table),
+                };
                 generate_postcodes(self, &inputs, rows, sink, registry)
             }
         }
@@ -628,19 +637,27 @@ editions = [{ key = "england", nation = "England", year = 2019, small_area = "ar
     }
 
     /// Every file of the postcode part, by path: the postcode table read
-    /// whole from memory, or written to `parquet` and read from it in
-    /// batches of the given number of rows.
+    /// whole from memory, or written to `parquet` in row groups of two rows
+    /// and read from it in batches of the given number of rows.
     fn postcode_files(
         tables: Vec<(&str, Table)>,
         parquet: Option<(&Path, usize)>,
     ) -> BTreeMap<String, Vec<u8>> {
+        use polars::prelude::{ParquetReader, ParquetWriter, SerReader};
         let dir = tempfile::tempdir().unwrap();
         let inputs = frames_with(tables, vec![], vec![]);
         let pc = inputs.get("pc").unwrap();
         let rows = match parquet {
             None => postcodes::PostcodeRows::table(pc),
             Some((path, batch)) => {
-                pc.clone().write_parquet(path, vec![], &[]).unwrap();
+                let file = std::fs::File::create(path).unwrap();
+                ParquetWriter::new(file)
+                    .with_row_group_size(Some(2))
+                    .finish(&mut pc.frame().clone())
+                    .unwrap();
+                let mut r = ParquetReader::new(std::fs::File::open(path).unwrap());
+                let groups = r.get_metadata().unwrap().row_groups.len();
+                assert_eq!(groups, pc.height().div_ceil(2), "row groups of two rows");
                 postcodes::PostcodeRows::file(path).in_batches_of(batch)
             }
         };
@@ -661,21 +678,113 @@ editions = [{ key = "england", nation = "England", year = 2019, small_area = "ar
             .collect()
     }
 
+    /// The test's postcode table with a row without a postcode first and
+    /// one without an outcode among E1's: neither is in a file.
+    fn tables_with_gaps() -> Vec<(&'static str, Table)> {
+        let pc = table(vec![
+            (
+                "postcode",
+                opt_strs(&[
+                    None,
+                    Some("E1 1AA"),
+                    Some("E1 1AB"),
+                    Some("E1 1AC"),
+                    Some("E1 1AD"),
+                    Some("W1 1AA"),
+                ]),
+            ),
+            (
+                "outcode",
+                opt_strs(&[
+                    Some("E1"),
+                    Some("E1"),
+                    Some("E1"),
+                    None,
+                    Some("E1"),
+                    Some("W1"),
+                ]),
+            ),
+            (
+                "status",
+                strs(&["live", "live", "terminated", "live", "live", "live"]),
+            ),
+            (
+                "terminated",
+                opt_strs(&[None, None, Some("202001"), None, None, None]),
+            ),
+            (
+                "country",
+                strs(&[
+                    "E92000001",
+                    "E92000001",
+                    "E92000001",
+                    "E92000001",
+                    "E92000001",
+                    "W92000004",
+                ]),
+            ),
+            (
+                "lad",
+                strs(&[
+                    "E06000001",
+                    "E06000001",
+                    "E06000001",
+                    "E06000001",
+                    "E06000001",
+                    "W06000001",
+                ]),
+            ),
+            ("ward", opt_strs(&[None; 6])),
+            (
+                "area_code",
+                opt_strs(&[
+                    Some("E01000001"),
+                    Some("E01000001"),
+                    Some("E01000002"),
+                    Some("E01000001"),
+                    None,
+                    Some("W01000001"),
+                ]),
+            ),
+            (
+                "area_reason",
+                opt_strs(&[None, None, None, None, Some("E01000003 was split"), None]),
+            ),
+            ("reason", opt_strs(&[None; 6])),
+        ]);
+        replace(tables(), "pc", pc)
+    }
+
     #[test]
     fn outcode_files_are_the_same_whether_the_table_is_read_whole_or_in_batches() {
-        let whole = postcode_files(tables(), None);
         let parquet = tempfile::tempdir().unwrap();
         let path = parquet.path().join("pc.parquet");
-        for batch in [1, 2, 3, 100] {
-            let files = postcode_files(tables(), Some((&path, batch)));
-            assert_eq!(files, whole, "batches of {batch} rows");
+        for tables in [tables(), tables_with_gaps()] {
+            let whole = postcode_files(tables.clone(), None);
+            // Batches of 1 and 3 rows end inside row groups of two.
+            for batch in [1, 2, 3, 100] {
+                let files = postcode_files(tables.clone(), Some((&path, batch)));
+                assert_eq!(files, whole, "batches of {batch} rows");
+            }
+            // Rows out of outcode order are read whole, and give the same files.
+            let mut shuffled = tables.clone();
+            let pc = shuffled.iter_mut().find(|t| t.0 == "pc").unwrap();
+            pc.1 = Table::from_frame(pc.1.frame().reverse());
+            let files = postcode_files(shuffled, Some((&path, 1)));
+            assert_eq!(files, whole, "rows in reverse order");
         }
-        // Rows out of outcode order are read whole, and give the same files.
-        let mut shuffled = tables();
-        let pc = shuffled.iter_mut().find(|t| t.0 == "pc").unwrap();
-        pc.1 = Table::from_frame(pc.1.frame().reverse());
-        let files = postcode_files(shuffled, Some((&path, 1)));
-        assert_eq!(files, whole, "rows in reverse order");
+    }
+
+    #[test]
+    fn a_postcode_table_that_other_parts_read_is_read_whole() {
+        let mut s = spec();
+        assert_eq!(s.postcode_table_read_alone(), Some("pc"));
+        let pc = s.postcodes.as_mut().unwrap();
+        pc.editions[0].index = "pc".into();
+        assert_eq!(s.postcode_table_read_alone(), None, "an edition's index");
+        let mut s = spec();
+        s.area_types[0].registers[0].table = "pc".into();
+        assert_eq!(s.postcode_table_read_alone(), None, "a register");
     }
 
     #[test]

@@ -445,14 +445,15 @@ pub fn write_all(
 ) -> Result<Written> {
     let ctx = |e: Error| e.source_id(pc.table.clone()).stage("api");
     // Every column's type is checked before a row is read.
-    Columns::read(pc, &rows.read(None, Some(0..0)).map_err(ctx)?).map_err(ctx)?;
+    let columns = spec.columns_of(&pc.table);
+    let types = rows.read(columns.clone(), Some(0..0)).map_err(ctx)?;
+    Columns::read(pc, &types).map_err(ctx)?;
     let mut ranks = Vec::new();
     for e in &pc.editions {
         ranks.extend(Ranks::load(e, inputs).map_err(ctx)?);
     }
     let plan = Plan::new(pc, rows).map_err(ctx)?;
     let mut out = Outcodes::new(spec, pc, &ranks, registry, writer)?;
-    let columns = spec.columns_of(&pc.table);
     for batch in plan.batches(rows.batch_rows) {
         let (span, local) = plan.rows_of(batch);
         let table = rows.read(columns.clone(), span).map_err(ctx)?;

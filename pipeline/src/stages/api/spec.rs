@@ -255,6 +255,17 @@ impl ApiStage {
             .flat_map(|a| a.registers.iter().map(|r| r.table.clone()))
     }
 
+    /// The postcode table, if only the outcode files read it: then it is
+    /// read a batch of outcodes at a time rather than whole.
+    pub fn postcode_table_read_alone(&self) -> Option<&str> {
+        let pc = self.postcodes.as_ref()?;
+        let t = pc.table.as_str();
+        let elsewhere = self.register_tables().any(|r| r == t)
+            || self.sections.iter().any(|s| s.table == t)
+            || pc.editions.iter().any(|e| e.index == t);
+        (!elsewhere).then_some(t)
+    }
+
     /// The postcode table and the editions' index tables.
     fn postcode_only_tables(&self) -> impl Iterator<Item = String> + '_ {
         self.postcodes.iter().flat_map(|p| {
