@@ -59,6 +59,15 @@ impl Compact {
     pub fn outcode(&self) -> &str {
         self.as_str().split(' ').next().unwrap_or_default()
     }
+
+    /// A number that orders postcodes by outcode, then postcode: the eight
+    /// bytes, big-endian. Byte order is that order because the outward
+    /// code never holds a space and is followed by one, which sorts before
+    /// any letter or digit ("AB1 9ZZ" before "AB10 1AA", as "AB1" before
+    /// "AB10"); and the inward code is always three characters.
+    pub fn order_key(&self) -> u64 {
+        u64::from_be_bytes(self.0)
+    }
 }
 
 #[cfg(test)]
@@ -83,5 +92,23 @@ mod tests {
         assert_eq!(normalise(""), None);
         assert_eq!(normalise("BT1 1A"), None);
         assert_eq!(normalise("BT1 1AAAAAAAAAAAAAAAAAAAAAAAA"), None);
+    }
+
+    #[test]
+    fn the_order_key_orders_by_outcode_then_postcode() {
+        use super::Compact;
+        let mut codes: Vec<Compact> = [
+            "AB10 1AA", "AB1 9ZZ", "AB1 0AA", "A1 1AA", "A11 1AA", "A1A 1AA", "W1A 0AX", "W1 1AA",
+            "W10 1AA", "B1 1AA", "AB1A 1AA", "AB11 1AA", "Z9 9ZZ", "A9 9ZZ",
+        ]
+        .iter()
+        .map(|p| Compact::new(&normalise(p).unwrap().1))
+        .collect();
+        let mut by_outcode = codes.clone();
+        by_outcode.sort_by(|a, b| (a.outcode(), a).cmp(&(b.outcode(), b)));
+        codes.sort_by_key(Compact::order_key);
+        assert_eq!(codes, by_outcode);
+        assert_eq!(codes[0].as_str(), "A1 1AA");
+        assert_eq!(codes[1].as_str(), "A11 1AA", "digits sort before letters");
     }
 }

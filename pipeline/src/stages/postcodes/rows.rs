@@ -209,9 +209,10 @@ impl<'a> Rows<'a> {
     /// Orders the rows by outcode and postcode; a postcode given twice by
     /// one source stops the build, one a later look-up repeats is dropped.
     pub fn order(&mut self) -> Result<()> {
-        self.rows.sort_unstable_by(|a, b| {
-            (a.code.outcode(), a.code, a.source).cmp(&(b.code.outcode(), b.code, b.source))
-        });
+        // By outcode, postcode and source: the order key compares as one
+        // number (2.7 million rows at full scale).
+        self.rows
+            .sort_unstable_by_key(|r| (r.code.order_key(), r.source));
         let mut kept: Vec<Row> = Vec::with_capacity(self.rows.len());
         for r in std::mem::take(&mut self.rows) {
             match kept.last() {
