@@ -54,9 +54,49 @@ struct Source<'a> {
     lad: Cells,
     ward: Option<Cells>,
     rank: Option<Cells>,
-    /// Per output small-area column: its source column and pattern.
-    areas: Vec<Option<(Cells, Option<&'a Pattern>)>>,
+    /// Per output small-area column: its source column.
+    areas: Vec<Option<AreaCells>>,
     reason: Option<&'a str>,
+}
+
+/// A source's small-area column, and which of its cells are codes of the
+/// spec's pattern for it (`None`: no pattern, all are). Each cell is judged
+/// once, not at every use (a regex on millions of rows several times over
+/// was a fifth of the stage), and a run of equal cells (neighbouring
+/// postcodes share a small area) once.
+struct AreaCells {
+    cells: Cells,
+    valid: Option<Vec<bool>>,
+}
+
+impl AreaCells {
+    fn new(cells: Cells, pattern: Option<&Pattern>) -> AreaCells {
+        let valid = pattern.map(|p| {
+            let mut last: Option<(&str, bool)> = None;
+            (0..cells.len())
+                .map(|i| {
+                    let Some(c) = cells.str(i) else {
+                        return false;
+                    };
+                    match last {
+                        Some((prev, ok)) if prev == c => ok,
+                        _ => {
+                            let ok = p.is_match(c);
+                            last = Some((c, ok));
+                            ok
+                        }
+                    }
+                })
+                .collect()
+        });
+        AreaCells { cells, valid }
+    }
+
+    /// Cell `i` if it is a code (of the pattern, when there is one).
+    fn get(&self, i: usize) -> Option<&str> {
+        let c = self.cells.str(i)?;
+        self.valid.as_ref().is_none_or(|v| v[i]).then_some(c)
+    }
 }
 
 /// A derived cell: the code, why there is none, or nothing to derive.
@@ -97,10 +137,9 @@ impl<'a> Rows<'a> {
 
     /// A small-area cell of a row as read (before derivation).
     fn area(&self, r: &Row, col: usize) -> Option<&str> {
-        let (cells, pattern) = self.sources[r.source as usize].areas[col].as_ref()?;
-        cells
-            .str(r.at as usize)
-            .filter(|c| pattern.is_none_or(|p| p.is_match(c)))
+        self.sources[r.source as usize].areas[col]
+            .as_ref()?
+            .get(r.at as usize)
     }
 
     /// Every directory row whose postcode is a postcode; the others are
@@ -115,7 +154,7 @@ impl<'a> Rows<'a> {
             .map(|c| {
                 spec.small_areas
                     .get(c)
-                    .map(|s| Ok((t.cells(&s.from)?, Some(&s.pattern))))
+                    .map(|s| Ok(AreaCells::new(t.cells(&s.from)?, Some(&s.pattern))))
                     .transpose()
             })
             .collect::<Result<_>>()?;
@@ -188,7 +227,7 @@ impl<'a> Rows<'a> {
             .map(|c| {
                 l.small_areas
                     .get(c)
-                    .map(|src| Ok((t.cells(src)?, None)))
+                    .map(|src| Ok(AreaCells::new(t.cells(src)?, None)))
                     .transpose()
             })
             .collect::<Result<_>>()?;
