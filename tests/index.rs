@@ -177,6 +177,44 @@ fn the_uk_table_stacks_current_editions_and_says_they_do_not_compare() {
         .contains("NOT comparable across nations"));
 }
 
+#[test]
+fn the_uk_table_is_keyed_by_area_code_and_refuses_two_editions_of_a_nation() {
+    let b = shared_build();
+    let t = read_table(&b.out, "imd_uk_small_areas");
+    let codes: Vec<Option<&str>> = t
+        .column("area_code")
+        .unwrap()
+        .str()
+        .unwrap()
+        .iter()
+        .collect();
+    assert!(codes.is_sorted(), "sorted by area code");
+    // Stacking England's 2019 edition beside its 2025 one repeats 31,810
+    // codes: the build stops, naming the table, the key and a code.
+    let dir = tempdir();
+    let stages = copy_stages(dir.path(), &[]);
+    let spec = stages.join("imd_uk_small_areas.toml");
+    let text = read_text(&spec);
+    let stacked = r#"indices = ["imd_england_2025", "#;
+    assert!(text.contains(stacked));
+    std::fs::write(
+        &spec,
+        text.replace(
+            stacked,
+            r#"indices = ["imd_england_2019", "imd_england_2025", "#,
+        ),
+    )
+    .unwrap();
+    let e = build_on_shared_cache(dir.path(), &shared_catalog(), &stages).unwrap_err();
+    let f = e.check_failure().expect("a failed check");
+    assert_eq!(
+        (f.table.as_str(), f.check.as_str()),
+        ("imd_uk_small_areas", "key_unique")
+    );
+    assert!(f.detail.starts_with("key (area_code) E01"), "{}", f.detail);
+    assert!(!dir.path().join("release").exists(), "nothing published");
+}
+
 const FILE_2: &str = "imd_england_2019/File_2_-_IoD2019_Domains_of_Deprivation.csv.gz";
 
 #[test]

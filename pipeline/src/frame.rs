@@ -189,6 +189,57 @@ impl Table {
         self.df.height()
     }
 
+    /// What breaks `key` in a table whose rows are grouped by the key's
+    /// first column (as `release::write_parquet` sorts them): a row with an
+    /// empty key cell, or a key on two rows. Rows that share the first
+    /// column are few (an area's indicators), so the rest of the key is
+    /// compared within each group.
+    pub fn key_fault(&self, key: &[String]) -> Result<Option<String>> {
+        let cols = key
+            .iter()
+            .map(|k| self.cells(k))
+            .collect::<Result<Vec<_>>>()?;
+        let Some(first) = cols.first() else {
+            return Ok(None);
+        };
+        let n = self.height();
+        for (k, c) in key.iter().zip(&cols) {
+            if let Some(i) = (0..n).find(|&i| c.is_null(i)) {
+                return Ok(Some(format!("key column `{k}` is empty on row {}", i + 1)));
+            }
+        }
+        let shown = |i: usize| {
+            cols.iter()
+                .map(|c| c.shown(i))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let mut start = 0;
+        for end in 1..=n {
+            if end < n && first.key_cmp(end - 1, end).is_eq() {
+                continue;
+            }
+            let mut group: Vec<usize> = (start..end).collect();
+            let rest = &cols[1..];
+            let cmp = |a: &usize, b: &usize| {
+                rest.iter()
+                    .map(|c| c.key_cmp(*a, *b))
+                    .find(|o| o.is_ne())
+                    .unwrap_or(std::cmp::Ordering::Equal)
+            };
+            group.sort_by(cmp);
+            if let Some(w) = group.windows(2).find(|w| cmp(&w[0], &w[1]).is_eq()) {
+                return Ok(Some(format!(
+                    "key ({}) {} is on two rows",
+                    key.join(", "),
+                    shown(w[0])
+                )));
+            }
+            start = end;
+        }
+        Ok(None)
+    }
+
     /// Rows `rows` of the table, sharing its memory.
     pub fn slice(&self, rows: std::ops::Range<usize>) -> Table {
         let start = i64::try_from(rows.start).unwrap_or(i64::MAX);
@@ -504,6 +555,40 @@ pub enum Cells {
 }
 
 impl Cells {
+    /// True if cell `i` is null.
+    pub fn is_null(&self, i: usize) -> bool {
+        match self {
+            Cells::Str(v) => v.get(i).is_none(),
+            Cells::Int(v) => v.get(i).is_none(),
+            Cells::Float(v) => v.get(i).is_none(),
+            Cells::Bool(v) => v.get(i).is_none(),
+        }
+    }
+
+    /// Orders cells `i` and `j` (nulls first; floats by their bits' total
+    /// order, so two equal keys are equal).
+    pub fn key_cmp(&self, i: usize, j: usize) -> std::cmp::Ordering {
+        match self {
+            Cells::Str(v) => v.get(i).cmp(&v.get(j)),
+            Cells::Int(v) => v.get(i).cmp(&v.get(j)),
+            Cells::Float(v) => match (v.get(i), v.get(j)) {
+                (Some(a), Some(b)) => a.total_cmp(&b),
+                (a, b) => a.is_some().cmp(&b.is_some()),
+            },
+            Cells::Bool(v) => v.get(i).cmp(&v.get(j)),
+        }
+    }
+
+    /// Cell `i` as a message shows it.
+    pub fn shown(&self, i: usize) -> String {
+        match self {
+            Cells::Str(v) => v.get(i).map_or("null".into(), str::to_string),
+            Cells::Int(v) => v.get(i).map_or("null".into(), |x| x.to_string()),
+            Cells::Float(v) => v.get(i).map_or("null".into(), |x| x.to_string()),
+            Cells::Bool(v) => v.get(i).map_or("null".into(), |x| x.to_string()),
+        }
+    }
+
     /// Cell `i`, to serialise as JSON without building a value (a file of
     /// the API writes hundreds of cells, and no text needs copying).
     pub fn json(&self, i: usize) -> JsonCell<'_> {
@@ -714,6 +799,34 @@ impl serde::Serialize for JsonCell<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::contract::testing::{ints, opt_strs, strs, table};
+
+    #[test]
+    fn a_key_must_be_whole_and_on_one_row_only() {
+        let key = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        // Grouped by the first column; the second repeats within a group,
+        // but not next to itself.
+        let t = table(vec![
+            ("code", strs(&["A", "A", "A", "B"])),
+            ("id", ints(&[1, 2, 1, 1])),
+        ]);
+        let fault = t.key_fault(&key(&["code", "id"])).unwrap();
+        assert_eq!(fault.as_deref(), Some("key (code, id) A, 1 is on two rows"));
+        let fault = t.key_fault(&key(&["code"])).unwrap();
+        assert_eq!(fault.as_deref(), Some("key (code) A is on two rows"));
+        let t = table(vec![
+            ("code", strs(&["A", "A", "B"])),
+            ("id", ints(&[1, 2, 1])),
+        ]);
+        assert_eq!(t.key_fault(&key(&["code", "id"])).unwrap(), None);
+        assert_eq!(t.key_fault(&[]).unwrap(), None);
+        let t = table(vec![("code", opt_strs(&[Some("A"), None]))]);
+        let fault = t.key_fault(&key(&["code"])).unwrap();
+        assert_eq!(
+            fault.as_deref(),
+            Some("key column `code` is empty on row 2")
+        );
+    }
 
     /// A gzip decoder that reads one member only, as zlib's `inflate` does.
     fn first_member(path: &Path) -> String {

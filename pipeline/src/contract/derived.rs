@@ -174,6 +174,11 @@ fn write_output(
             ),
         ],
     )?;
+    // The data package declares the key unique and required: the table
+    // must bear that out (sorted by the key's first column now).
+    if let Some(fault) = table.key_fault(&schema.key)? {
+        return Err(Error::check(&meta.name, "key_unique", fault, Vec::new()));
+    }
     let rel = format!("tables/{file_name}");
     let entry = TableEntry {
         path: rel.clone(),

@@ -296,12 +296,13 @@ type Run = (String, Range<usize>);
 /// at a time: held whole, its text cells alone were about 600 MB (16 bytes
 /// a cell), which set the build's peak memory.
 pub struct PostcodeRows<'a> {
-    from: From<'a>,
+    from: Origin<'a>,
     /// Rows read at once, about: a batch holds whole outcodes.
     batch_rows: usize,
 }
 
-enum From<'a> {
+/// The table's file in the release, or the table in memory.
+enum Origin<'a> {
     File(&'a Path),
     Table(&'a Table),
 }
@@ -312,14 +313,14 @@ const BATCH_ROWS: usize = 4 * crate::frame::ROW_GROUP;
 impl<'a> PostcodeRows<'a> {
     pub fn file(path: &'a Path) -> Self {
         PostcodeRows {
-            from: From::File(path),
+            from: Origin::File(path),
             batch_rows: BATCH_ROWS,
         }
     }
 
     pub fn table(t: &'a Table) -> Self {
         PostcodeRows {
-            from: From::Table(t),
+            from: Origin::Table(t),
             batch_rows: BATCH_ROWS,
         }
     }
@@ -332,8 +333,8 @@ impl<'a> PostcodeRows<'a> {
     /// `columns` (all when `None`) of `rows` (all when `None`).
     fn read(&self, columns: Option<Vec<String>>, rows: Option<Range<usize>>) -> Result<Table> {
         match self.from {
-            From::File(path) => Table::read_parquet_rows(path, columns, rows),
-            From::Table(t) => Ok(match rows {
+            Origin::File(path) => Table::read_parquet_rows(path, columns, rows),
+            Origin::Table(t) => Ok(match rows {
                 Some(r) => t.slice(r),
                 None => t.clone(),
             }),

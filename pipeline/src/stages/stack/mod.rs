@@ -34,8 +34,9 @@ impl Stage for StackStage {
 
     fn outputs(&self, _: &PlanCtx<'_>) -> Vec<Output> {
         // Keyed by area code: codes are unique across the nations (E01, W01,
-        // S01, 95), and the table is sorted by them, so a remote reader
-        // asking for one area skips the other row groups.
+        // S01, 95), which the build checks (two editions of one nation
+        // stacked would repeat them), and the table is sorted by them, as
+        // every table is by its key.
         let mut s = TableSchema::new(&self.table)
             .key(&["area_code"])
             .col("nation", ColType::String)
