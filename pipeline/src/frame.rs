@@ -144,6 +144,15 @@ impl ColType {
     }
 }
 
+/// Why a table's declared key does not hold: the check that failed, what
+/// it found, and up to five keys.
+#[derive(Debug, PartialEq)]
+pub struct KeyFault {
+    pub check: &'static str,
+    pub detail: String,
+    pub examples: Vec<String>,
+}
+
 /// A table: a release table read back, or a stage's output being built.
 #[derive(Debug, Clone)]
 pub struct Table {
@@ -190,54 +199,72 @@ impl Table {
     }
 
     /// What breaks `key` in a table whose rows are grouped by the key's
-    /// first column (as `release::write_parquet` sorts them): a row with an
-    /// empty key cell, or a key on two rows. Rows that share the first
-    /// column are few (an area's indicators), so the rest of the key is
-    /// compared within each group.
-    pub fn key_fault(&self, key: &[String]) -> Result<Option<String>> {
+    /// first column (as `release::write_parquet` sorts them): empty key
+    /// cells, or keys on two rows. Rows that share the first column are
+    /// few (an area's indicators), so the rest of the key is compared
+    /// within each group.
+    pub fn key_fault(&self, key: &[String]) -> Result<Option<KeyFault>> {
         let cols = key
             .iter()
             .map(|k| self.cells(k))
             .collect::<Result<Vec<_>>>()?;
+        for (k, c) in key.iter().zip(&cols) {
+            let empty = c.null_count();
+            if empty > 0 {
+                return Ok(Some(KeyFault {
+                    check: "key_complete",
+                    detail: format!(
+                        "key column `{k}` is empty on {empty} row{}",
+                        if empty == 1 { "" } else { "s" }
+                    ),
+                    examples: Vec::new(),
+                }));
+            }
+        }
         let Some(first) = cols.first() else {
             return Ok(None);
         };
-        let n = self.height();
-        for (k, c) in key.iter().zip(&cols) {
-            if let Some(i) = (0..n).find(|&i| c.is_null(i)) {
-                return Ok(Some(format!("key column `{k}` is empty on row {}", i + 1)));
-            }
-        }
+        let rest = &cols[1..];
+        let cmp = |a: &usize, b: &usize| {
+            rest.iter()
+                .map(|c| c.key_cmp(*a, *b))
+                .find(|o| o.is_ne())
+                .unwrap_or(std::cmp::Ordering::Equal)
+        };
         let shown = |i: usize| {
             cols.iter()
                 .map(|c| c.shown(i))
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let mut start = 0;
+        let (n, mut start, mut group) = (self.height(), 0, Vec::new());
+        let mut repeated = Vec::new();
         for end in 1..=n {
             if end < n && first.key_cmp(end - 1, end).is_eq() {
                 continue;
             }
-            let mut group: Vec<usize> = (start..end).collect();
-            let rest = &cols[1..];
-            let cmp = |a: &usize, b: &usize| {
-                rest.iter()
-                    .map(|c| c.key_cmp(*a, *b))
-                    .find(|o| o.is_ne())
-                    .unwrap_or(std::cmp::Ordering::Equal)
-            };
-            group.sort_by(cmp);
-            if let Some(w) = group.windows(2).find(|w| cmp(&w[0], &w[1]).is_eq()) {
-                return Ok(Some(format!(
-                    "key ({}) {} is on two rows",
-                    key.join(", "),
-                    shown(w[0])
-                )));
+            if end - start > 1 {
+                group.clear();
+                group.extend(start..end);
+                group.sort_by(cmp);
+                for w in group.windows(2).filter(|w| cmp(&w[0], &w[1]).is_eq()) {
+                    if repeated.last() != Some(&shown(w[0])) {
+                        repeated.push(shown(w[0]));
+                    }
+                }
             }
             start = end;
         }
-        Ok(None)
+        Ok((!repeated.is_empty()).then(|| KeyFault {
+            check: "key_unique",
+            detail: format!(
+                "{} keys ({}) are each on more than one row, the first {}",
+                repeated.len(),
+                key.join(", "),
+                repeated[0]
+            ),
+            examples: repeated.into_iter().take(5).collect(),
+        }))
     }
 
     /// Rows `rows` of the table, sharing its memory.
@@ -555,24 +582,29 @@ pub enum Cells {
 }
 
 impl Cells {
-    /// True if cell `i` is null.
-    pub fn is_null(&self, i: usize) -> bool {
+    /// How many cells are null.
+    pub fn null_count(&self) -> usize {
         match self {
-            Cells::Str(v) => v.get(i).is_none(),
-            Cells::Int(v) => v.get(i).is_none(),
-            Cells::Float(v) => v.get(i).is_none(),
-            Cells::Bool(v) => v.get(i).is_none(),
+            Cells::Str(v) => v.null_count(),
+            Cells::Int(v) => v.null_count(),
+            Cells::Float(v) => v.null_count(),
+            Cells::Bool(v) => v.null_count(),
         }
     }
 
-    /// Orders cells `i` and `j` (nulls first; floats by their bits' total
-    /// order, so two equal keys are equal).
+    /// Orders cells `i` and `j` as polars sorts them: nulls first, and for
+    /// floats -0.0 equal to 0.0 and every NaN equal, after all numbers.
     pub fn key_cmp(&self, i: usize, j: usize) -> std::cmp::Ordering {
+        let float = |x: f64| match x {
+            _ if x.is_nan() => f64::NAN,
+            _ if x == 0.0 => 0.0,
+            _ => x,
+        };
         match self {
             Cells::Str(v) => v.get(i).cmp(&v.get(j)),
             Cells::Int(v) => v.get(i).cmp(&v.get(j)),
             Cells::Float(v) => match (v.get(i), v.get(j)) {
-                (Some(a), Some(b)) => a.total_cmp(&b),
+                (Some(a), Some(b)) => float(a).total_cmp(&float(b)),
                 (a, b) => a.is_some().cmp(&b.is_some()),
             },
             Cells::Bool(v) => v.get(i).cmp(&v.get(j)),
@@ -804,28 +836,43 @@ mod tests {
     #[test]
     fn a_key_must_be_whole_and_on_one_row_only() {
         let key = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let fault = |t: &Table, k: &[&str]| t.key_fault(&key(k)).unwrap();
         // Grouped by the first column; the second repeats within a group,
-        // but not next to itself.
+        // but not next to itself, and in the last group too.
         let t = table(vec![
-            ("code", strs(&["A", "A", "A", "B"])),
+            ("code", strs(&["A", "A", "A", "B", "C", "C"])),
+            ("id", ints(&[1, 2, 1, 1, 3, 3])),
+        ]);
+        let f = fault(&t, &["code", "id"]).unwrap();
+        assert_eq!(f.check, "key_unique");
+        assert_eq!(
+            f.detail,
+            "2 keys (code, id) are each on more than one row, the first A, 1"
+        );
+        assert_eq!(f.examples, ["A, 1", "C, 3"]);
+        assert_eq!(fault(&t, &["code"]).unwrap().examples, ["A", "C"]);
+        let t = table(vec![
+            ("code", strs(&["A", "A", "B", "C"])),
             ("id", ints(&[1, 2, 1, 1])),
         ]);
-        let fault = t.key_fault(&key(&["code", "id"])).unwrap();
-        assert_eq!(fault.as_deref(), Some("key (code, id) A, 1 is on two rows"));
-        let fault = t.key_fault(&key(&["code"])).unwrap();
-        assert_eq!(fault.as_deref(), Some("key (code) A is on two rows"));
+        assert_eq!(fault(&t, &["code", "id"]), None);
+        assert_eq!(fault(&t, &[]), None);
+        // An empty cell in any key column.
         let t = table(vec![
-            ("code", strs(&["A", "A", "B"])),
-            ("id", ints(&[1, 2, 1])),
+            ("code", strs(&["A", "B"])),
+            ("id", opt_strs(&[Some("x"), None])),
         ]);
-        assert_eq!(t.key_fault(&key(&["code", "id"])).unwrap(), None);
-        assert_eq!(t.key_fault(&[]).unwrap(), None);
-        let t = table(vec![("code", opt_strs(&[Some("A"), None]))]);
-        let fault = t.key_fault(&key(&["code"])).unwrap();
+        let f = fault(&t, &["code", "id"]).unwrap();
         assert_eq!(
-            fault.as_deref(),
-            Some("key column `code` is empty on row 2")
+            (f.check, f.detail.as_str()),
+            ("key_complete", "key column `id` is empty on 1 row")
         );
+        // Floats grouped as polars sorts them: -0.0 beside 0.0.
+        let t = table(vec![(
+            "x",
+            Values::Float(vec![Some(0.0), Some(-0.0), Some(1.0)]),
+        )]);
+        assert_eq!(fault(&t, &["x"]).unwrap().examples, ["0"]);
     }
 
     /// A gzip decoder that reads one member only, as zlib's `inflate` does.

@@ -176,8 +176,8 @@ fn write_output(
     )?;
     // The data package declares the key unique and required: the table
     // must bear that out (sorted by the key's first column now).
-    if let Some(fault) = table.key_fault(&schema.key)? {
-        return Err(Error::check(&meta.name, "key_unique", fault, Vec::new()));
+    if let Some(f) = table.key_fault(&schema.key)? {
+        return Err(Error::check(&meta.name, f.check, f.detail, f.examples));
     }
     let rel = format!("tables/{file_name}");
     let entry = TableEntry {

@@ -36,7 +36,7 @@ impl Stage for StackStage {
         // Keyed by area code: codes are unique across the nations (E01, W01,
         // S01, 95), which the build checks (two editions of one nation
         // stacked would repeat them), and the table is sorted by them, as
-        // every table is by its key.
+        // every table is by its key's first column.
         let mut s = TableSchema::new(&self.table)
             .key(&["area_code"])
             .col("nation", ColType::String)
