@@ -107,9 +107,8 @@ impl<'a> AreaFiles<'a> {
         Ok(SectionView { s, data, rows })
     }
 
-    /// The index of areas: every code with its name and types.
-    /// The index of areas: serialised as it is written, without a JSON
-    /// tree of its 61,000 entries.
+    /// The index of areas: every code with its name and types, serialised
+    /// as it is written, without a JSON tree of its 61,000 entries.
     pub fn index(&self) -> impl Serialize + '_ {
         IndexView(self)
     }
