@@ -298,11 +298,7 @@ impl ApiStage {
                 let path = batched.map(path_of);
                 let rows = match &path {
                     Some(p) => Some(postcodes::PostcodeRows::file(p)),
-                    None => self
-                        .postcodes
-                        .as_ref()
-                        .and_then(|p| inputs.get(&p.table))
-                        .map(postcodes::PostcodeRows::table),
+                    None => rows_in_memory(self, &inputs),
                 };
                 generate_postcodes(self, &inputs, rows, sink, registry)
             }
@@ -315,17 +311,22 @@ impl ApiStage {
 pub fn generate(spec: &ApiStage, inputs: &Frames<'_>, sink: &Sink) -> Result<ApiOutput> {
     let registry = OnceLock::new();
     let mut out = generate_areas(spec, inputs, sink, &registry)?;
-    let rows = spec
-        .postcodes
-        .as_ref()
-        .and_then(|p| inputs.get(&p.table))
-        .map(postcodes::PostcodeRows::table);
+    let rows = rows_in_memory(spec, inputs);
     let pc = generate_postcodes(spec, inputs, rows, sink, &registry)?;
     out.files.extend(pc.files);
     out.files.sort_by(|a, b| a.path.cmp(&b.path));
     out.postcodes = pc.postcodes;
     out.outcodes = pc.outcodes;
     Ok(out)
+}
+
+/// The postcode table's rows from the tables in memory, if it is there.
+fn rows_in_memory<'a>(
+    spec: &ApiStage,
+    inputs: &'a Frames<'_>,
+) -> Option<postcodes::PostcodeRows<'a>> {
+    let table = inputs.get(&spec.postcodes.as_ref()?.table)?;
+    Some(postcodes::PostcodeRows::table(table))
 }
 
 /// The area files, the index of areas and `openapi.json`.
