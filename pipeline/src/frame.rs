@@ -399,7 +399,12 @@ impl Table {
             DataType::Float32 | DataType::Float64 => {
                 Cells::Float(col.cast(&DataType::Float64)?.f64()?.clone())
             }
-            dt if dt.is_integer() => Cells::Int(col.cast(&DataType::Int64)?.i64()?.clone()),
+            // Strict: a plain cast would turn an unsigned value above
+            // i64::MAX into null, publishing a number as missing.
+            dt if dt.is_integer() => match col.strict_cast(&DataType::Int64) {
+                Ok(ints) => Cells::Int(ints.i64()?.clone()),
+                Err(_) => return Err(too_large(name, dt)),
+            },
             other => return Err(not_plain(name, other)),
         })
     }
@@ -570,6 +575,14 @@ fn not_plain(column: &str, dtype: &DataType) -> Error {
         column: column.to_string(),
         expected: "string, int, float or bool".into(),
         got: dtype.to_string(),
+    })
+}
+
+fn too_large(column: &str, dtype: &DataType) -> Error {
+    Error::new(ErrorKind::WrongType {
+        column: column.to_string(),
+        expected: "integers that fit in a signed 64-bit integer".into(),
+        got: format!("{dtype} values above {}", i64::MAX),
     })
 }
 
@@ -910,6 +923,33 @@ mod tests {
             first_member(&streamed),
             expected,
             "three chunks, one member"
+        );
+    }
+
+    #[test]
+    fn unsigned_cells_too_large_for_i64_are_refused_not_read_as_null() {
+        let df = DataFrame::new(
+            2,
+            vec![
+                Column::new("small".into(), [Some(2u64), None]),
+                Column::new("large".into(), [Some(1u64), Some(u64::MAX)]),
+            ],
+        )
+        .unwrap();
+        let t = Table::from_frame(df);
+        let small = t.cells("small").unwrap();
+        assert_eq!(
+            (small.shown(0), small.shown(1)),
+            ("2".into(), "null".into())
+        );
+        let Err(e) = t.cells("large") else {
+            panic!("a value above i64::MAX was taken");
+        };
+        assert!(matches!(e.kind, ErrorKind::WrongType { .. }), "{e}");
+        assert!(e.to_string().contains("large"), "{e}");
+        assert!(
+            t.key_fault(&["large".to_string()]).is_err(),
+            "the key check must not report the value as an empty cell"
         );
     }
 
