@@ -581,8 +581,8 @@ fn not_plain(column: &str, dtype: &DataType) -> Error {
 fn too_large(column: &str, dtype: &DataType) -> Error {
     Error::new(ErrorKind::WrongType {
         column: column.to_string(),
-        expected: "integers that fit in a signed 64-bit integer".into(),
-        got: format!("{dtype} values above {}", i64::MAX),
+        expected: "integers within the signed 64-bit range".into(),
+        got: format!("{dtype} values outside it"),
     })
 }
 

@@ -212,8 +212,10 @@ fn read_comparable(path: &Path) -> Result<Table> {
                 dt if dt.is_integer() && dt != &DataType::Int64 => Some(DataType::Int64),
                 _ => None,
             };
+            // Strict: an unsigned value above i64::MAX must stop the
+            // comparison, not compare as null.
             match to {
-                Some(t) => c.cast(&t),
+                Some(t) => c.strict_cast(&t),
                 None => Ok(c.clone()),
             }
         })
