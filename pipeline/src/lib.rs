@@ -37,6 +37,7 @@ pub mod read;
 pub mod release;
 pub mod report;
 pub mod schema;
+pub mod scratch;
 pub mod stages;
 pub mod text;
 pub mod units;

@@ -19,6 +19,7 @@ use census_pipeline::fetch::{fetch_all, FetchOptions};
 use census_pipeline::plan::load_config;
 use census_pipeline::publish::PublishOptions;
 use census_pipeline::read::Limits;
+use census_pipeline::scratch::Keep;
 use census_pipeline::Error;
 
 #[global_allocator]
@@ -140,9 +141,10 @@ enum Command {
         runs: u32,
         /// Where the runs' releases and stage caches are written. Default:
         /// the system's temporary directory. Its file system is part of the
-        /// figure: see README's Benchmarks. Each run leaves about 125,000
-        /// files and 0.45 GB (shared catalog), kept until the end when the
-        /// file system has room for every run, else removed before the next.
+        /// figure: see README's Benchmarks. Runs are kept until the end on a
+        /// disk with 150,000 free inodes and 0.6 GB free for every run and
+        /// one more; else (and always on tmpfs) each is removed before the
+        /// next.
         #[arg(long)]
         scratch: Option<PathBuf>,
     },
@@ -440,10 +442,19 @@ fn bench(
     };
     // Said before the first run, so that an interrupted bench leaves a
     // path to remove.
-    eprintln!("bench: writing runs under {}", scratch.path().display());
-    let keep = room_for_runs(scratch.path(), runs + 1);
-    let (times, full, opts) =
-        full_builds(runs, keep, |opts| build(&catalog, &plan, opts), options)?;
+    // The warm rebuild below is one more run.
+    let keep = Keep::decide(scratch.path(), runs + 1);
+    eprintln!(
+        "bench: writing runs under {} ({})",
+        scratch.path().display(),
+        keep.describe()
+    );
+    let (times, full, opts) = full_builds(
+        runs,
+        keep == Keep::All,
+        |opts| build(&catalog, &plan, opts),
+        options,
+    )?;
     let t = Instant::now();
     let noop = build(&catalog, &plan, &opts)?;
     let noop_wall = t.elapsed();
@@ -461,12 +472,8 @@ fn bench(
     println!(
         "census-pipeline bench ({} cores; scratch directory {}; {})",
         std::thread::available_parallelism().map_or(1, |n| n.get()),
-        describe_dir(scratch.path()),
-        if keep {
-            "every run kept until the end"
-        } else {
-            "too little room to keep every run: each removed before the next"
-        }
+        census_pipeline::scratch::describe(scratch.path().parent().unwrap_or(scratch.path())),
+        keep.describe()
     );
     println!();
     print_bench(&full, times[times.len() - 1].0, &noop, noop_wall);
@@ -489,10 +496,8 @@ type RunTime = (Duration, f64);
 
 /// Times `runs` full builds, each with fresh options, and returns each
 /// one's wall and CPU time with the last build's report and options.
-/// Earlier runs' files stay until the end when `keep` (there is room for
-/// all): removing 125,000 files just before a run slowed its file creation
-/// by up to 3 s on a journal-less ext4 (the inode allocator steps over
-/// inodes freed in the last minutes), which is the deleting, not the build.
+/// Earlier runs' files stay until the end when `keep` (see
+/// `census_pipeline::scratch` for why).
 fn full_builds(
     runs: u32,
     keep: bool,
@@ -502,9 +507,11 @@ fn full_builds(
     let mut times: Vec<RunTime> = Vec::new();
     let mut last: Option<(BuildReport, BuildOptions)> = None;
     for run in 0..runs {
-        if let Some((_, old)) = last.take().filter(|_| !keep) {
-            std::fs::remove_dir_all(&old.out)?;
-            std::fs::remove_dir_all(&old.cache_dir)?;
+        if !keep {
+            if let Some((_, old)) = last.take() {
+                std::fs::remove_dir_all(&old.out)?;
+                std::fs::remove_dir_all(&old.cache_dir)?;
+            }
         }
         let opts = options(run)?;
         let (t, cpu) = (Instant::now(), cpu_seconds());
@@ -520,65 +527,6 @@ fn full_builds(
     }
     let (report, opts) = last.expect("at least one run");
     Ok((times, report, opts))
-}
-
-/// True if the file system of `dir` has the inodes and bytes for `runs`
-/// builds of the shared catalog at once (125,000 files and 0.45 GB each,
-/// with a margin); false when it cannot tell.
-fn room_for_runs(dir: &std::path::Path, runs: u32) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: statvfs writes into the struct it is given, and `c` is a
-    // NUL-terminated path that outlives the call.
-    let mut s: libc::statvfs = unsafe { std::mem::zeroed() };
-    if unsafe { libc::statvfs(c.as_ptr(), &mut s) } != 0 {
-        return false;
-    }
-    let (files, bytes) = (150_000 * u64::from(runs), 600_000_000 * u64::from(runs));
-    // A file system without an inode count (btrfs) reports zero files.
-    let inodes_ok = s.f_files == 0 || s.f_favail as u64 >= files;
-    inodes_ok && (s.f_bavail as u64).saturating_mul(s.f_frsize as u64) >= bytes
-}
-
-/// A directory and the kind of file system it is on, as the bench's
-/// figures depend on it (creating 62,000 files costs most on a disk).
-fn describe_dir(dir: &std::path::Path) -> String {
-    let parent = dir.parent().unwrap_or(dir);
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::unix::ffi::OsStrExt;
-        let fs = std::ffi::CString::new(dir.as_os_str().as_bytes())
-            .ok()
-            .and_then(|c| {
-                // SAFETY: statfs writes into the struct it is given, and
-                // `c` is a NUL-terminated path that outlives the call.
-                let mut s: libc::statfs = unsafe { std::mem::zeroed() };
-                (unsafe { libc::statfs(c.as_ptr(), &mut s) } == 0).then_some(s.f_type)
-            });
-        // Compared as u64: the field's and the constants' types differ
-        // between C libraries.
-        let known = [
-            (libc::TMPFS_MAGIC as u64, "tmpfs, in memory"),
-            (libc::EXT4_SUPER_MAGIC as u64, "ext2/3/4"),
-            (libc::XFS_SUPER_MAGIC as u64, "xfs"),
-            (libc::BTRFS_SUPER_MAGIC as u64, "btrfs"),
-            (libc::OVERLAYFS_SUPER_MAGIC as u64, "overlayfs"),
-        ];
-        let kind = match fs.map(|t| t as u64) {
-            Some(t) => known.iter().find(|(m, _)| *m == t).map_or_else(
-                || format!("file system type {t:#x}"),
-                |(_, k)| k.to_string(),
-            ),
-            None => "file system unknown".to_string(),
-        };
-        format!("{} ({kind})", parent.display())
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        parent.display().to_string()
-    }
 }
 
 /// Each full build's wall and CPU time, and the fastest and median of
