@@ -440,10 +440,10 @@ fn bench(
             limits: fetch.limits(),
         })
     };
-    // Said before the first run, so that an interrupted bench leaves a
-    // path to remove.
     // The warm rebuild below is one more run.
     let keep = Keep::decide(scratch.path(), runs + 1);
+    // Said before the first run, so that an interrupted bench leaves a
+    // path to remove.
     eprintln!(
         "bench: writing runs under {} ({})",
         scratch.path().display(),
