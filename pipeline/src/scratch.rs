@@ -14,8 +14,8 @@ use std::path::Path;
 
 /// Inodes and bytes one run of the shared catalog needs, with a margin
 /// (measured: about 125,000 files and 0.45 GB, release and stage cache).
-pub const RUN_FILES: u64 = 150_000;
-pub const RUN_BYTES: u64 = 600_000_000;
+const RUN_FILES: u64 = 150_000;
+const RUN_BYTES: u64 = 600_000_000;
 
 /// File-system magic numbers (`statfs`'s `f_type`, fixed by the Linux
 /// ABI): written out rather than taken from libc, whose types for them
