@@ -311,6 +311,71 @@ fn openapi_describes_every_path_and_every_field_group_the_files_use() {
     }
 }
 
+/// The keys of `v` that the schema `name` of openapi.json does not declare,
+/// and the required ones `v` lacks.
+fn against_schema(api: &Value, name: &str, v: &Value) -> Vec<String> {
+    let schema = &api["components"]["schemas"][name];
+    let props = &schema["properties"];
+    let o = v.as_object().unwrap();
+    let mut wrong: Vec<String> = o
+        .keys()
+        .filter(|k| props.get(k.as_str()).is_none())
+        .map(|k| format!("{name}: `{k}` undeclared"))
+        .collect();
+    for r in schema["required"].as_array().into_iter().flatten() {
+        if !o.contains_key(r.as_str().unwrap()) {
+            wrong.push(format!("{name}: lacks required {r}"));
+        }
+    }
+    wrong
+}
+
+#[test]
+fn openapi_declares_every_field_of_the_postcode_files_and_their_links_resolve() {
+    let b = shared_build();
+    let api = json(&b.out.join("openapi.json"));
+    let dir = b.out.join("api/v1/postcodes");
+    let index = json(&dir.join("index.json"));
+    assert_eq!(
+        against_schema(&api, "PostcodeIndex", &index),
+        Vec::<String>::new()
+    );
+    for outcode in ["DT1", "LD1", "DG1", "BT1", "JE2", "IM1"] {
+        let f = json(&dir.join(format!("{outcode}.json")));
+        let mut wrong = against_schema(&api, "Outcode", &f);
+        for e in f["editions"].as_object().unwrap().values() {
+            wrong.extend(against_schema(&api, "OutcodeEdition", e));
+        }
+        for p in f["places"].as_array().unwrap() {
+            wrong.extend(against_schema(&api, "Place", p));
+        }
+        for (code, a) in f["areas"].as_object().unwrap() {
+            for (k, v) in a.as_object().unwrap() {
+                if k == "href" {
+                    // Relative to the outcode file, as a client resolves it.
+                    let target = dir.join(v.as_str().unwrap());
+                    assert!(target.is_file(), "{outcode}: {code}'s href {v}");
+                } else {
+                    assert!(f["editions"].get(k).is_some(), "{outcode}: {code}.{k}");
+                    wrong.extend(against_schema(&api, "AreaRank", v));
+                }
+            }
+        }
+        assert_eq!(wrong, Vec::<String>::new(), "{outcode}");
+    }
+    // A place's `country` names its editions, by the editions' own field.
+    let dt1 = json(&dir.join("DT1.json"));
+    let place = &dt1["places"][dt1["postcodes"]["DT1 1AA"]["place"].as_u64().unwrap() as usize];
+    let of_place: Vec<&String> = dt1["editions"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, e)| e["country"] == place["country"])
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(of_place, ["imd_england_2019", "imd_england_2025"]);
+}
+
 #[test]
 fn the_api_is_in_the_manifest_with_true_digests() {
     let b = shared_build();

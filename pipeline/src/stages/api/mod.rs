@@ -488,7 +488,7 @@ ward = "ward"
 reason = "reason"
 small_areas = { area_code = "area_reason" }
 quantiles = [2, 5, 10]
-editions = [{ key = "england", nation = "England", year = 2019, small_area = "area_code", pattern = '^E01', index = "imd_e", code = "code", rank = "imd_rank", decile = "imd_decile" }]
+editions = [{ key = "england", nation = "England", country = "E92000001", year = 2019, small_area = "area_code", pattern = '^E01', index = "imd_e", code = "code", rank = "imd_rank", decile = "imd_decile" }]
 "#;
 
     fn spec() -> ApiStage {
@@ -804,8 +804,8 @@ editions = [{ key = "england", nation = "England", year = 2019, small_area = "ar
         let a = &e1["areas"]["E01000001"]["england"];
         assert_eq!((a["rank"].as_f64(), a["n"].as_u64()), (Some(7.0), Some(1)));
         assert_eq!(
-            e1["areas"]["E01000001"]["href"],
-            "/api/v1/areas/E01000001.json"
+            e1["areas"]["E01000001"]["href"], "../areas/E01000001.json",
+            "relative to the outcode file, so it resolves under any prefix"
         );
         assert!(
             e1["areas"]["E01000002"].get("england").is_none(),

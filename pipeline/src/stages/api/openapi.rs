@@ -36,16 +36,16 @@ fn original_platform(spec: &ApiStage) -> Value {
     let editions: Vec<Value> = pc
         .editions
         .iter()
-        .map(|e| json!({"nation": e.nation, "year": e.year, "edition": e.key, "small_area": e.small_area.trim_end_matches("_code")}))
+        .map(|e| json!({"nation": e.nation, "country": e.country, "year": e.year, "edition": e.key, "small_area": e.small_area.trim_end_matches("_code")}))
         .collect();
     let base = &spec.base;
     json!({
         "/indices_of_multiple_deprivation?postcode=P&year=Y": format!(
             "GET /{base}/postcodes/<outcode of P>.json; p = postcodes[P normalised]; place = places[p.place]; \
-             the edition is the one of `editions` for the postcode's nation (place.country) of year Y, or the latest before it, or the nation's only one \
+             the edition is the one of `editions` whose `country` is place.country, of year Y, or the latest before it, or the nation's only one \
              (2019 and 2025 for England and Wales, 2020 for Scotland (SIMD 2020v2), 2017 for Northern Ireland); \
              its small area is place.small_areas[edition.small_area], and the answer areas[that code][edition] (rank, n, decile, quintile, quantiles). \
-             Every domain's rank, decile and score is in the small area's own file, areas[code].href, under `deprivation`, \
+             Every domain's rank, decile and score is in the small area's own file, areas[code].href (relative to the outcode file's URL), under `deprivation`, \
              with the original's field names (imd_rank, imd_decile, income_rank, ...). A missing answer says why in place.missing or place.reason."
         ),
         "/index_of_multiple_deprivation_quantile?postcode=P&quantile=Q": format!(
@@ -145,7 +145,7 @@ fn paths(base: &str) -> Value {
                 "parameters": [{"name": "outcode", "in": "path", "required": true, "schema": {"type": "string", "pattern": "^[A-Z]{1,2}[0-9][A-Z0-9]?$"}, "description": "The outward code in upper case, e.g. BT1. Normalise a postcode by upper-casing it and removing spaces; the outcode is all but its last three characters."}],
                 "responses": {
                     "200": {"description": "The outcode's postcodes.", "headers": encoded(), "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Outcode"}}}},
-                    "404": {"description": "No postcode of this outcode is in the look-up of this release."},
+                    "404": {"description": "No postcode of this outcode is in the look-up of this release (a bucket that does not let clients list it answers 403 instead). postcodes/index.json lists every outcode that has a file."},
                 },
             },
         },
@@ -153,7 +153,7 @@ fn paths(base: &str) -> Value {
             "get": {
                 "summary": "Every outcode, with its number of postcodes",
                 "operationId": "listOutcodes",
-                "responses": {"200": {"description": "The index.", "headers": encoded(), "content": {"application/json": {"schema": {"type": "object"}}}}},
+                "responses": {"200": {"description": "The index.", "headers": encoded(), "content": {"application/json": {"schema": {"$ref": "#/components/schemas/PostcodeIndex"}}}}},
             },
         },
     })
@@ -192,11 +192,11 @@ fn components(area_props: Map<String, Value>) -> Value {
                 "outcode": {"type": "string"},
                 "count": {"type": "integer", "description": "Postcodes in this file."},
                 "caveats": {"type": "array", "items": {"type": "string"}},
-                "editions": {"type": "object", "description": "Each index edition: nation, year (the original platform's `year`), index table, which small area it uses, and N (its number of areas).", "additionalProperties": {"type": "object"}},
+                "editions": {"type": "object", "description": "Each index edition, by the key `areas` uses for it.", "additionalProperties": {"$ref": "#/components/schemas/OutcodeEdition"}},
                 "quantiles": {"type": "array", "items": {"type": "integer"}, "description": "The quantiles each area lists, in order (those the original platform accepts)."},
-                "postcodes": {"type": "object", "description": "Normalised postcode (upper case, one space before the inward code) -> its status and place.", "additionalProperties": {"$ref": "#/components/schemas/Postcode"}},
+                "postcodes": {"type": "object", "description": "Normalised postcode (upper case, one space before the inward code) -> its status and place. A postcode absent here is not in the release's postcode directory.", "additionalProperties": {"$ref": "#/components/schemas/Postcode"}},
                 "places": {"type": "array", "items": {"$ref": "#/components/schemas/Place"}},
-                "areas": {"type": "object", "description": "Small-area code -> its deprivation in each edition that ranks it, and `href`, its own file.", "additionalProperties": {"type": "object", "additionalProperties": true}},
+                "areas": {"type": "object", "description": "Small-area code -> its deprivation in each edition that ranks it (by the edition's key in `editions`), and `href`, its own file.", "additionalProperties": {"type": "object", "properties": {"href": {"type": "string", "description": "The small area's own file, relative to this outcode file's URL (../areas/<code>.json), so that it resolves wherever the release is served."}}, "additionalProperties": {"$ref": "#/components/schemas/AreaRank"}}},
                 "reasons": {"type": "array", "items": {"type": "string"}, "description": "Reasons, referred to by position from places."},
             }},
             "Postcode": {"type": "object", "required": ["status", "place"], "properties": {
@@ -211,6 +211,31 @@ fn components(area_props: Map<String, Value>) -> Value {
                 "small_areas": {"type": "object", "description": "Geography (lsoa11, lsoa21, dz11, soa01, dz21) -> code.", "additionalProperties": {"type": "string"}},
                 "missing": {"type": "object", "description": "Geography -> position in `reasons` of why it is not known.", "additionalProperties": {"type": "integer"}},
                 "reason": {"type": "integer", "description": "Position in `reasons` of why no UK index covers these postcodes."},
+            }},
+            "OutcodeEdition": {"type": "object", "required": ["nation", "country", "year", "index", "small_area"], "properties": {
+                "nation": {"type": "string"},
+                "country": {"type": "string", "description": "The nation's GSS code: the edition applies to a place whose `country` is this."},
+                "year": {"type": "integer", "description": "The original platform's `year`."},
+                "index": {"type": "string", "description": "The index table, and the section of `deprivation` in the small area's own file."},
+                "small_area": {"type": "string", "description": "The key of place.small_areas it is looked up by."},
+                "n": {"type": "integer", "description": "Its number of small areas."},
+                "unavailable": {"type": "string", "description": "Why the edition has no answers in this release, when it has none."},
+            }},
+            "AreaRank": {"type": "object", "required": ["rank", "n", "quintile", "quantiles"], "properties": {
+                "rank": {"type": "number", "description": "1 = most deprived of the nation's small areas in this edition (a float where the publisher gives tied areas their mean rank)."},
+                "n": {"type": "integer"},
+                "decile": {"type": ["integer", "null"], "description": "The publisher's decile; 1 = most deprived 10%."},
+                "quintile": {"type": "integer", "description": "The publisher's quintile where it publishes band edges (Wales 2019), else ceil(rank x 5 / n); 1 = most deprived."},
+                "quantiles": {"type": "array", "items": {"type": "integer"}, "description": "ceil(rank x q / n) for each q of the file's `quantiles`, in order; 1 = most deprived."},
+            }},
+            "PostcodeIndex": {"type": "object", "required": ["table", "postcodes", "small_areas", "editions", "n", "quantiles", "outcodes"], "properties": {
+                "table": {"type": "string", "description": "The release's postcode table (tables/<table>.parquet)."},
+                "postcodes": {"type": "integer"},
+                "small_areas": {"type": "object", "description": "Small-area column -> the column saying why it is null (empty: none).", "additionalProperties": {"type": "string"}},
+                "editions": {"type": "array", "items": {"type": "object", "required": ["key", "nation", "country", "year", "small_area", "index"]}},
+                "n": {"type": "object", "description": "Edition key -> its number of small areas.", "additionalProperties": {"type": "integer"}},
+                "quantiles": {"type": "array", "items": {"type": "integer"}},
+                "outcodes": {"type": "array", "items": {"type": "object", "required": ["outcode", "postcodes"], "properties": {"outcode": {"type": "string"}, "postcodes": {"type": "integer"}}}},
             }},
         },
     })

@@ -507,7 +507,6 @@ fn areas_of(
     pc: &PostcodeSpec,
     ranks: &[Ranks],
     registry: &Registry,
-    base: &str,
 ) -> Map<String, Value> {
     let mut out = Map::new();
     for code in codes {
@@ -518,7 +517,9 @@ fn areas_of(
             }
         }
         if registry.areas.contains_key(code) {
-            a.insert("href".into(), json!(format!("/{base}/areas/{code}.json")));
+            // Relative, so that it resolves wherever the release is served
+            // from (a bucket puts it under `releases/<version>/`).
+            a.insert("href".into(), json!(format!("../areas/{code}.json")));
         }
         out.insert(code.clone(), Value::Object(a));
     }
@@ -532,13 +533,13 @@ fn editions_of(ranks: &[Ranks], inputs_missing: &[&Edition]) -> Value {
         let e = &r.edition;
         m.insert(
             e.key.clone(),
-            json!({"nation": e.nation, "year": e.year, "index": e.index, "small_area": e.small_area.trim_end_matches("_code"), "n": r.n}),
+            json!({"nation": e.nation, "country": e.country, "year": e.year, "index": e.index, "small_area": e.small_area.trim_end_matches("_code"), "n": r.n}),
         );
     }
     for e in inputs_missing {
         m.insert(
             e.key.clone(),
-            json!({"nation": e.nation, "year": e.year, "index": e.index, "small_area": e.small_area.trim_end_matches("_code"), "unavailable": "the index table is not in this release"}),
+            json!({"nation": e.nation, "country": e.country, "year": e.year, "index": e.index, "small_area": e.small_area.trim_end_matches("_code"), "unavailable": "the index table is not in this release"}),
         );
     }
     Value::Object(m)
@@ -611,7 +612,7 @@ impl<'a> Outcodes<'a> {
             ));
         }
         let areas: BTreeSet<String> = f.areas.iter().map(|a| a.to_string()).collect();
-        let areas = areas_of(&areas, self.pc, self.ranks, self.registry, &self.spec.base);
+        let areas = areas_of(&areas, self.pc, self.ranks, self.registry);
         let mut b = Vec::with_capacity(f.postcodes.len() + 4096);
         let head = json!({
             "outcode": outcode,

@@ -157,6 +157,10 @@ pub struct Edition {
     /// Its key in the files, e.g. `imd_england_2019`.
     pub key: String,
     pub nation: String,
+    /// The nation's GSS code, as the postcode table's `country` column
+    /// gives it (E92000001), so that a client matches a postcode's place
+    /// to its nation's editions without a table of its own.
+    pub country: String,
     /// The year the original platform's `year` parameter selects it by.
     pub year: u32,
     /// The postcode table's small-area column it is looked up by.
