@@ -297,11 +297,13 @@ fn lookup_answers_a_messy_csv_row_by_row_and_never_stops() {
     let input = dir.path().join("patients.csv");
     let lower = pc.to_lowercase();
     let nospace = pc.replace(' ', "");
+    // Row 4 is the postcode's LSOA code, typed in lower case; a blank line
+    // stands for a patient with no postcode.
     std::fs::write(
         &input,
         format!(
-            "id,postcode\n1,{pc}\n2,{lower}\n3,{nospace}\n4,{}\n5,not a postcode\n6,\n7,JE2 3AB\n",
-            row[2]
+            "id,postcode\n1,{pc}\n2,{lower}\n3,{nospace}\n4,{}\n5,not a postcode\n6,\n\n7,JE2 3AB\n",
+            row[2].to_lowercase()
         ),
     )
     .unwrap();
@@ -321,20 +323,27 @@ fn lookup_answers_a_messy_csv_row_by_row_and_never_stops() {
     let h: Vec<String> = r.headers().unwrap().iter().map(String::from).collect();
     let col = |n: &str| h.iter().position(|x| x == n).unwrap();
     let rows: Vec<csv::StringRecord> = r.records().map(|x| x.unwrap()).collect();
-    assert_eq!(rows.len(), 7, "every row kept");
+    assert_eq!(rows.len(), 8, "every row kept, the blank line too");
     for (i, r) in rows.iter().take(3).enumerate() {
         assert_eq!(&r[col("postcode_normalised")], pc.as_str(), "row {i}");
         assert_eq!(&r[col("imd_rank")], row[3].as_str(), "row {i}");
         assert_eq!(&r[col("imd_edition")], "imd_england_2019");
         assert_eq!(&r[col("imd_n")], "32844");
     }
-    // An LSOA code in a postcode column is not a postcode: said so.
-    assert!(rows[3][col("lookup_reason")].contains("not a UK postcode"));
+    // A small-area code among postcodes is answered as the area it names,
+    // in whatever case it was typed.
+    assert_eq!(&rows[3][col("small_area_code")], row[2].as_str());
+    assert_eq!(&rows[3][col("imd_rank")], row[3].as_str());
+    assert_eq!(&rows[3][col("postcode_normalised")], "");
     assert!(rows[4][col("lookup_reason")].contains("not a UK postcode"));
     assert!(rows[5][col("lookup_reason")].contains("empty"));
+    // The blank line keeps its place, so row 7 stays beside patient 7.
+    assert_eq!(&rows[6][col("id")], "");
+    assert!(rows[6][col("lookup_reason")].contains("empty"));
+    assert_eq!(&rows[7][col("id")], "7");
     assert!(
-        rows[6][col("lookup_reason")].contains("Channel Islands")
-            || rows[6][col("lookup_reason")].contains("not in")
+        rows[7][col("lookup_reason")].contains("Channel Islands")
+            || rows[7][col("lookup_reason")].contains("not in")
     );
 
     // Writing over the input is refused before anything is read or written.
@@ -373,4 +382,34 @@ fn lookup_answers_a_messy_csv_row_by_row_and_never_stops() {
         lines[2].contains("not ranked") || lines[2].contains("not a small area"),
         "{text}"
     );
+
+    // A year before every edition of a nation is answered from its
+    // earliest, and stderr says so.
+    let out = assert_cmd::Command::cargo_bin("census-pipeline")
+        .unwrap()
+        .args(["lookup", "--year", "2017", "--release"])
+        .arg(&b.out)
+        .arg(&codes)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "England has no edition of 2017 or before: its rows are answered from imd_england_2019"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("Northern Ireland has no edition"), "{err}");
+
+    // A file saved with semicolons is one column: the error says why.
+    let semi = dir.path().join("semi.csv");
+    std::fs::write(&semi, format!("id;postcode\n1;{pc}\n")).unwrap();
+    assert_cmd::Command::cargo_bin("census-pipeline")
+        .unwrap()
+        .args(["lookup", "--release"])
+        .arg(&b.out)
+        .arg(&semi)
+        .assert()
+        .failure()
+        .stderr(predicates::str::contains("comma-separated"));
 }

@@ -4,7 +4,8 @@
 //! Researchers in secure environments and audit analysts have thousands to
 //! millions of rows. Every input row is written out with columns appended;
 //! a row that cannot be answered (not a postcode, an unknown code, a small
-//! area no index covers) keeps its place and says why in `lookup_reason`.
+//! area no index covers) keeps its place and says why in `lookup_reason`, and
+//! so does a blank line between rows (a patient whose postcode is missing).
 //! Nothing in the input stops the run but an unreadable file.
 
 use std::io::Write;
@@ -16,6 +17,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::frame::{Cells, Table};
 use crate::hash::HashMap;
 use crate::postcode::{normalise, Compact};
+use crate::read::blank_rows::BlankRowsKept;
+use crate::read::bounded::Bounded;
 // One index edition as the release's `postcodes/index.json` lists it: the
 // API stage writes its spec's editions there as they are.
 use crate::stages::api::Edition as EditionRef;
@@ -42,6 +45,9 @@ pub struct LookupReport {
     pub by_postcode: bool,
     /// The first row was data, so columns are named `column_1`, ...
     pub headerless: bool,
+    /// Nations with no edition of `--year` or before, each answered from
+    /// its earliest edition instead, said in words.
+    pub later_than_year: Vec<String>,
 }
 
 /// The appended columns.
@@ -149,6 +155,11 @@ impl Release {
             small,
             reason: t.cells("reason")?,
         })
+    }
+
+    /// Whether `code` is of a small area of an edition the run answers from.
+    fn is_area_code(&self, code: &str) -> bool {
+        self.editions.iter().any(|e| e.e.pattern.is_match(code))
     }
 
     /// The answer for a small-area code.
@@ -278,7 +289,7 @@ fn detect(
         let pcs = values.iter().filter(|v| normalise(v).is_some()).count();
         let codes = values
             .iter()
-            .filter(|v| r.editions.iter().any(|e| e.e.pattern.is_match(v.trim())))
+            .filter(|v| r.is_area_code(&area_code(v)))
             .count();
         (pcs, codes, values.len())
     };
@@ -312,9 +323,25 @@ fn detect(
     match best {
         Some((i, (p, c, n))) if p.max(c) * 2 > n && n > 0 => Ok((i, p >= c)),
         _ => Err(Error::new(ErrorKind::Usage {
-            reason: "no column looks like postcodes or small-area codes; name it with --column"
-                .into(),
+            reason: format!(
+                "no column looks like postcodes or small-area codes; name it with --column{}",
+                other_separator(&names)
+            ),
         })),
+    }
+}
+
+/// A hint when the header looks separated by something other than commas
+/// (a spreadsheet saved with `;` or tabs reads as one column).
+fn other_separator(names: &[String]) -> &'static str {
+    match names {
+        [one] if one.contains(';') => {
+            " (the header holds `;`: save the file as comma-separated values)"
+        }
+        [one] if one.contains('\t') => {
+            " (the header holds tabs: save the file as comma-separated values)"
+        }
+        _ => "",
     }
 }
 
@@ -336,18 +363,29 @@ fn cells(norm: Option<String>, a: Answer) -> [String; 10] {
     ]
 }
 
+/// A small-area code as the indices write it: codes are upper case
+/// (E01000001, S01006506, 95AA01S1), whatever case a list was typed in.
+fn area_code(value: &str) -> String {
+    value.trim().to_ascii_uppercase()
+}
+
 /// The answer for one cell.
 fn answer(release: &Release, value: &str, by_postcode: bool) -> (Option<String>, Answer) {
     if value.trim().is_empty() {
         return (None, Answer::why("the cell is empty".into()));
     }
     if !by_postcode {
-        return (None, release.by_area(value.trim()));
+        return (None, release.by_area(&area_code(value)));
     }
     match normalise(value) {
         Some((_, pc)) => {
             let a = release.by_postcode(&pc);
             (Some(pc), a)
+        }
+        // A list may mix postcodes with small-area codes (a patient whose
+        // postcode is withheld).
+        None if release.is_area_code(&area_code(value)) => {
+            (None, release.by_area(&area_code(value)))
         }
         None => (None, Answer::why(format!("{value:?} is not a UK postcode"))),
     }
@@ -359,8 +397,7 @@ struct Input {
     header: csv::ByteRecord,
     headerless: bool,
     sample: Vec<csv::ByteRecord>,
-    rest:
-        csv::ByteRecordsIntoIter<std::io::BufReader<crate::read::bounded::Bounded<std::fs::File>>>,
+    rest: csv::ByteRecordsIntoIter<std::io::BufReader<BlankRowsKept<Bounded<std::fs::File>>>>,
 }
 
 impl Input {
@@ -371,11 +408,14 @@ impl Input {
             max_bytes: u64::MAX,
             ..Default::default()
         };
-        let bounded = crate::read::bounded::Bounded::lines(file, &limits);
+        let bounded = Bounded::lines(file, &limits);
         let mut records = csv::ReaderBuilder::new()
             .has_headers(false)
             .flexible(true)
-            .from_reader(std::io::BufReader::with_capacity(1 << 20, bounded))
+            .from_reader(std::io::BufReader::with_capacity(
+                1 << 20,
+                BlankRowsKept::new(bounded),
+            ))
             .into_byte_records();
         let bad = |e: csv::Error| malformed(e, path);
         let first = records
@@ -391,11 +431,7 @@ impl Input {
         let looks_like_data = named.is_none()
             && (0..first.len()).any(|i| {
                 let v = cell(&first, i);
-                normalise(&v).is_some()
-                    || release
-                        .editions
-                        .iter()
-                        .any(|e| e.e.pattern.is_match(v.trim()))
+                normalise(&v).is_some() || release.is_area_code(&area_code(&v))
             });
         let (header, headerless) = if looks_like_data {
             let names = (1..=first.len()).map(|i| format!("column_{i}"));
@@ -527,6 +563,19 @@ pub fn run(opts: &LookupOptions) -> Result<LookupReport> {
         headerless: input.headerless,
         ..LookupReport::default()
     };
+    if let Some(y) = opts.year {
+        report.later_than_year = release
+            .editions
+            .iter()
+            .filter(|e| e.e.year > y)
+            .map(|e| {
+                format!(
+                    "{} has no edition of {y} or before: its rows are answered from {} ({}), its earliest",
+                    e.e.nation, e.e.key, e.e.year
+                )
+            })
+            .collect();
+    }
     let width = input.header.len();
     let answer_one = |rec: &csv::ByteRecord| -> (csv::ByteRecord, bool) {
         let value = cell(rec, col);

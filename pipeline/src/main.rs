@@ -249,6 +249,9 @@ fn lookup(opts: census_pipeline::lookup::LookupOptions) -> anyhow::Result<()> {
             "the first row holds data, not names: the columns are named column_1, column_2, ..."
         );
     }
+    for line in &r.later_than_year {
+        eprintln!("{line}");
+    }
     eprintln!(
         "looked up {} rows by {} (column `{}`): {} with an IMD, {} with the reason why not, in {:.2} s",
         r.rows,

@@ -9,6 +9,7 @@
 //! declared-missing columns, and the same error messages naming the column
 //! and row, and polars only ever sees clean, typed columns.
 
+pub mod blank_rows;
 pub mod bounded;
 mod conform;
 mod csv;
