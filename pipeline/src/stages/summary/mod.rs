@@ -451,18 +451,36 @@ impl AreaSummaryStage {
                 let reason = self.why_missing(name, inputs);
                 missing.insert(name.to_string(), reason.clone());
                 missing.insert(rank_name.clone(), reason);
-            } else if let Some(why) = &self.population.approximate {
-                if name != "imd_proportion_most_deprived_10pc" {
-                    computed.insert(
-                        name.to_string(),
-                        format!("approximate: population-weighted with {why}"),
-                    );
-                }
+            } else if let Some(why) = self.approximate(name) {
+                computed.insert(name.to_string(), format!("approximate: {why}"));
+                computed.insert(
+                    rank_name.clone(),
+                    format!("approximate: ranks the approximate `{name}` ({why})"),
+                );
             }
             b.push(name, values);
             b.push(&rank_name, ranks);
         }
         Ok((b.finish(summaries.len())?, missing, computed))
+    }
+
+    /// Why a measure differs from the publisher's, when it may: weights
+    /// that are not the edition's own, or scales summed from rounded rates.
+    fn approximate(&self, name: &str) -> Option<String> {
+        let weights = self
+            .population
+            .approximate
+            .as_ref()
+            .filter(|_| name != "imd_proportion_most_deprived_10pc")
+            .map(|why| format!("population-weighted with {why}"));
+        let scales = self
+            .scales_approximate
+            .clone()
+            .filter(|_| matches!(name, "income_scale" | "employment_scale"));
+        match (weights, scales) {
+            (Some(w), Some(s)) => Some(format!("{w}; {s}")),
+            (w, s) => w.or(s),
+        }
     }
 
     /// Why a measure is empty for every area: the spec sets no column for

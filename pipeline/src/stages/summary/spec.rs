@@ -28,6 +28,11 @@ pub struct AreaSummaryStage {
     /// Likewise for the employment scale (with `population.working_age`).
     #[serde(default)]
     pub employment_rate: Option<String>,
+    /// Why the income and employment scales are approximate whatever the
+    /// weights (the rates are published rounded, so their sums are not the
+    /// publisher's counts): published with both scales and their ranks.
+    #[serde(default)]
+    pub scales_approximate: Option<String>,
     /// The published summaries to reproduce (File 10), if any.
     #[serde(default)]
     pub compare: Option<CompareSpec>,
