@@ -226,8 +226,21 @@ fn small_area_density_is_not_published_from_generalised_boundaries() {
     assert_eq!(lads.height(), 318);
     for i in 0..lads.height() {
         assert_eq!(text(&lads, "status", i).as_deref(), Some("approximate"));
-        assert!(text(&lads, "reason", i).unwrap().contains("generalised"));
+        let reason = text(&lads, "reason", i).unwrap();
+        assert!(reason.contains("generalised"), "{reason}");
+        // Spelthorne's reservoirs: boundaries hold inland water.
+        assert!(reason.contains("inland water"), "{reason}");
     }
+    // The definition does not call every area a land area.
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(b.out.join("manifest.json")).unwrap()).unwrap();
+    let described = manifest["tables"]["census2021_indicators"]["description"]
+        .as_str()
+        .unwrap();
+    assert!(
+        described.contains("otherwise the area inside generalised boundaries"),
+        "{described}"
+    );
     // North Tyneside 012C is reported: 0.0130 km² against ONS's 0.2043.
     let v = verification(&b.out);
     let check = table_checks(&v, "census2021_indicators")

@@ -48,7 +48,9 @@ pub fn describe_field(name: &str) -> String {
     if let Some(q) = name.strip_prefix("imd_quantile_") {
         return format!("IMD {q}-quantile within the nation and edition: ceil(imd_rank * {q} / N); 1 = most deprived.");
     }
-    if name.starts_with("rank_of_") {
+    // File 10's ranks are named `imd_rank_of_average_score` and the like:
+    // ranks, whatever their names end with.
+    if name.starts_with("rank_of_") || name.contains("_rank_of_") {
         return "Rank across the areas of this table; 1 = most deprived (the highest value of the measure; ties share the lowest rank).".into();
     }
     if name == "overall_rank" || (name.starts_with("theme_") && name.ends_with("_rank")) {
@@ -584,5 +586,14 @@ mod tests {
         assert!(describe_field("imd_rank").contains("1 = most deprived"));
         assert!(describe_field("income_decile").contains("1 = most deprived 10%"));
         assert!(describe_field("imd_quantile_20").contains("ceil(imd_rank * 20 / N)"));
+    }
+
+    #[test]
+    fn a_file_10_rank_is_a_rank_whatever_its_name_ends_with() {
+        for name in ["imd_rank_of_average_score", "imd_rank_of_extent"] {
+            let d = describe_field(name);
+            assert!(d.starts_with("Rank across the areas"), "{name}: {d}");
+            assert!(!d.contains("Score as published"), "{name}: {d}");
+        }
     }
 }

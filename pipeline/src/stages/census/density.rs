@@ -27,7 +27,7 @@ pub fn indicator(a: &AreaLayer) -> Indicator {
     Indicator {
         id: "population_density".into(),
         title: "Usual residents per square kilometre".into(),
-        definition: "Census 2021 usual residents divided by land area in km²; higher is denser, not more deprived.".into(),
+        definition: "Census 2021 usual residents divided by area in km²: ONS's land area (the Standard Area Measurements, without inland water) where the build has it; otherwise the area inside generalised boundaries, which includes inland water (reservoirs, lakes), and each such row is flagged approximate. Higher is denser, not more deprived.".into(),
         unit: "persons per km2".into(),
         source: format!("{} / area of {}", a.population_indicator, a.tables().join(" or ")),
         method: Method {
@@ -239,7 +239,7 @@ fn approximate_because(how: &str, diff: Option<&(f64, usize)>) -> String {
         )
     });
     format!(
-        "area summed from generalised LSOA boundaries ({how}), not the publisher's land area{}",
+        "area summed from generalised LSOA boundaries ({how}), which include inland water, not the publisher's land area{}",
         measured.unwrap_or_default()
     )
 }

@@ -78,7 +78,7 @@ fn deciles(
                 columns.insert(decile.clone(), Values::Int(values));
                 computed.insert(
                     decile,
-                    format!("not published: computed from `{m}_rank` as ceil(rank * 10 / {n})"),
+                    format!("no published decile among this stage's inputs: computed from `{m}_rank` as ceil(rank * 10 / {n}), which may differ at band edges from a publisher's own bands"),
                 );
             }
         }
