@@ -55,6 +55,14 @@ pub enum Unit {
     PerKm2,
     /// Square kilometres.
     Km2,
+    /// A standardised ratio (an illness factor, a mortality ratio): 100 =
+    /// the nation's average; never negative.
+    Ratio,
+    /// Minutes of travel.
+    Minutes,
+    /// Events per n people or properties (`per_1000`, `per_10000`); never
+    /// negative.
+    Per(u32),
 
     /// Square metres.
     M2,
@@ -75,7 +83,13 @@ impl Unit {
             Unit::Band(n) => (1.0, n as f64),
             Unit::Rate => (0.0, 1.0),
             Unit::Percent | Unit::Percentile => (0.0, 100.0),
-            Unit::Count | Unit::PerKm2 | Unit::Km2 | Unit::M2 => (0.0, f64::INFINITY),
+            Unit::Count
+            | Unit::PerKm2
+            | Unit::Km2
+            | Unit::M2
+            | Unit::Ratio
+            | Unit::Minutes
+            | Unit::Per(_) => (0.0, f64::INFINITY),
             Unit::Years => (0.0, 130.0),
             Unit::Metres => (-1.0e7, 1.0e7),
             _ => return None,
@@ -130,14 +144,20 @@ impl TryFrom<String> for Unit {
             "km2" => Unit::Km2,
             "m2" => Unit::M2,
             "metres" => Unit::Metres,
+            "ratio" => Unit::Ratio,
+            "minutes" => Unit::Minutes,
             "mixed" => Unit::Mixed,
             "flag" => Unit::Flag,
-            other => match other.strip_prefix("band_").and_then(|n| n.parse().ok()) {
-                Some(n) if n >= 2 => Unit::Band(n),
-                _ => return Err(format!(
-                    "unknown unit {other:?}; one of code, name, text, geometry, date, rank, average_rank, decile, quintile, quartile, vigintile, band_<n>, rate, percent, percentile, count, score, z, years, per_km2, km2, m2, metres, mixed, flag"
-                )),
-            },
+            other => {
+                let n = |prefix: &str| other.strip_prefix(prefix).and_then(|n| n.parse().ok());
+                match (n("band_"), n("per_")) {
+                    (Some(n), _) if n >= 2 => Unit::Band(n),
+                    (_, Some(n)) if n >= 2 => Unit::Per(n),
+                    _ => return Err(format!(
+                        "unknown unit {other:?}; one of code, name, text, geometry, date, rank, average_rank, decile, quintile, quartile, vigintile, band_<n>, rate, percent, percentile, count, score, z, years, per_km2, km2, m2, metres, ratio, minutes, per_<n>, mixed, flag"
+                    )),
+                }
+            }
         })
     }
 }
@@ -168,6 +188,9 @@ impl From<Unit> for String {
             Unit::Km2 => "km2".into(),
             Unit::M2 => "m2".into(),
             Unit::Metres => "metres".into(),
+            Unit::Ratio => "ratio".into(),
+            Unit::Minutes => "minutes".into(),
+            Unit::Per(n) => format!("per_{n}"),
             Unit::Mixed => "mixed".into(),
             Unit::Flag => "flag".into(),
         }
@@ -437,11 +460,26 @@ mod tests {
 
     #[test]
     fn units_read_and_write_as_their_names() {
-        for name in ["decile", "band_12", "rate", "average_rank", "per_km2"] {
+        for name in [
+            "decile",
+            "band_12",
+            "rate",
+            "average_rank",
+            "per_km2",
+            "per_1000",
+            "ratio",
+            "minutes",
+        ] {
             let u = Unit::try_from(name.to_string()).unwrap();
             assert_eq!(String::from(u), name);
         }
-        assert!(Unit::try_from("furlongs".to_string()).is_err());
+        assert_eq!(
+            Unit::try_from("per_10000".to_string()),
+            Ok(Unit::Per(10_000))
+        );
+        for bad in ["furlongs", "per_", "per_1", "per_m2", "band_1"] {
+            assert!(Unit::try_from(bad.to_string()).is_err(), "{bad}");
+        }
     }
 
     /// A table of one row per value, with every kind of number column.
