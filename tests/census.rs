@@ -168,6 +168,19 @@ fn places_scores_cover_every_area_with_coverage_and_flags() {
     assert!(e.description.contains("No Census 2011 value is used"));
     assert!(e.notes.iter().any(|n| n.contains("not comparable")));
     assert!(read_table(&b.out, "places_scores_ward24").height() > 7000);
+    // A column no area has a value in is declared empty, with the reason,
+    // and every declared-empty column is empty.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.out.join("manifest.json")).unwrap()).unwrap();
+    let missing = &manifest["tables"]["places_scores_lad24"]["missing_columns"];
+    for col in lad.columns() {
+        let empty = col.null_count() == col.len();
+        let why = missing.get(col.name().as_str()).and_then(|w| w.as_str());
+        assert_eq!(empty, why.is_some(), "{}: {why:?}", col.name());
+        if let Some(why) = why {
+            assert!(why.contains("at lad24"), "{}: {why}", col.name());
+        }
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! The scores of one geography type: standardised indicators, theme and
 //! overall scores, their ranks, coverage and flags.
 
+use indexmap::IndexMap;
 use std::collections::BTreeMap;
 
 use super::{Comparability, Direction, PlacesStage, Theme};
@@ -87,6 +88,8 @@ struct Tally {
     coverage_den: f64,
     flags: Vec<Vec<String>>,
     notes: Vec<String>,
+    /// Columns no area has a value in, and why: published as such.
+    missing: IndexMap<String, String>,
 }
 
 /// Builds the table of one geography type.
@@ -113,6 +116,7 @@ pub fn build(spec: &PlacesStage, longs: &[Long], geo_type: &str, table: &str) ->
         coverage_den: 0.0,
         flags: vec![Vec::new(); n],
         notes: Vec::new(),
+        missing: IndexMap::new(),
     };
     for theme in &spec.themes {
         add_theme(theme, &data, &pos, n, geo_type, &mut tally, &mut b);
@@ -132,6 +136,7 @@ pub fn build(spec: &PlacesStage, longs: &[Long], geo_type: &str, table: &str) ->
         ),
     );
     meta.notes = notes;
+    meta.missing = tally.missing;
     Ok(Built {
         table: b.finish(n)?,
         meta,
@@ -181,11 +186,30 @@ fn add_theme(
                 ti.id, ti.census_2011.table
             ));
         }
+        if z.iter().all(Option::is_none) {
+            let why = data.unavailable.get(&ti.id).map_or_else(
+                || format!("no {geo_type} has a value of `{}`", ti.id),
+                |r| format!("`{}` is unavailable at {geo_type}: {r}", ti.id),
+            );
+            tally.missing.insert(format!("z_{}", ti.id), why);
+        }
         b.push(&format!("z_{}", ti.id), z);
     }
     let score: Vec<Option<f64>> = (0..n)
         .map(|a| (wsum[a] > 0.0).then(|| sum[a] / wsum[a]))
         .collect();
+    if score.iter().all(Option::is_none) {
+        let why = format!(
+            "no scored indicator of theme `{}` has a value at {geo_type}",
+            theme.id
+        );
+        tally
+            .missing
+            .insert(format!("theme_{}_score", theme.id), why.clone());
+        tally
+            .missing
+            .insert(format!("theme_{}_rank", theme.id), why);
+    }
     b.push(&format!("theme_{}_score", theme.id), score.clone());
     b.push(&format!("theme_{}_rank", theme.id), rank_desc(&score));
     tally.theme_scores.push((theme.weight, score));
