@@ -119,8 +119,8 @@ fn local_authority_tables_pass_verification_on_real_data() {
         .collect();
     assert_eq!(
         la.len(),
-        4 * 3 + 3,
-        "tier, vintage, names for 4 tables; roll-up for 3"
+        5 * 3 + 4,
+        "tier, vintage, names for 5 tables; roll-up for 4"
     );
     for c in la {
         assert_eq!(c["status"], "pass", "{c}");

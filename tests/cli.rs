@@ -60,7 +60,7 @@ fn build_writes_a_release_and_reports_what_it_did() {
         .arg(&b.cache)
         .assert()
         .success()
-        .stdout(predicate::str::contains("built version 1.0.0: 84 tables"))
+        .stdout(predicate::str::contains("built version 1.0.0: 86 tables"))
         .stdout(predicate::str::contains("0 computed"))
         .stderr(predicate::str::contains("\"message\":\"Build complete.\""));
     assert!(dir.path().join("rel/manifest.json").is_file());
