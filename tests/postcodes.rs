@@ -400,6 +400,42 @@ fn lookup_answers_a_messy_csv_row_by_row_and_never_stops() {
         "{err}"
     );
     assert!(!err.contains("Northern Ireland has no edition"), "{err}");
+    // Where the answers came from, for the audit's record.
+    assert!(err.contains("answers from release 1.0.0 at "), "{err}");
+
+    // A header that starts like a code (`w01`: week 1) is still a header,
+    // and 250 blank rows do not hide the column from detection.
+    let weeks = dir.path().join("weeks.csv");
+    std::fs::write(
+        &weeks,
+        format!("postcode,w01\n{}{pc},3\n", "\n".repeat(250)),
+    )
+    .unwrap();
+    let out = assert_cmd::Command::cargo_bin("census-pipeline")
+        .unwrap()
+        .args(["lookup", "--release"])
+        .arg(&b.out)
+        .arg(&weeks)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines[0].starts_with("postcode,w01,"), "{}", lines[0]);
+    assert_eq!(
+        lines.len(),
+        1 + 251,
+        "the header, 250 blank rows, the postcode"
+    );
+    assert!(
+        lines[251].starts_with(&format!("{pc},3,{pc},")),
+        "{}",
+        lines[251]
+    );
 
     // A file saved with semicolons is one column: the error says why.
     let semi = dir.path().join("semi.csv");

@@ -17,8 +17,8 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::frame::{Cells, Table};
 use crate::hash::HashMap;
 use crate::postcode::{normalise, Compact};
-use crate::read::blank_rows::BlankRowsKept;
-use crate::read::bounded::Bounded;
+use crate::read::blank_rows::{is_blank, BlankRowsKept, TrailingBlankRowsDropped};
+use crate::read::bounded::{Bounded, Exceeded};
 // One index edition as the release's `postcodes/index.json` lists it: the
 // API stage writes its spec's editions there as they are.
 use crate::stages::api::Edition as EditionRef;
@@ -48,6 +48,9 @@ pub struct LookupReport {
     /// Nations with no edition of `--year` or before, each answered from
     /// its earliest edition instead, said in words.
     pub later_than_year: Vec<String>,
+    /// The release's version, from its manifest, so that an audit can
+    /// record where its answers came from (`None`: no readable manifest).
+    pub release_version: Option<String>,
 }
 
 /// The appended columns.
@@ -159,7 +162,7 @@ impl Release {
 
     /// Whether `code` is of a small area of an edition the run answers from.
     fn is_area_code(&self, code: &str) -> bool {
-        self.editions.iter().any(|e| e.e.pattern.is_match(code))
+        code_shaped(code) && self.editions.iter().any(|e| e.e.pattern.is_match(code))
     }
 
     /// The answer for a small-area code.
@@ -369,6 +372,28 @@ fn area_code(value: &str) -> String {
     value.trim().to_ascii_uppercase()
 }
 
+/// Whether `code` has the whole shape of a small-area code: a GSS code
+/// (a letter and eight digits: E01000001, S01006506) or a Northern Irish
+/// Super Output Area (95AA01S1, 95AA02W1). The editions' patterns check
+/// only a prefix, which a header such as `w01` or a typo such as `95`
+/// would pass.
+fn code_shaped(code: &str) -> bool {
+    let b = code.as_bytes();
+    let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
+    match b {
+        [first, rest @ ..] if b.len() == 9 && first.is_ascii_uppercase() && digits(rest) => true,
+        [b'9', b'5', l1, l2, d1, d2, kind, n @ ..] => {
+            l1.is_ascii_uppercase()
+                && l2.is_ascii_uppercase()
+                && digits(&[*d1, *d2])
+                && matches!(kind, b'S' | b'W')
+                && (1..=2).contains(&n.len())
+                && digits(n)
+        }
+        _ => false,
+    }
+}
+
 /// The answer for one cell.
 fn answer(release: &Release, value: &str, by_postcode: bool) -> (Option<String>, Answer) {
     if value.trim().is_empty() {
@@ -391,13 +416,18 @@ fn answer(release: &Release, value: &str, by_postcode: bool) -> (Option<String>,
     }
 }
 
+/// The input's records after the first, streamed.
+type Records = TrailingBlankRowsDropped<
+    csv::ByteRecordsIntoIter<std::io::BufReader<BlankRowsKept<Bounded<std::fs::File>>>>,
+>;
+
 /// The input: its header (or names made up for a file without one), the
 /// first rows (read to find the column) and the rest, streamed.
 struct Input {
     header: csv::ByteRecord,
     headerless: bool,
     sample: Vec<csv::ByteRecord>,
-    rest: csv::ByteRecordsIntoIter<std::io::BufReader<BlankRowsKept<Bounded<std::fs::File>>>>,
+    rest: Records,
 }
 
 impl Input {
@@ -409,23 +439,31 @@ impl Input {
             ..Default::default()
         };
         let bounded = Bounded::lines(file, &limits);
-        let mut records = csv::ReaderBuilder::new()
-            .has_headers(false)
-            .flexible(true)
-            .from_reader(std::io::BufReader::with_capacity(
-                1 << 20,
-                BlankRowsKept::new(bounded),
-            ))
-            .into_byte_records();
+        let mut records = TrailingBlankRowsDropped::new(
+            csv::ReaderBuilder::new()
+                .has_headers(false)
+                .flexible(true)
+                .from_reader(std::io::BufReader::with_capacity(
+                    1 << 20,
+                    BlankRowsKept::new(bounded),
+                ))
+                .into_byte_records(),
+        );
         let bad = |e: csv::Error| malformed(e, path);
         let first = records
             .next()
             .transpose()
             .map_err(bad)?
             .ok_or_else(|| usage(format!("{} is empty", path.display())))?;
+        // 200 rows with content to find the column by (blank rows are
+        // kept in place, but tell nothing), within a bounded sample.
         let mut sample = Vec::new();
-        for rec in records.by_ref().take(200) {
-            sample.push(rec.map_err(bad)?);
+        let mut with_content = 0;
+        while with_content < 200 && sample.len() < 20_000 {
+            let Some(rec) = records.next() else { break };
+            let rec = rec.map_err(bad)?;
+            with_content += usize::from(!is_blank(&rec));
+            sample.push(rec);
         }
         // A first row of postcodes or codes is data, not a header.
         let looks_like_data = named.is_none()
@@ -451,6 +489,15 @@ impl Input {
 
 fn malformed(e: csv::Error, path: &Path) -> Error {
     match e.into_kind() {
+        // The catalog's limits do not apply to a look-up's input: say
+        // what the line means instead of how to raise them.
+        csv::ErrorKind::Io(io) if io.get_ref().is_some_and(|i| i.is::<Exceeded>()) => {
+            usage(format!(
+                "{} holds {}: is it a CSV file, one row per line?",
+                path.display(),
+                io.get_ref().map(ToString::to_string).unwrap_or_default()
+            ))
+        }
         csv::ErrorKind::Io(io) => {
             crate::read::bounded::read_error(io, "cannot read the input").file(path)
         }
@@ -561,6 +608,7 @@ pub fn run(opts: &LookupOptions) -> Result<LookupReport> {
         column: cell(&input.header, col),
         by_postcode,
         headerless: input.headerless,
+        release_version: release_version(&opts.release),
         ..LookupReport::default()
     };
     if let Some(y) = opts.year {
@@ -622,6 +670,18 @@ pub fn run(opts: &LookupOptions) -> Result<LookupReport> {
     Ok(report)
 }
 
+/// The version in the release's manifest, if it has a readable one.
+fn release_version(dir: &Path) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Manifest {
+        version: String,
+    }
+    let bytes = std::fs::read(dir.join("manifest.json")).ok()?;
+    serde_json::from_slice::<Manifest>(&bytes)
+        .ok()
+        .map(|m| m.version)
+}
+
 /// Rows answered at once: enough to keep both cores busy, few enough to
 /// hold (64k rows of a patient list are a few MB).
 const BATCH: usize = 1 << 16;
@@ -645,4 +705,36 @@ fn refuse_overwriting_input(input: &Path, output: &Path) -> Result<()> {
 
 fn write_error(e: csv::Error) -> Error {
     Error::unreadable(format!("cannot write the output: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_whole_small_area_codes_are_taken_for_codes() {
+        for code in [
+            "E01000001",
+            "S01006506",
+            "W01000001",
+            "95AA01S1",
+            "95GG35S12",
+            "95AA02W1",
+        ] {
+            assert!(code_shaped(code), "{code}");
+        }
+        for not in [
+            "W01",
+            "S01_Q",
+            "95",
+            "9512345678",
+            "S01007566X",
+            "E0100000",
+            "e01000001",
+            "95AA01X1",
+            "DT1 1AA",
+        ] {
+            assert!(!code_shaped(not), "{not}");
+        }
+    }
 }

@@ -249,6 +249,13 @@ fn lookup(opts: census_pipeline::lookup::LookupOptions) -> anyhow::Result<()> {
             "the first row holds data, not names: the columns are named column_1, column_2, ..."
         );
     }
+    eprintln!(
+        "answers from release {} at {}",
+        r.release_version
+            .as_deref()
+            .unwrap_or("(version unknown: no readable manifest.json)"),
+        opts.release.display()
+    );
     for line in &r.later_than_year {
         eprintln!("{line}");
     }

@@ -3,14 +3,18 @@
 //! The csv crate skips blank lines. In a one-column patient list a blank
 //! line is a patient whose postcode is missing, so skipping it would move
 //! every later answer up beside the wrong patient. [`BlankRowsKept`] writes
-//! `""` into each blank line that lies between two rows, outside any quoted
-//! cell, so that the csv crate reads it as a row with one empty cell.
+//! `""` into each blank line after the first row, outside any quoted cell,
+//! so that the csv crate reads it as a row with one empty cell; and
+//! [`TrailingBlankRowsDropped`] drops the rows with every cell empty that
+//! follow the last row with content (a file's trailing newlines are not
+//! patients, and they move no answer). Blank lines before the first row
+//! stay blank, and are skipped.
 //!
-//! Blank lines before the first row or after the last stay blank (and are
-//! skipped): they move no answer, and a file's trailing newlines are not
-//! patients.
+//! Both hold a fixed amount of memory however many blank lines there are.
 
 use std::io::{self, Read};
+
+const BOM: &[u8] = b"\xef\xbb\xbf";
 
 /// Where the scan stands, following csv_core's reading of `,`, `"`, `\r`
 /// and `\n` (a quote opens a quoted cell only at a cell's start; `""`
@@ -22,6 +26,10 @@ enum State {
     LineStart {
         after_cr: bool,
     },
+    /// A `\r` at the start of a line after a `\r`: a blank line, unless a
+    /// `\n` follows (`\r\r\n`, which Python's csv module writes on Windows
+    /// for one line end).
+    SecondCr,
     CellStart,
     Unquoted,
     Quoted,
@@ -31,14 +39,14 @@ enum State {
 }
 
 /// A reader that passes a CSV file through, writing `""` into each blank
-/// line between rows.
+/// line after its first row.
 pub struct BlankRowsKept<R> {
     inner: R,
     state: State,
+    /// Bytes of a byte-order mark seen at the start (csv_core strips it).
+    bom: usize,
     /// Whether a row has begun: blank lines before the first are left alone.
     seen_row: bool,
-    /// The line ends of blank lines not yet known to lie before a row.
-    pending: Vec<u8>,
     /// Bytes ready to hand out, and how many have been.
     out: Vec<u8>,
     taken: usize,
@@ -50,8 +58,8 @@ impl<R: Read> BlankRowsKept<R> {
         BlankRowsKept {
             inner,
             state: State::LineStart { after_cr: false },
+            bom: 0,
             seen_row: false,
-            pending: Vec::new(),
             out: Vec::new(),
             taken: 0,
             input: vec![0; 64 << 10],
@@ -59,34 +67,70 @@ impl<R: Read> BlankRowsKept<R> {
     }
 
     fn scan(&mut self, b: u8) {
-        use State::*;
-        if let LineStart { after_cr } = self.state {
-            match b {
-                // The `\n` of a `\r\n` that ended the line before.
-                b'\n' if after_cr => self.hold_or_pass(b),
-                b'\n' | b'\r' => {
-                    if self.seen_row {
-                        // A blank line: its `""` is written only if a row follows.
-                        self.pending.extend_from_slice(b"\x00");
-                        self.pending.push(b);
-                    } else {
-                        self.out.push(b);
-                    }
-                }
-                _ => {
-                    self.flush_pending();
-                    self.seen_row = true;
-                }
-            }
-            self.state = match b {
-                b'\n' => LineStart { after_cr: false },
-                b'\r' => LineStart { after_cr: true },
-                _ => CellStart,
-            };
-            if !matches!(self.state, CellStart) {
+        if self.bom < BOM.len() && !self.seen_row {
+            if b == BOM[self.bom] {
+                self.bom += 1;
+                self.out.push(b);
                 return;
             }
+            if self.bom > 0 {
+                // Part of a mark only: the bytes began a row.
+                self.seen_row = true;
+                self.state = State::Unquoted;
+            }
+            self.bom = BOM.len();
         }
+        match self.state {
+            State::LineStart { after_cr } => self.line_start(b, after_cr),
+            State::SecondCr => {
+                if b == b'\n' {
+                    // `\r\r\n`: one line end, no blank line.
+                    self.out.extend_from_slice(b"\r\n");
+                    self.state = State::LineStart { after_cr: false };
+                } else {
+                    self.blank_line(b'\r');
+                    self.state = State::LineStart { after_cr: true };
+                    self.scan(b);
+                }
+            }
+            _ => self.in_row(b),
+        }
+    }
+
+    fn line_start(&mut self, b: u8, after_cr: bool) {
+        match b {
+            // The `\n` of a `\r\n` that ended the line before.
+            b'\n' if after_cr => {
+                self.out.push(b);
+                self.state = State::LineStart { after_cr: false };
+            }
+            b'\r' if after_cr && self.seen_row => self.state = State::SecondCr,
+            b'\n' | b'\r' => {
+                if self.seen_row {
+                    self.blank_line(b);
+                } else {
+                    self.out.push(b);
+                }
+                self.state = State::LineStart {
+                    after_cr: b == b'\r',
+                };
+            }
+            _ => {
+                self.seen_row = true;
+                self.state = State::CellStart;
+                self.in_row(b);
+            }
+        }
+    }
+
+    /// A blank line between rows: an empty cell, then its line end.
+    fn blank_line(&mut self, end: u8) {
+        self.out.extend_from_slice(b"\"\"");
+        self.out.push(end);
+    }
+
+    fn in_row(&mut self, b: u8) {
+        use State::*;
         self.out.push(b);
         self.state = match (self.state, b) {
             (CellStart, b'"') | (QuoteInQuoted, b'"') => Quoted,
@@ -98,29 +142,6 @@ impl<R: Read> BlankRowsKept<R> {
             _ => Unquoted,
         };
     }
-
-    /// A line end that completes a `\r\n`: part of the blank line held, if
-    /// one is.
-    fn hold_or_pass(&mut self, b: u8) {
-        if self.pending.is_empty() {
-            self.out.push(b);
-        } else {
-            self.pending.push(b);
-        }
-    }
-
-    /// The blank lines held lie between rows: each becomes `""`. A zero
-    /// byte marks where each began.
-    fn flush_pending(&mut self) {
-        for &p in &self.pending {
-            if p == 0 {
-                self.out.extend_from_slice(b"\"\"");
-            } else {
-                self.out.push(p);
-            }
-        }
-        self.pending.clear();
-    }
 }
 
 impl<R: Read> Read for BlankRowsKept<R> {
@@ -130,7 +151,10 @@ impl<R: Read> Read for BlankRowsKept<R> {
             self.taken = 0;
             let n = self.inner.read(&mut self.input)?;
             if n == 0 {
-                // Blank lines after the last row stay blank: dropped.
+                if self.state == State::SecondCr {
+                    // A last `\r\r`: a blank line at the end, dropped.
+                    self.state = State::LineStart { after_cr: true };
+                }
                 return Ok(0);
             }
             let input = std::mem::take(&mut self.input);
@@ -146,6 +170,57 @@ impl<R: Read> Read for BlankRowsKept<R> {
     }
 }
 
+/// Records as the csv crate reads them, but those with every cell empty
+/// after the last record with content are dropped. The ones before it are
+/// counted and given back as they were (one empty cell each), so memory
+/// stays fixed however many there are.
+pub struct TrailingBlankRowsDropped<I> {
+    inner: I,
+    held: u64,
+    next: Option<csv::ByteRecord>,
+}
+
+impl<I> TrailingBlankRowsDropped<I> {
+    pub fn new(inner: I) -> Self {
+        TrailingBlankRowsDropped {
+            inner,
+            held: 0,
+            next: None,
+        }
+    }
+}
+
+/// Whether every cell of a record is empty.
+pub fn is_blank(rec: &csv::ByteRecord) -> bool {
+    rec.iter().all(<[u8]>::is_empty)
+}
+
+impl<I: Iterator<Item = csv::Result<csv::ByteRecord>>> Iterator for TrailingBlankRowsDropped<I> {
+    type Item = csv::Result<csv::ByteRecord>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let blank = || csv::ByteRecord::from(vec![""]);
+        if self.next.is_some() {
+            if self.held > 0 {
+                self.held -= 1;
+                return Some(Ok(blank()));
+            }
+            return self.next.take().map(Ok);
+        }
+        loop {
+            match self.inner.next()? {
+                Ok(rec) if is_blank(&rec) => self.held += 1,
+                Ok(rec) if self.held > 0 => {
+                    self.held -= 1;
+                    self.next = Some(rec);
+                    return Some(Ok(blank()));
+                }
+                other => return Some(other),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,10 +233,28 @@ mod tests {
         s
     }
 
+    /// The rows the csv crate reads from `text` through both adapters.
+    fn rows(text: &str) -> Vec<Vec<String>> {
+        let records = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(BlankRowsKept::new(text.as_bytes()))
+            .into_byte_records();
+        TrailingBlankRowsDropped::new(records)
+            .map(|r| {
+                r.unwrap()
+                    .iter()
+                    .map(|c| String::from_utf8_lossy(c).into_owned())
+                    .collect()
+            })
+            .collect()
+    }
+
     #[test]
     fn a_blank_line_between_rows_becomes_an_empty_cell() {
         assert_eq!(kept("pc\nA\n\nB\n"), "pc\nA\n\"\"\nB\n");
         assert_eq!(kept("A\n\n\nB"), "A\n\"\"\n\"\"\nB");
+        assert_eq!(rows("pc\nA\n\nB\n"), [["pc"], ["A"], [""], ["B"]]);
     }
 
     #[test]
@@ -171,9 +264,25 @@ mod tests {
     }
 
     #[test]
-    fn blank_lines_before_the_first_row_or_after_the_last_stay_blank() {
-        assert_eq!(kept("\n\nA\nB\n\n\n"), "\n\nA\nB\n");
-        assert_eq!(kept(""), "");
+    fn a_doubled_carriage_return_before_a_line_feed_is_one_line_end() {
+        // Python's csv writer on Windows, without newline=''.
+        let text = "id,pc\r\r\n1,A\r\r\n2,B\r\r\n";
+        assert_eq!(kept(text), text);
+        assert_eq!(rows(text), [["id", "pc"], ["1", "A"], ["2", "B"]]);
+    }
+
+    #[test]
+    fn blank_lines_before_the_first_row_or_after_the_last_are_no_rows() {
+        assert_eq!(kept("\n\nA\nB\n"), "\n\nA\nB\n");
+        assert_eq!(rows("\n\nA\nB\n\n\n\r\n"), [["A"], ["B"]]);
+        assert_eq!(rows("A\n,\n\"\"\n"), [["A"]]);
+        assert_eq!(rows(""), Vec::<Vec<String>>::new());
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_not_a_row() {
+        let text = "\u{feff}\r\n\r\npostcode\r\nA\r\n\r\nB\r\n";
+        assert_eq!(rows(text), [["postcode"], ["A"], [""], ["B"]]);
     }
 
     #[test]
@@ -206,7 +315,7 @@ mod tests {
 
     #[test]
     fn reads_the_same_whatever_the_pieces_it_is_given_in() {
-        let text = "pc\r\nA\r\n\r\n\"B\n\nC\"\r\n\r\nD";
+        let text = "\u{feff}pc\r\nA\r\n\r\n\"B\n\nC\"\r\n\r\nD\r\r\nE";
         let mut r = BlankRowsKept::new(Trickle(text.as_bytes()));
         let mut out = Vec::new();
         let mut one = [0u8; 1];
@@ -215,7 +324,26 @@ mod tests {
         }
         assert_eq!(
             String::from_utf8(out).unwrap(),
-            "pc\r\nA\r\n\"\"\r\n\"B\n\nC\"\r\n\"\"\r\nD"
+            "\u{feff}pc\r\nA\r\n\"\"\r\n\"B\n\nC\"\r\n\"\"\r\nD\r\r\nE"
         );
+    }
+
+    #[test]
+    fn a_million_blank_lines_hold_no_more_memory_than_one() {
+        let mut text = String::from("A\n");
+        text.push_str(&"\n".repeat(1_000_000));
+        text.push_str("B\n");
+        let mut r = BlankRowsKept::new(text.as_bytes());
+        let mut buf = [0u8; 4096];
+        let mut most = 0;
+        while r.read(&mut buf).unwrap() > 0 {
+            most = most.max(r.out.capacity());
+        }
+        assert!(most <= 4 * (64 << 10), "{most} bytes held");
+        let records = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader(BlankRowsKept::new(text.as_bytes()))
+            .into_byte_records();
+        assert_eq!(TrailingBlankRowsDropped::new(records).count(), 1_000_002);
     }
 }

@@ -107,10 +107,11 @@ impl<R: Read> Read for Bounded<R> {
             return Err(std::io::Error::other(Exceeded::Bytes(self.max_bytes)));
         }
         if let Some(max) = self.max_line {
-            // Each stretch between newlines extends the current line.
+            // Each stretch between line ends extends the current line (a
+            // `\r` ends one too: files written with CR alone have no `\n`).
             let mut rest = &buf[..n];
             loop {
-                let end = memchr::memchr(b'\n', rest);
+                let end = memchr::memchr2(b'\n', b'\r', rest);
                 self.line += end.unwrap_or(rest.len());
                 if self.line > max {
                     return Err(std::io::Error::other(Exceeded::Line(max)));
