@@ -55,8 +55,9 @@ pub enum Unit {
     PerKm2,
     /// Square kilometres.
     Km2,
-    /// A standardised ratio (an illness factor, a mortality ratio): 100 =
-    /// the nation's average; never negative.
+    /// A ratio, never negative: a standardised ratio (an illness factor, a
+    /// mortality ratio), whose description says 100 = the nation's average,
+    /// or people per GP.
     Ratio,
     /// Minutes of travel.
     Minutes,
@@ -149,7 +150,13 @@ impl TryFrom<String> for Unit {
             "mixed" => Unit::Mixed,
             "flag" => Unit::Flag,
             other => {
-                let n = |prefix: &str| other.strip_prefix(prefix).and_then(|n| n.parse().ok());
+                // Digits as written back: no sign, no leading zero.
+                let n = |prefix: &str| {
+                    other
+                        .strip_prefix(prefix)
+                        .filter(|n| n.bytes().all(|b| b.is_ascii_digit()) && !n.starts_with('0'))
+                        .and_then(|n| n.parse().ok())
+                };
                 match (n("band_"), n("per_")) {
                     (Some(n), _) if n >= 2 => Unit::Band(n),
                     (_, Some(n)) if n >= 2 => Unit::Per(n),
@@ -477,7 +484,16 @@ mod tests {
             Unit::try_from("per_10000".to_string()),
             Ok(Unit::Per(10_000))
         );
-        for bad in ["furlongs", "per_", "per_1", "per_m2", "band_1"] {
+        for bad in [
+            "furlongs",
+            "per_",
+            "per_1",
+            "per_m2",
+            "band_1",
+            "per_+1000",
+            "per_01000",
+            "band_+5",
+        ] {
             assert!(Unit::try_from(bad.to_string()).is_err(), "{bad}");
         }
     }
