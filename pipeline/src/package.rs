@@ -70,7 +70,7 @@ pub fn describe_field(name: &str) -> String {
         return "100 * rank / N within the nation and edition; near 0 = most deprived.".into();
     }
     if let Some(id) = name.strip_prefix("z_") {
-        return format!("Census 2021 indicator `{id}` standardised across areas; higher = more favourable unless descriptive.");
+        return format!("Indicator `{id}` of census2021_indicators (Census 2021, but for private_outdoor_space_share, ONS address data of 2020) standardised across areas; higher = more favourable unless descriptive.");
     }
     match name {
         "comparable" => "Whether the row may be compared between editions; when false, `not_comparable_reason` says why.".into(),

@@ -110,10 +110,10 @@ pub fn table(
     let mut meta = BuiltTable::new(
         &spec.lsoa11_table,
         format!(
-            "{} {} IMD {ae} expressed on LSOA 2011 codes, for record linkage with data still keyed on LSOA 2011. Every row says how its value was obtained: \
+            "{} IMD {ae} expressed on LSOA 2011 codes, for record linkage with data still keyed on LSOA 2011. Every row says how its value was obtained: \
              U the LSOA's own value; M (merged into one LSOA 2021) the merged area's value; S (split into several) the population-weighted mean rank percentile \
              of the children, with a decile from it and no rank; X (irregular) no value. Rank 1 = most deprived.",
-            spec.description, spec.nation
+            spec.nation
         ),
     );
     meta.notes = spec.after.population.note.iter().cloned().collect();

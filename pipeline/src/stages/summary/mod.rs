@@ -237,11 +237,17 @@ impl AreaSummaryStage {
             ),
             missing,
             computed,
+            // Said again as notes, which the API shows beside the values.
             notes: self
                 .population
                 .approximate
                 .iter()
                 .map(|w| format!("Population weights: {w}"))
+                .chain(
+                    self.scales_approximate
+                        .iter()
+                        .map(|s| format!("Income and employment scales are approximate: {s}")),
+                )
                 .collect(),
             verification: Some(report),
         };
