@@ -401,7 +401,10 @@ fn lookup_answers_a_messy_csv_row_by_row_and_never_stops() {
     );
     assert!(!err.contains("Northern Ireland has no edition"), "{err}");
     // Where the answers came from, for the audit's record.
-    assert!(err.contains("answers from release 1.0.0 at "), "{err}");
+    assert!(
+        err.contains("answers from release 1.0.0 (catalog `shared`, built by census-pipeline "),
+        "{err}"
+    );
 
     // A header that starts like a code (`w01`: week 1) is still a header,
     // and 250 blank rows do not hide the column from detection.
@@ -436,6 +439,23 @@ fn lookup_answers_a_messy_csv_row_by_row_and_never_stops() {
         "{}",
         lines[251]
     );
+
+    // A headerless list's first patient may have no postcode: the blank
+    // line before it is a row too.
+    let headless = dir.path().join("headless.csv");
+    std::fs::write(&headless, format!("\n{pc}\n{lower}\n")).unwrap();
+    let out = assert_cmd::Command::cargo_bin("census-pipeline")
+        .unwrap()
+        .args(["lookup", "--release"])
+        .arg(&b.out)
+        .arg(&headless)
+        .output()
+        .unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1 + 3, "{text}");
+    assert!(lines[1].contains("the cell is empty"), "{}", lines[1]);
+    assert!(lines[2].starts_with(&format!("{pc},{pc},")), "{}", lines[2]);
 
     // A file saved with semicolons is one column: the error says why.
     let semi = dir.path().join("semi.csv");

@@ -374,7 +374,7 @@ fn area_code(value: &str) -> String {
 
 /// Whether `code` has the whole shape of a small-area code: a GSS code
 /// (a letter and eight digits: E01000001, S01006506) or a Northern Irish
-/// Super Output Area (95AA01S1, 95AA02W1). The editions' patterns check
+/// Super Output Area (95AA01S1, 95AA02W1, 95UU99C1). The editions' patterns check
 /// only a prefix, which a header such as `w01` or a typo such as `95`
 /// would pass.
 fn code_shaped(code: &str) -> bool {
@@ -382,11 +382,12 @@ fn code_shaped(code: &str) -> bool {
     let digits = |s: &[u8]| !s.is_empty() && s.iter().all(u8::is_ascii_digit);
     match b {
         [first, rest @ ..] if b.len() == 9 && first.is_ascii_uppercase() && digits(rest) => true,
+        // S, W or C (95UU99C1): the kind of area the SOA was built from.
         [b'9', b'5', l1, l2, d1, d2, kind, n @ ..] => {
             l1.is_ascii_uppercase()
                 && l2.is_ascii_uppercase()
                 && digits(&[*d1, *d2])
-                && matches!(kind, b'S' | b'W')
+                && kind.is_ascii_uppercase()
                 && (1..=2).contains(&n.len())
                 && digits(n)
         }
@@ -439,22 +440,43 @@ impl Input {
             ..Default::default()
         };
         let bounded = Bounded::lines(file, &limits);
-        let mut records = TrailingBlankRowsDropped::new(
-            csv::ReaderBuilder::new()
-                .has_headers(false)
-                .flexible(true)
-                .from_reader(std::io::BufReader::with_capacity(
-                    1 << 20,
-                    BlankRowsKept::new(bounded),
-                ))
-                .into_byte_records(),
-        );
+        let mut raw = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(std::io::BufReader::with_capacity(
+                1 << 20,
+                BlankRowsKept::new(bounded),
+            ))
+            .into_byte_records();
         let bad = |e: csv::Error| malformed(e, path);
-        let first = records
-            .next()
-            .transpose()
-            .map_err(bad)?
-            .ok_or_else(|| usage(format!("{} is empty", path.display())))?;
+        // Blank rows before the first with content are nothing before a
+        // header, but patients without a postcode before a headerless
+        // file's first: counted until that is known.
+        let mut leading = 0;
+        let first = loop {
+            match raw.next().transpose().map_err(bad)? {
+                Some(rec) if is_blank(&rec) => leading += 1,
+                Some(rec) => break rec,
+                None => return Err(usage(format!("{} is empty", path.display()))),
+            }
+        };
+        // A first row of postcodes or codes is data, not a header.
+        let looks_like_data = named.is_none()
+            && (0..first.len()).any(|i| {
+                let v = cell(&first, i);
+                normalise(&v).is_some() || release.is_area_code(&area_code(&v))
+            });
+        let (header, headerless, mut records) = if looks_like_data {
+            let names = (1..=first.len()).map(|i| format!("column_{i}"));
+            let names = csv::ByteRecord::from(names.collect::<Vec<_>>());
+            (
+                names,
+                true,
+                TrailingBlankRowsDropped::after(leading, first, raw),
+            )
+        } else {
+            (first, false, TrailingBlankRowsDropped::new(raw))
+        };
         // 200 rows with content to find the column by (blank rows are
         // kept in place, but tell nothing), within a bounded sample.
         let mut sample = Vec::new();
@@ -465,19 +487,6 @@ impl Input {
             with_content += usize::from(!is_blank(&rec));
             sample.push(rec);
         }
-        // A first row of postcodes or codes is data, not a header.
-        let looks_like_data = named.is_none()
-            && (0..first.len()).any(|i| {
-                let v = cell(&first, i);
-                normalise(&v).is_some() || release.is_area_code(&area_code(&v))
-            });
-        let (header, headerless) = if looks_like_data {
-            let names = (1..=first.len()).map(|i| format!("column_{i}"));
-            sample.insert(0, first);
-            (csv::ByteRecord::from(names.collect::<Vec<_>>()), true)
-        } else {
-            (first, false)
-        };
         Ok(Input {
             header,
             headerless,
@@ -670,16 +679,22 @@ pub fn run(opts: &LookupOptions) -> Result<LookupReport> {
     Ok(report)
 }
 
-/// The version in the release's manifest, if it has a readable one.
+/// The release as its manifest names it (version, catalog, engine), if
+/// it has a readable manifest.
 fn release_version(dir: &Path) -> Option<String> {
     #[derive(Deserialize)]
     struct Manifest {
         version: String,
+        catalog: String,
+        pipeline_version: String,
     }
     let bytes = std::fs::read(dir.join("manifest.json")).ok()?;
-    serde_json::from_slice::<Manifest>(&bytes)
-        .ok()
-        .map(|m| m.version)
+    serde_json::from_slice::<Manifest>(&bytes).ok().map(|m| {
+        format!(
+            "{} (catalog `{}`, built by census-pipeline {})",
+            m.version, m.catalog, m.pipeline_version
+        )
+    })
 }
 
 /// Rows answered at once: enough to keep both cores busy, few enough to
@@ -720,6 +735,7 @@ mod tests {
             "95AA01S1",
             "95GG35S12",
             "95AA02W1",
+            "95UU99C1",
         ] {
             assert!(code_shaped(code), "{code}");
         }
@@ -731,7 +747,7 @@ mod tests {
             "S01007566X",
             "E0100000",
             "e01000001",
-            "95AA01X1",
+            "95AA01x1",
             "DT1 1AA",
         ] {
             assert!(!code_shaped(not), "{not}");

@@ -254,7 +254,9 @@ fn lookup(opts: census_pipeline::lookup::LookupOptions) -> anyhow::Result<()> {
         r.release_version
             .as_deref()
             .unwrap_or("(version unknown: no readable manifest.json)"),
-        opts.release.display()
+        std::fs::canonicalize(&opts.release)
+            .unwrap_or_else(|_| opts.release.clone())
+            .display()
     );
     for line in &r.later_than_year {
         eprintln!("{line}");

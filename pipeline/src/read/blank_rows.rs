@@ -3,12 +3,13 @@
 //! The csv crate skips blank lines. In a one-column patient list a blank
 //! line is a patient whose postcode is missing, so skipping it would move
 //! every later answer up beside the wrong patient. [`BlankRowsKept`] writes
-//! `""` into each blank line after the first row, outside any quoted cell,
-//! so that the csv crate reads it as a row with one empty cell; and
+//! `""` into each blank line, outside any quoted cell, so that the csv
+//! crate reads it as a row with one empty cell; and
 //! [`TrailingBlankRowsDropped`] drops the rows with every cell empty that
 //! follow the last row with content (a file's trailing newlines are not
-//! patients, and they move no answer). Blank lines before the first row
-//! stay blank, and are skipped.
+//! patients, and they move no answer). Whether blank rows before the first
+//! row with content are rows is the reader's to decide: not before a
+//! header, but before a headerless file's first patient.
 //!
 //! Both hold a fixed amount of memory however many blank lines there are.
 
@@ -16,16 +17,23 @@ use std::io::{self, Read};
 
 const BOM: &[u8] = b"\xef\xbb\xbf";
 
+/// How the line before ended, so that the second byte of a two-byte line
+/// end (`\r\n`, or the rarer `\n\r`) is not read as a blank line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ended {
+    /// With nothing a next byte could complete (the start of the file, or
+    /// a two-byte line end).
+    Whole,
+    Cr,
+    Lf,
+}
+
 /// Where the scan stands, following csv_core's reading of `,`, `"`, `\r`
 /// and `\n` (a quote opens a quoted cell only at a cell's start; `""`
 /// inside one is a quote).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
-    /// At the start of a line; `after_cr` when the line ended with `\r`,
-    /// so that a `\n` next only completes its `\r\n`.
-    LineStart {
-        after_cr: bool,
-    },
+    LineStart(Ended),
     /// A `\r` at the start of a line after a `\r`: a blank line, unless a
     /// `\n` follows (`\r\r\n`, which Python's csv module writes on Windows
     /// for one line end).
@@ -39,14 +47,15 @@ enum State {
 }
 
 /// A reader that passes a CSV file through, writing `""` into each blank
-/// line after its first row.
+/// line.
 pub struct BlankRowsKept<R> {
     inner: R,
     state: State,
     /// Bytes of a byte-order mark seen at the start (csv_core strips it).
     bom: usize,
-    /// Whether a row has begun: blank lines before the first are left alone.
-    seen_row: bool,
+    /// Whether anything but a mark has been read: a mark after that is
+    /// text.
+    started: bool,
     /// Bytes ready to hand out, and how many have been.
     out: Vec<u8>,
     taken: usize,
@@ -57,9 +66,9 @@ impl<R: Read> BlankRowsKept<R> {
     pub fn new(inner: R) -> Self {
         BlankRowsKept {
             inner,
-            state: State::LineStart { after_cr: false },
+            state: State::LineStart(Ended::Whole),
             bom: 0,
-            seen_row: false,
+            started: false,
             out: Vec::new(),
             taken: 0,
             input: vec![0; 64 << 10],
@@ -67,7 +76,7 @@ impl<R: Read> BlankRowsKept<R> {
     }
 
     fn scan(&mut self, b: u8) {
-        if self.bom < BOM.len() && !self.seen_row {
+        if self.bom < BOM.len() && !self.started {
             if b == BOM[self.bom] {
                 self.bom += 1;
                 self.out.push(b);
@@ -75,21 +84,22 @@ impl<R: Read> BlankRowsKept<R> {
             }
             if self.bom > 0 {
                 // Part of a mark only: the bytes began a row.
-                self.seen_row = true;
+                self.started = true;
                 self.state = State::Unquoted;
             }
             self.bom = BOM.len();
         }
+        self.started = true;
         match self.state {
-            State::LineStart { after_cr } => self.line_start(b, after_cr),
+            State::LineStart(ended) => self.line_start(b, ended),
             State::SecondCr => {
                 if b == b'\n' {
                     // `\r\r\n`: one line end, no blank line.
                     self.out.extend_from_slice(b"\r\n");
-                    self.state = State::LineStart { after_cr: false };
+                    self.state = State::LineStart(Ended::Whole);
                 } else {
                     self.blank_line(b'\r');
-                    self.state = State::LineStart { after_cr: true };
+                    self.state = State::LineStart(Ended::Cr);
                     self.scan(b);
                 }
             }
@@ -97,26 +107,19 @@ impl<R: Read> BlankRowsKept<R> {
         }
     }
 
-    fn line_start(&mut self, b: u8, after_cr: bool) {
-        match b {
-            // The `\n` of a `\r\n` that ended the line before.
-            b'\n' if after_cr => {
+    fn line_start(&mut self, b: u8, ended: Ended) {
+        match (b, ended) {
+            // The second byte of a `\r\n` or `\n\r` that ended the line.
+            (b'\n', Ended::Cr) | (b'\r', Ended::Lf) => {
                 self.out.push(b);
-                self.state = State::LineStart { after_cr: false };
+                self.state = State::LineStart(Ended::Whole);
             }
-            b'\r' if after_cr && self.seen_row => self.state = State::SecondCr,
-            b'\n' | b'\r' => {
-                if self.seen_row {
-                    self.blank_line(b);
-                } else {
-                    self.out.push(b);
-                }
-                self.state = State::LineStart {
-                    after_cr: b == b'\r',
-                };
+            (b'\r', Ended::Cr) => self.state = State::SecondCr,
+            (b'\n' | b'\r', _) => {
+                self.blank_line(b);
+                self.state = State::LineStart(if b == b'\r' { Ended::Cr } else { Ended::Lf });
             }
             _ => {
-                self.seen_row = true;
                 self.state = State::CellStart;
                 self.in_row(b);
             }
@@ -137,8 +140,8 @@ impl<R: Read> BlankRowsKept<R> {
             (Quoted, b'"') => QuoteInQuoted,
             (Quoted, _) => Quoted,
             (_, b',') => CellStart,
-            (_, b'\n') => LineStart { after_cr: false },
-            (_, b'\r') => LineStart { after_cr: true },
+            (_, b'\n') => LineStart(Ended::Lf),
+            (_, b'\r') => LineStart(Ended::Cr),
             _ => Unquoted,
         };
     }
@@ -153,7 +156,7 @@ impl<R: Read> Read for BlankRowsKept<R> {
             if n == 0 {
                 if self.state == State::SecondCr {
                     // A last `\r\r`: a blank line at the end, dropped.
-                    self.state = State::LineStart { after_cr: true };
+                    self.state = State::LineStart(Ended::Cr);
                 }
                 return Ok(0);
             }
@@ -186,6 +189,16 @@ impl<I> TrailingBlankRowsDropped<I> {
             inner,
             held: 0,
             next: None,
+        }
+    }
+
+    /// Resumes after `blank` blank rows and the row with content that
+    /// followed them, which come first.
+    pub fn after(blank: u64, row: csv::ByteRecord, inner: I) -> Self {
+        TrailingBlankRowsDropped {
+            inner,
+            held: blank,
+            next: Some(row),
         }
     }
 }
@@ -272,17 +285,43 @@ mod tests {
     }
 
     #[test]
-    fn blank_lines_before_the_first_row_or_after_the_last_are_no_rows() {
-        assert_eq!(kept("\n\nA\nB\n"), "\n\nA\nB\n");
-        assert_eq!(rows("\n\nA\nB\n\n\n\r\n"), [["A"], ["B"]]);
+    fn blank_lines_before_the_first_row_are_rows_but_not_after_the_last() {
+        // Whether the first are patients is the reader's to decide (not
+        // before a header).
+        assert_eq!(kept("\n\nA\nB\n"), "\"\"\n\"\"\nA\nB\n");
+        assert_eq!(rows("\n\nA\nB\n\n\n\r\n"), [[""], [""], ["A"], ["B"]]);
         assert_eq!(rows("A\n,\n\"\"\n"), [["A"]]);
         assert_eq!(rows(""), Vec::<Vec<String>>::new());
     }
 
     #[test]
     fn a_byte_order_mark_is_not_a_row() {
-        let text = "\u{feff}\r\n\r\npostcode\r\nA\r\n\r\nB\r\n";
+        let text = "\u{feff}postcode\r\nA\r\n\r\nB\r\n";
         assert_eq!(rows(text), [["postcode"], ["A"], [""], ["B"]]);
+        let text = "\u{feff}\r\npostcode\r\n";
+        assert_eq!(rows(text), [[""], ["postcode"]]);
+    }
+
+    #[test]
+    fn a_line_feed_then_carriage_return_is_one_line_end() {
+        let text = "pc\n\rA\n\rB\n\r";
+        assert_eq!(kept(text), text);
+        assert_eq!(rows(text), [["pc"], ["A"], ["B"]]);
+        assert_eq!(rows("pc\n\r\n\rA"), [["pc"], [""], ["A"]]);
+    }
+
+    #[test]
+    fn rows_resume_after_the_blank_rows_a_reader_has_counted() {
+        let records = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .from_reader("C\n\n".as_bytes())
+            .into_byte_records();
+        let again: Vec<_> =
+            TrailingBlankRowsDropped::after(2, csv::ByteRecord::from(vec!["B"]), records)
+                .map(|r| r.unwrap())
+                .collect();
+        let b = |v: &str| csv::ByteRecord::from(vec![v]);
+        assert_eq!(again, [b(""), b(""), b("B"), b("C")]);
     }
 
     #[test]
