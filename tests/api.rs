@@ -187,6 +187,15 @@ fn ward_and_local_authority_files_hold_summaries_census_and_places_scores() {
     assert!(la["summaries"]["imd_england_2025_lad24"]["rank_of_imd_average_score"].is_number());
     assert!(la["places_scores"]["lad24"]["overall_score"].is_number());
     assert!(la["census"]["census2021_lad24"]["values"]["population"]["value"].is_number());
+    assert!(la["census"]["census2021_lad24"]["values"]["no_car_share"]["value"].is_number());
+    // The scales are sums of rounded rates: said beside them.
+    for file in [&w, &la] {
+        let caveats = file["caveats"].to_string();
+        assert!(
+            caveats.contains("Income and employment scales, and their ranks, are approximate"),
+            "{caveats}"
+        );
+    }
 }
 
 #[test]

@@ -237,7 +237,8 @@ impl AreaSummaryStage {
             ),
             missing,
             computed,
-            // Said again as notes, which the API shows beside the values.
+            // Said again as the table's notes (manifest and data package);
+            // the API's sections say it in their caveats (stages/api.toml).
             notes: self
                 .population
                 .approximate
