@@ -285,14 +285,44 @@ fn the_directory_rank_disagreeing_everywhere_stops_the_release() {
     assert!(!out.exists());
 }
 
+/// A live English postcode of the directory, and its row.
+fn an_english_postcode() -> &'static (String, [String; 4]) {
+    static PC: std::sync::OnceLock<(String, [String; 4])> = std::sync::OnceLock::new();
+    PC.get_or_init(|| {
+        nspl()
+            .into_iter()
+            .find(|(_, r)| r[1] == "E92000001" && r[0].is_empty())
+            .unwrap()
+    })
+}
+
+/// `census-pipeline lookup --release <shared release> ARGS IN`, with `input`
+/// written to a file of its own first.
+fn lookup(args: &[&str], input: &str) -> std::process::Output {
+    let dir = tempdir();
+    let path = dir.path().join("in.csv");
+    std::fs::write(&path, input).unwrap();
+    assert_cmd::Command::cargo_bin("census-pipeline")
+        .unwrap()
+        .args(["lookup", "--release"])
+        .arg(&shared_build().out)
+        .args(args)
+        .arg(&path)
+        .output()
+        .unwrap()
+}
+
+fn stdout_lines(out: &std::process::Output) -> Vec<String> {
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
 #[test]
 fn lookup_answers_a_messy_csv_row_by_row_and_never_stops() {
     let b = shared_build();
-    let directory = nspl();
-    let (pc, row) = directory
-        .iter()
-        .find(|(_, r)| r[1] == "E92000001" && r[0].is_empty())
-        .unwrap();
+    let (pc, row) = an_english_postcode();
     let dir = tempdir();
     let input = dir.path().join("patients.csv");
     let lower = pc.to_lowercase();
@@ -360,38 +390,27 @@ fn lookup_answers_a_messy_csv_row_by_row_and_never_stops() {
     assert!(std::fs::read_to_string(&input)
         .unwrap()
         .contains("not a postcode"));
+}
 
-    // A column of small-area codes, detected by its values.
-    let codes = dir.path().join("areas.csv");
-    std::fs::write(&codes, format!("area\n{}\nE01999999\n", row[2])).unwrap();
-    let out = assert_cmd::Command::cargo_bin("census-pipeline")
-        .unwrap()
-        .args(["lookup", "--release"])
-        .arg(&b.out)
-        .arg(&codes)
-        .output()
-        .unwrap();
+#[test]
+fn lookup_finds_a_column_of_small_area_codes_and_names_the_release_it_answers_from() {
+    let (_, row) = an_english_postcode();
+    let codes = format!("area\n{}\nE01999999\n", row[2]);
+    let out = lookup(&[], &codes);
     assert!(out.status.success());
-    let text = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
+    let lines = stdout_lines(&out);
     assert!(
         lines[1].contains("imd_england_2025") || lines[1].contains("imd_england_2019"),
-        "{text}"
+        "{lines:?}"
     );
     assert!(
         lines[2].contains("not ranked") || lines[2].contains("not a small area"),
-        "{text}"
+        "{lines:?}"
     );
 
     // A year before every edition of a nation is answered from its
     // earliest, and stderr says so.
-    let out = assert_cmd::Command::cargo_bin("census-pipeline")
-        .unwrap()
-        .args(["lookup", "--year", "2017", "--release"])
-        .arg(&b.out)
-        .arg(&codes)
-        .output()
-        .unwrap();
+    let out = lookup(&["--year", "2017"], &codes);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains(
@@ -405,29 +424,20 @@ fn lookup_answers_a_messy_csv_row_by_row_and_never_stops() {
         err.contains("answers from release 1.0.0 (catalog `shared`, built by census-pipeline "),
         "{err}"
     );
+}
 
+#[test]
+fn lookup_keeps_blank_rows_in_place_without_mistaking_a_header_for_data() {
+    let (pc, _) = an_english_postcode();
     // A header that starts like a code (`w01`: week 1) is still a header,
     // and 250 blank rows do not hide the column from detection.
-    let weeks = dir.path().join("weeks.csv");
-    std::fs::write(
-        &weeks,
-        format!("postcode,w01\n{}{pc},3\n", "\n".repeat(250)),
-    )
-    .unwrap();
-    let out = assert_cmd::Command::cargo_bin("census-pipeline")
-        .unwrap()
-        .args(["lookup", "--release"])
-        .arg(&b.out)
-        .arg(&weeks)
-        .output()
-        .unwrap();
+    let out = lookup(&[], &format!("postcode,w01\n{}{pc},3\n", "\n".repeat(250)));
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let text = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
+    let lines = stdout_lines(&out);
     assert!(lines[0].starts_with("postcode,w01,"), "{}", lines[0]);
     assert_eq!(
         lines.len(),
@@ -442,30 +452,18 @@ fn lookup_answers_a_messy_csv_row_by_row_and_never_stops() {
 
     // A headerless list's first patient may have no postcode: the blank
     // line before it is a row too.
-    let headless = dir.path().join("headless.csv");
-    std::fs::write(&headless, format!("\n{pc}\n{lower}\n")).unwrap();
-    let out = assert_cmd::Command::cargo_bin("census-pipeline")
-        .unwrap()
-        .args(["lookup", "--release"])
-        .arg(&b.out)
-        .arg(&headless)
-        .output()
-        .unwrap();
-    let text = String::from_utf8(out.stdout).unwrap();
-    let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 1 + 3, "{text}");
+    let out = lookup(&[], &format!("\n{pc}\n{}\n", pc.to_lowercase()));
+    let lines = stdout_lines(&out);
+    assert_eq!(lines.len(), 1 + 3, "{lines:?}");
     assert!(lines[1].contains("the cell is empty"), "{}", lines[1]);
     assert!(lines[2].starts_with(&format!("{pc},{pc},")), "{}", lines[2]);
+}
 
-    // A file saved with semicolons is one column: the error says why.
-    let semi = dir.path().join("semi.csv");
-    std::fs::write(&semi, format!("id;postcode\n1;{pc}\n")).unwrap();
-    assert_cmd::Command::cargo_bin("census-pipeline")
-        .unwrap()
-        .args(["lookup", "--release"])
-        .arg(&b.out)
-        .arg(&semi)
-        .assert()
-        .failure()
-        .stderr(predicates::str::contains("comma-separated"));
+#[test]
+fn lookup_says_a_file_saved_with_semicolons_is_one_column() {
+    let (pc, _) = an_english_postcode();
+    let out = lookup(&[], &format!("id;postcode\n1;{pc}\n"));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("comma-separated"), "{err}");
 }
