@@ -285,6 +285,14 @@ function deprivation(key, d, eds, level) {
   return sec;
 }
 
+/** What a change section's `direction` means: "declined" is the area's
+ * relative position, not its deprivation, declining. */
+const CHANGE_MEANS = {
+  improved: "moved towards the less deprived end, relative to other areas",
+  declined: "moved towards the more deprived end, relative to other areas",
+  "broadly stable": "relative position about the same",
+};
+
 /** Any other section: its values in a table, with directions and reasons. */
 function generic(group, key, d, level) {
   const values = d.values && typeof d.values === "object" ? d.values : d;
@@ -293,7 +301,9 @@ function generic(group, key, d, level) {
   const rows = Object.entries(values).filter(([k, v]) => !FIELDS_SHOWN_ELSEWHERE.has(k) && (v === null || typeof v !== "object" || v.value !== undefined))
     .map(([k, v]) => {
       const value = v && typeof v === "object" ? (v.unit === "proportion" && typeof v.value === "number" ? `${(v.value * 100).toFixed(1)}%` : fmt(v.value)) : fmt(v);
-      const note = v && typeof v === "object" ? (v.status && v.status !== "ok" ? `${v.status}${v.reason ? `: ${v.reason}` : ""}` : v.unit || "") : (missing[k] || dirs[k] || "");
+      const note = v && typeof v === "object"
+        ? [v.status && v.status !== "ok" ? `${v.status}${v.reason ? `: ${v.reason}` : ""}` : v.unit || "", group === "census" ? dirs[k] || "not a measure of deprivation" : dirs[k]].filter(Boolean).join("; ")
+        : (missing[k] || dirs[k] || (k === "direction" ? CHANGE_MEANS[v] : "") || "");
       return el("tr", {}, el("th", { scope: "row" }, k.replace(/_/g, " ")), el("td", { class: "num" }, value), el("td", { class: "muted" }, note));
     });
   const flag = d.comparable === false && d.not_comparable_reason ? el("p", { class: "reason" }, `Not comparable: ${d.not_comparable_reason}`) : null;

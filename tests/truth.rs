@@ -446,7 +446,7 @@ fn flats_share_counts_every_kind_of_flat() {
         serde_json::from_slice(&std::fs::read(b.out.join("manifest.json")).unwrap()).unwrap();
     let d = &m.tables["census2021_indicators"].description;
     assert!(
-        d.contains("flats_share, proportion: Households in a flat"),
+        d.contains("flats_share, proportion, not a measure of deprivation: neither end is more deprived: Households in a flat"),
         "{d}"
     );
     assert!(d.contains("converted"), "{d}");
@@ -553,6 +553,7 @@ fn every_numeric_column_of_every_table_lies_within_its_declared_unit_and_range()
                 [
                     "more deprived",
                     "most deprived",
+                    "less deprived",
                     "favourable",
                     "varies by indicator"
                 ]
@@ -749,4 +750,164 @@ fn a_caveat_for_an_area_the_release_does_not_have_stops_the_build() {
         "{err}"
     );
     assert!(!dir.path().join("release").exists());
+}
+
+fn manifest_json(out: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn each_census_indicator_says_on_every_row_and_in_the_api_which_end_is_more_deprived() {
+    let b = shared_build();
+    // The areas' rows, and the rows of indicators this catalog lacks.
+    let mut of: BTreeMap<String, std::collections::BTreeSet<String>> = BTreeMap::new();
+    for table in ["census2021_indicators", "census2021_indicators_unavailable"] {
+        let t = read_table(&b.out, table);
+        for i in 0..t.height() {
+            of.entry(text(&t, "indicator_id", i).unwrap())
+                .or_default()
+                .insert(text(&t, "value_direction", i).expect("every row has one"));
+        }
+    }
+    let one = |id: &str| {
+        let d: Vec<&String> = of[id].iter().collect();
+        assert_eq!(d.len(), 1, "{id}: {d:?}");
+        d[0].clone()
+    };
+    assert_eq!(one("unemployed_share"), "higher_more_deprived");
+    assert_eq!(one("no_car_share"), "higher_more_deprived");
+    assert_eq!(one("nssec_higher_managerial_share"), "higher_less_deprived");
+    assert_eq!(one("degree_level_share"), "higher_less_deprived");
+    // An area's age, tenure or housing is not deprivation either way.
+    for id in [
+        "owner_occupied_share",
+        "detached_share",
+        "median_age",
+        "population_density",
+    ] {
+        assert_eq!(one(id), "neutral");
+    }
+    // A ward's file lists the indicators with a direction, and no other:
+    // the page shows "not a measure of deprivation" for those.
+    let ward = api_json(&b.out.join("api/v1/areas/E05013950.json"));
+    let s = &ward["census"]["census2021_ward24"];
+    assert_eq!(
+        s["directions"]["nssec_higher_managerial_share"],
+        "higher = less deprived"
+    );
+    assert_eq!(
+        s["directions"]["nssec_routine_share"],
+        "higher = more deprived"
+    );
+    assert!(s["directions"].get("owner_occupied_share").is_none(), "{s}");
+    assert!(s["directions"].get("value").is_none(), "{s}");
+    assert!(
+        s["values"]["nssec_routine_share"]["value"].is_number(),
+        "{s}"
+    );
+    assert!(s["values"]["nssec_routine_share"]
+        .get("value_direction")
+        .is_none());
+    let described = datapackage_field(&b.out, "census2021_indicators", "value_direction");
+    assert!(described["description"]
+        .as_str()
+        .unwrap()
+        .contains("neutral"));
+}
+
+#[test]
+fn a_directory_rank_of_zero_is_published_as_no_rank() {
+    let b = shared_build();
+    let t = read_table(&b.out, "postcode_directory");
+    let (mut none, mut zero) = (0, 0);
+    for i in 0..t.height() {
+        match num(&t, "imd_rank", i) {
+            None => none += 1,
+            Some(x) if x < 1.0 => zero += 1,
+            Some(_) => {}
+        }
+    }
+    assert_eq!(zero, 0, "a rank below 1 is published");
+    // The Channel Islands and the Isle of Man alone are 13,047 postcodes.
+    assert!(none > 13_000, "{none} postcodes without a rank");
+    let je = rows_of(
+        &b.out,
+        "postcode_directory",
+        col("postcode").eq(lit("JE2 3AA")),
+    );
+    assert_eq!(num(&je, "imd_rank", 0), None);
+}
+
+#[test]
+fn a_decile_computed_upstream_is_said_to_be_computed_wherever_it_is_carried() {
+    let b = shared_build();
+    let m = manifest_json(&b.out);
+    let computed = |table: &str, column: &str| {
+        m["tables"][table]["computed_columns"][column]
+            .as_str()
+            .map(String::from)
+    };
+    // WIMD 2025 and NIMDM 2017 deciles are computed from ranks; IoD 2025's
+    // and SIMD's are the publishers'.
+    let stacked = computed("imd_uk_small_areas", "imd_decile").expect("said");
+    assert!(
+        stacked.contains("`imd_wales_2025`") && stacked.contains("`imd_ni_2017`"),
+        "{stacked}"
+    );
+    assert!(
+        !stacked.contains("england") && !stacked.contains("scotland"),
+        "{stacked}"
+    );
+    for table in ["wimd_change_2019_2025_lsoa21", "imd_wales_2025_lsoa11"] {
+        let why = computed(table, "imd_decile_2025").unwrap_or_else(|| panic!("{table}"));
+        assert!(why.contains("`imd_wales_2025`"), "{why}");
+    }
+    assert_eq!(
+        computed("wimd_change_2019_2025_lsoa21", "imd_decile_2019"),
+        None
+    );
+    assert_eq!(
+        computed("imd_change_2019_2025_lsoa21", "imd_decile_2025"),
+        None
+    );
+}
+
+#[test]
+fn every_ward_summary_says_its_wards_are_built_from_whole_lsoas_by_best_fit() {
+    let b = shared_build();
+    let m = manifest_json(&b.out);
+    for table in [
+        "imd_england_2019_ward19",
+        "imd_wales_2019_ward19",
+        "imd_england_2025_ward24",
+        "imd_wales_2025_ward24",
+    ] {
+        let notes = m["tables"][table]["notes"].to_string();
+        assert!(notes.contains("by best fit"), "{table}: {notes}");
+    }
+    for (code, section) in [
+        ("E05013950", "imd_england_2025_ward24"),
+        ("W05001263", "imd_wales_2025_ward24"),
+    ] {
+        let area = api_json(&b.out.join(format!("api/v1/areas/{code}.json")));
+        assert!(area["summaries"].get(section).is_some(), "{code}");
+        let caveats = area["caveats"].to_string();
+        assert!(
+            caveats.contains("by best fit (LSOAs do not nest in wards)"),
+            "{code}: {caveats}"
+        );
+    }
+}
+
+#[test]
+fn a_change_direction_says_which_way_declined_is() {
+    let b = shared_build();
+    let f = datapackage_field(&b.out, "imd_change_2019_2025_lsoa21", "direction");
+    let d = f["description"].as_str().unwrap();
+    assert!(
+        d.contains(
+            "declined (down by the threshold or more: it moved towards the more deprived end)"
+        ),
+        "{d}"
+    );
 }

@@ -74,7 +74,8 @@ pub fn describe_field(name: &str) -> String {
     }
     match name {
         "comparable" => "Whether the row may be compared between editions; when false, `not_comparable_reason` says why.".into(),
-        "direction" => "improved, declined or broadly stable, by the stage's threshold on rank percentile. Relative position only: not absolute change.".into(),
+        "direction" => "improved (rank percentile up by the stage's threshold or more: the area moved towards the less deprived end, relative to others), declined (down by the threshold or more: it moved towards the more deprived end) or broadly stable. Relative position only: not absolute change.".into(),
+        "value_direction" => "Which end of the row's `value` is more deprived: higher_more_deprived, higher_less_deprived, or neutral (not a measure of deprivation: neither end is).".into(),
         "status" => "ok, approximate (see reason) or unavailable (see reason).".into(),
         _ => format!("`{name}`: see the table description."),
     }
@@ -99,10 +100,10 @@ fn summary_measure(name: &str) -> Option<&'static str> {
 /// A field's description, ending with its direction where the column
 /// declares one and the text does not already say it.
 fn field_description(base: String, rule: Option<Rule>) -> String {
-    match rule.and_then(|r| r.effective_direction()) {
-        Some(d) if !base.contains(d.words()) => {
+    match rule.and_then(|r| r.direction_words()) {
+        Some(words) if !base.contains(words) => {
             let sep = if base.ends_with('.') { " " } else { ". " };
-            format!("{base}{sep}Direction: {}.", d.words())
+            format!("{base}{sep}Direction: {words}.")
         }
         _ => base,
     }

@@ -65,6 +65,11 @@ pub struct ColumnSpec {
     /// Which end is more deprived (ranks and bands: 1 = most deprived).
     #[serde(default)]
     pub direction: Option<Direction>,
+    /// Values of this column that mean "none applies" (NSPL writes rank 0
+    /// for a postcode no index covers): read as nulls, so that no
+    /// impossible value (a rank of 0) is published as if it were one.
+    #[serde(default)]
+    pub null_values: Vec<String>,
 }
 
 impl ColumnSpec {
@@ -125,6 +130,12 @@ pub struct ColumnGroup {
     /// Which end is more deprived, or `neutral`.
     #[serde(default)]
     pub direction: Option<Direction>,
+    /// The group's column holding a total that its other columns partition
+    /// (`age_total` over the age bands): in every row they must add up to
+    /// it exactly, as a Census table's categories do, so that no share
+    /// built from them can describe more people than there are.
+    #[serde(default)]
+    pub total: Option<String>,
 }
 
 /// A logical dataset as declared in `datasets.toml`.

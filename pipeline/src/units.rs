@@ -241,14 +241,42 @@ impl Direction {
         match self {
             Direction::MostDeprivedFirst => "1 = most deprived",
             Direction::HigherMoreDeprived => "higher = more deprived",
-            Direction::HigherLessDeprived => "higher = less deprived (near 0 = most deprived)",
+            Direction::HigherLessDeprived => "higher = less deprived",
             Direction::MostFavourableFirst => "1 = most favourable",
             Direction::HigherMoreFavourable => "higher = more favourable",
             Direction::Neutral => "not a measure of deprivation: neither end is more deprived",
             Direction::Varies => {
-                "varies by indicator: see the publisher's notes for which end is more deprived"
+                "varies by indicator: each row's or indicator's own direction says which end is more deprived"
             }
         }
+    }
+
+    /// The name a spec or a table's column spells it with.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Direction::MostDeprivedFirst => "most_deprived_first",
+            Direction::HigherMoreDeprived => "higher_more_deprived",
+            Direction::HigherLessDeprived => "higher_less_deprived",
+            Direction::MostFavourableFirst => "most_favourable_first",
+            Direction::HigherMoreFavourable => "higher_more_favourable",
+            Direction::Neutral => "neutral",
+            Direction::Varies => "varies",
+        }
+    }
+
+    /// The direction a column's text names, as [`Direction::as_str`] spells it.
+    pub fn parse(s: &str) -> Option<Direction> {
+        [
+            Direction::MostDeprivedFirst,
+            Direction::HigherMoreDeprived,
+            Direction::HigherLessDeprived,
+            Direction::MostFavourableFirst,
+            Direction::HigherMoreFavourable,
+            Direction::Neutral,
+            Direction::Varies,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
     }
 }
 
@@ -290,6 +318,17 @@ impl Rule {
     pub fn direction(mut self, d: Direction) -> Rule {
         self.direction = Some(d);
         self
+    }
+
+    /// Which end is more deprived, in words; a rank percentile's also
+    /// names its most deprived end (near 0), which a rate's need not have.
+    pub fn direction_words(&self) -> Option<&'static str> {
+        Some(match (self.effective_direction()?, self.unit) {
+            (Direction::HigherLessDeprived, Unit::Percentile) => {
+                "higher = less deprived (near 0 = most deprived)"
+            }
+            (d, _) => d.words(),
+        })
     }
 
     /// The direction declared, or for a rank or band the usual one.

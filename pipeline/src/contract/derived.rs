@@ -75,6 +75,12 @@ pub fn run<S: Build>(spec: &S, ctx: &RunCtx<'_>) -> Result<StageRun> {
     // Whether an input is derived rather than published: the outputs say
     // so in turn.
     let derived: BTreeMap<&String, bool> = ctx.inputs.iter().map(|(n, e)| (n, e.derived)).collect();
+    // And which of their columns are computed: a stage carrying one on says so.
+    let computed: BTreeMap<&String, _> = ctx
+        .inputs
+        .iter()
+        .map(|(n, e)| (n, &e.computed_columns))
+        .collect();
     let key = unit_key(&serde_json::json!({
         "stage": ctx.stage,
         "spec": spec,
@@ -82,6 +88,7 @@ pub fn run<S: Build>(spec: &S, ctx: &RunCtx<'_>) -> Result<StageRun> {
         "schemas": schemas,
         "missing": missing,
         "derived": derived,
+        "computed": computed,
         "unavailable": ctx.unavailable,
     }));
     let unit = ctx
@@ -128,6 +135,11 @@ fn build_unit<S: Build>(
             .inputs
             .iter()
             .map(|(n, e)| (n.clone(), e.missing_columns.clone()))
+            .collect(),
+        computed: ctx
+            .inputs
+            .iter()
+            .map(|(n, e)| (n.clone(), e.computed_columns.clone()))
             .collect(),
         schemas: ctx.schemas,
         unavailable: ctx.unavailable,

@@ -374,6 +374,9 @@ pub struct Frames<'a> {
     pub tables: HashMap<String, Table>,
     /// Each input's columns that have no source, with the reason.
     pub missing: HashMap<String, IndexMap<String, String>>,
+    /// Each input's columns computed rather than published, with how: a
+    /// stage that carries such a column on says so in turn.
+    pub computed: HashMap<String, IndexMap<String, String>>,
     pub schemas: &'a Schemas,
     /// Why each table that is not built is missing (computed once by the plan).
     pub unavailable: &'a BTreeMap<String, String>,
@@ -398,6 +401,12 @@ impl Frames<'_> {
     /// The declared-missing columns of an input.
     pub fn missing_of(&self, name: &str) -> IndexMap<String, String> {
         self.missing.get(name).cloned().unwrap_or_default()
+    }
+
+    /// How an input's column was computed, if its stage computed it
+    /// rather than took it from a publisher.
+    pub fn computed_of(&self, table: &str, column: &str) -> Option<&str> {
+        self.computed.get(table)?.get(column).map(String::as_str)
     }
 
     /// Why a table is not in this build.
@@ -546,6 +555,7 @@ pub mod testing {
                 .map(|(n, t)| (n.to_string(), t))
                 .collect::<HashMap<_, _>>(),
             missing: HashMap::default(),
+            computed: HashMap::default(),
             schemas: &NO_SCHEMAS,
             unavailable: &NOTHING_UNAVAILABLE,
         }

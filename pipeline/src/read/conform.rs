@@ -74,6 +74,7 @@ pub fn conform(raw: &RawTable, source: &Source, dataset: &DatasetSpec) -> Result
     let mut table = Table::from_frame(frame);
     let conversions = convert_units(&mut table, source, dataset).map_err(ctx)?;
     check_plausible(&table, raw, dataset, &mapping, &conversions).map_err(ctx)?;
+    check_totals(&table, raw, dataset, &mapping).map_err(ctx)?;
     Ok(Conformed {
         table,
         mapping,
@@ -176,6 +177,63 @@ fn check_plausible(
     Ok(())
 }
 
+/// Each group with a `total`: its other columns add up to it in every row
+/// (a row with an empty cell among them is not summed). The first row that
+/// does not names the total's header, the row, and both numbers.
+fn check_totals(
+    table: &Table,
+    raw: &RawTable,
+    dataset: &DatasetSpec,
+    mapping: &IndexMap<String, String>,
+) -> Result<()> {
+    for g in &dataset.groups {
+        let Some(total) = &g.total else { continue };
+        let Some(header) = mapping.get(total) else {
+            return Err(Error::unreadable(format!(
+                "the total `{total}` of column group {:?} matched no header",
+                g.header
+            )));
+        };
+        let parts: Vec<&String> = mapping
+            .keys()
+            .filter(|n| {
+                n.starts_with(&g.prefix) && *n != total && !dataset.columns.contains_key(*n)
+            })
+            .collect();
+        let numbers =
+            |name: &str| -> Result<Vec<Option<f64>>> { Ok(table.values(name)?.numbers()) };
+        let totals = numbers(total)?;
+        let mut sums: Vec<Option<f64>> = vec![Some(0.0); table.height()];
+        for p in &parts {
+            for (s, v) in sums.iter_mut().zip(numbers(p)?) {
+                *s = s.zip(v).map(|(a, b)| a + b);
+            }
+        }
+        let bad = totals
+            .iter()
+            .zip(&sums)
+            .position(|(t, s)| matches!((t, s), (Some(t), Some(s)) if (t - s).abs() > 1e-9));
+        if let Some(i) = bad {
+            let row = raw.row_numbers.get(i).copied().unwrap_or(i + 2);
+            return Err(Error::new(ErrorKind::Implausible {
+                value: format!(
+                    "{} as the total, but its {} parts add up to {}",
+                    totals[i].unwrap_or_default(),
+                    parts.len(),
+                    sums[i].unwrap_or_default()
+                ),
+                rule: format!(
+                    "the columns of the group `{}` add up to `{total}`",
+                    g.prefix
+                ),
+            })
+            .column(header.trim().to_string())
+            .row(row));
+        }
+    }
+    Ok(())
+}
+
 /// A cell of the file as published, for messages.
 fn published_cell(raw: &RawTable, header: &str, row: usize) -> String {
     let cell = raw
@@ -241,14 +299,15 @@ fn map_columns(
         };
         m.claimed[idx] = true;
         m.mapping.insert(name.clone(), raw.headers[idx].clone());
-        let col = convert(
-            name,
-            spec.ty,
-            &raw.columns[idx],
-            &raw.row_numbers,
-            &source.raw.null_values,
-        )
-        .map_err(|e| e.column(raw.headers[idx].trim().to_string()))?;
+        let nulls: Vec<String> = source
+            .raw
+            .null_values
+            .iter()
+            .chain(&spec.null_values)
+            .cloned()
+            .collect();
+        let col = convert(name, spec.ty, &raw.columns[idx], &raw.row_numbers, &nulls)
+            .map_err(|e| e.column(raw.headers[idx].trim().to_string()))?;
         m.columns.push(col);
     }
 
@@ -340,7 +399,9 @@ fn convert(
     let is_null = |c: &Cell| match c {
         Cell::Empty => true,
         Cell::Text(s) => !nulls.is_empty() && nulls.iter().any(|n| n == text::trim(s)),
-        _ => false,
+        // A spreadsheet's number cell matches a marker written as that number.
+        Cell::Int(v) => !nulls.is_empty() && nulls.iter().any(|n| n.parse() == Ok(*v)),
+        Cell::Number(v) => !nulls.is_empty() && nulls.iter().any(|n| n.parse() == Ok(*v)),
     };
     let bad = |i: usize, what: &str| {
         Error::new(ErrorKind::BadValue {

@@ -285,6 +285,11 @@ impl ApiStage {
                 .iter()
                 .map(|(n, e)| (n.clone(), e.missing_columns.clone()))
                 .collect(),
+            computed: ctx
+                .inputs
+                .iter()
+                .map(|(n, e)| (n.clone(), e.computed_columns.clone()))
+                .collect(),
             schemas: ctx.schemas,
             unavailable: ctx.unavailable,
         };

@@ -85,14 +85,18 @@ fn read(s: &Section, frame: &Table, inputs: &Frames<'_>) -> Result<SectionData> 
         })
         .collect();
     let schema = inputs.schemas.get(&s.table);
-    let directions: Map<String, Value> = columns
-        .iter()
-        .filter_map(|(n, _)| {
-            let d = schema?.rule_of(n)?.effective_direction()?;
-            (!matches!(d, Direction::MostDeprivedFirst | Direction::Neutral))
-                .then(|| (n.clone(), json!(d.words())))
-        })
-        .collect();
+    let directions: Map<String, Value> = match by_directions(s, frame)? {
+        Some(by_key) => by_key,
+        None => columns
+            .iter()
+            .filter_map(|(n, _)| {
+                let rule = schema?.rule_of(n)?;
+                let d = rule.effective_direction()?;
+                (!matches!(d, Direction::MostDeprivedFirst | Direction::Neutral))
+                    .then(|| (n.clone(), json!(rule.direction_words())))
+            })
+            .collect(),
+    };
     Ok(SectionData {
         columns,
         by,
@@ -100,6 +104,68 @@ fn read(s: &Section, frame: &Table, inputs: &Frames<'_>) -> Result<SectionData> 
         missing: raw_object(&missing)?,
         directions: raw_object(&directions)?,
     })
+}
+
+/// The column of a long table that gives each row's direction: its
+/// `value` means something different on each row (a census indicator's
+/// share may be more or less deprived at its high end, or neither).
+pub const ROW_DIRECTION: &str = "value_direction";
+
+/// A keyed section of a long table whose rows say their own direction:
+/// the direction of each key (each indicator), where it is not neutral.
+/// A key given two directions is an error, not a guess.
+fn by_directions(s: &Section, frame: &Table) -> Result<Option<Map<String, Value>>> {
+    let (Some(by), true) = (&s.by, frame.has(ROW_DIRECTION)) else {
+        return Ok(None);
+    };
+    let (keys, dirs) = (frame.cells(by)?, frame.cells(ROW_DIRECTION)?);
+    let mut seen: HashMap<String, Direction> = HashMap::default();
+    for i in 0..keys.len() {
+        let (Some(k), Some(text)) = (keys.str(i), dirs.str(i)) else {
+            continue;
+        };
+        let d = Direction::parse(text).ok_or_else(|| {
+            Error::check(
+                &s.table,
+                "row_direction",
+                format!("`{text}` is not a direction"),
+                Vec::new(),
+            )
+            .column(ROW_DIRECTION.to_string())
+            .row(i + 2)
+        })?;
+        match seen.get(k) {
+            Some(had) if *had != d => {
+                return Err(Error::check(
+                    &s.table,
+                    "row_direction",
+                    format!(
+                        "`{k}` has rows with direction {} and {}",
+                        had.as_str(),
+                        d.as_str()
+                    ),
+                    Vec::new(),
+                )
+                .column(ROW_DIRECTION.to_string())
+                .row(i + 2))
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(k.to_string(), d);
+            }
+        }
+    }
+    let mut keyed: Vec<(String, Direction)> = seen
+        .into_iter()
+        .filter(|(_, d)| !matches!(d, Direction::Neutral | Direction::MostDeprivedFirst))
+        .collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    Ok(Some(
+        keyed
+            .into_iter()
+            .map(|(k, d)| (k, json!(d.words())))
+            .collect(),
+    ))
 }
 
 /// A non-empty object as JSON text, to write as it is into each file.

@@ -21,6 +21,7 @@ use crate::checks::{Status, TableReport};
 use crate::contract::Frames;
 use crate::error::Result;
 use crate::hash::HashMap;
+use crate::units::Direction;
 
 /// The density indicator as it appears in the table.
 pub fn indicator(a: &AreaLayer) -> Indicator {
@@ -35,6 +36,7 @@ pub fn indicator(a: &AreaLayer) -> Indicator {
             denominator: vec!["area".into()],
             ..Default::default()
         },
+        direction: Direction::Neutral,
         lsoa: None,
         ltla: None,
     }

@@ -12,6 +12,7 @@ use crate::checks::{Status, TableReport};
 use crate::contract::Frames;
 use crate::error::Result;
 use crate::hash::HashMap;
+use crate::units::Direction;
 
 pub fn indicator(gs: &GreenSpace) -> Indicator {
     Indicator {
@@ -25,6 +26,7 @@ pub fn indicator(gs: &GreenSpace) -> Indicator {
             denominator: vec![gs.denominator.clone()],
             ..Default::default()
         },
+        direction: Direction::Neutral,
         lsoa: None,
         ltla: None,
     }

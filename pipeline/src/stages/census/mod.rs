@@ -35,6 +35,7 @@ pub use median::median_age;
 pub use rows::{IndicatorStatus, COLUMNS};
 pub use spec::{
     AreaLayer, CensusStage, GreenSpace, Indicator, LaCheck, LadMerge, LsoaLookup, Method, Rollup,
+    INDICATOR_DIRECTIONS,
 };
 
 /// The geography types of the table's rows.
@@ -160,9 +161,9 @@ impl CensusStage {
         let mut s = TableSchema::new(name);
         for c in COLUMNS {
             s = match c {
-                // Each row's unit is in its `unit` column.
-                // Counts, shares and medians: some higher = more deprived
-                // (say their definitions), most neither.
+                // Each row's unit is in its `unit` column, and its
+                // direction in `value_direction`: some shares are higher =
+                // more deprived, a few less, most neither.
                 "value" => s.col_rule(
                     c,
                     ColType::Float,
@@ -182,7 +183,11 @@ impl CensusStage {
             IndicatorStatus::Approximate,
             IndicatorStatus::Unavailable,
         ];
+        let directions = INDICATOR_DIRECTIONS
+            .map(|d| d.as_str().to_string())
+            .to_vec();
         s.accepts("indicator_id", self.indicator_ids())
+            .accepts("value_direction", directions)
             .accepts("geography_type", GEOGRAPHY_TYPES.map(String::from).to_vec())
             .accepts("status", statuses.map(|s| s.as_str().to_string()).to_vec())
     }
@@ -343,7 +348,8 @@ impl Build for CensusStage {
                 "{} One row per area and indicator (long form). geography_type: lsoa21, ward24 (LSOAs by ONS best fit), lad24. \
                  status: ok, approximate (with the reason), or unavailable (with the reason); an indicator unavailable for every area of a geography type is one row of `{}` instead. \
                  Counts are Census 2021 values, lightly perturbed by ONS for disclosure control, so sums agree with totals only approximately. \
-                 Indicators (id, unit: definition): {}",
+                 Each row's `value_direction` says which end of its value is more deprived (neutral: neither end is). \
+                 Indicators (id, unit, direction: definition): {}",
                 self.description,
                 self.flags_table(),
                 self.glossary()
@@ -376,7 +382,15 @@ impl CensusStage {
         all.extend(self.areas.as_ref().map(density::indicator));
         all.extend(self.green_space.as_ref().map(green_space::indicator));
         all.iter()
-            .map(|i| format!("{}, {}: {}", i.id, i.unit, i.definition))
+            .map(|i| {
+                format!(
+                    "{}, {}, {}: {}",
+                    i.id,
+                    i.unit,
+                    i.direction.words(),
+                    i.definition
+                )
+            })
             .collect::<Vec<_>>()
             .join(" | ")
     }

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::contract::Validator;
 use crate::pattern::Pattern;
-use crate::units::Unit;
+use crate::units::{Direction, Unit};
 
 /// Parameters of a `census_indicators` stage.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -102,6 +102,11 @@ pub struct Indicator {
     pub definition: String,
     /// `persons`, `households`, `proportion`, `years`.
     pub unit: String,
+    /// Which end is more deprived: `higher_more_deprived`,
+    /// `higher_less_deprived`, or `neutral` for a description of an area
+    /// (its age, tenure or density) that no index counts as deprivation.
+    /// Published on every row, so that no reader assumes one.
+    pub direction: Direction,
     /// The Census 2021 table, e.g. `TS054`.
     pub source: String,
     /// How it is computed: `numerator` (+ `denominator` for a share),
@@ -114,6 +119,13 @@ pub struct Indicator {
     #[serde(default)]
     pub ltla: Option<String>,
 }
+
+/// The directions an indicator may have: a count or share is never a rank.
+pub const INDICATOR_DIRECTIONS: [Direction; 3] = [
+    Direction::HigherMoreDeprived,
+    Direction::HigherLessDeprived,
+    Direction::Neutral,
+];
 
 /// How an indicator is computed from its table's columns.
 #[derive(Debug, Clone, Deserialize, Serialize, Default)]
@@ -340,6 +352,15 @@ impl CensusStage {
                     ": indicator `{}` has unit `{}`; one of {}",
                     i.id,
                     i.unit,
+                    words.join(", ")
+                ));
+            }
+            if !INDICATOR_DIRECTIONS.contains(&i.direction) {
+                let words: Vec<&str> = INDICATOR_DIRECTIONS.iter().map(|d| d.as_str()).collect();
+                v.error(format!(
+                    ": indicator `{}` has direction `{}`; one of {}",
+                    i.id,
+                    i.direction.as_str(),
                     words.join(", ")
                 ));
             }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::EditionSpec;
-use crate::contract::Frames;
+use crate::contract::{Built, Frames};
 use crate::error::Result;
 use crate::hash::HashMap;
 
@@ -13,6 +13,10 @@ pub struct Edition {
     pub rank: HashMap<String, f64>,
     pub decile: HashMap<String, i64>,
     pub population: HashMap<String, f64>,
+    /// The index table, and how it computed its deciles when it did not
+    /// take them from the publisher.
+    pub table: String,
+    pub decile_computed: Option<String>,
 }
 
 impl Edition {
@@ -26,6 +30,10 @@ impl Edition {
             rank: HashMap::default(),
             decile: HashMap::default(),
             population: HashMap::default(),
+            table: spec.table.clone(),
+            decile_computed: inputs
+                .computed_of(&spec.table, "imd_decile")
+                .map(String::from),
         };
         for i in 0..k.len() {
             let code = k.text(i).unwrap_or_default();
@@ -45,6 +53,21 @@ impl Edition {
             }
         }
         Ok(e)
+    }
+
+    /// Says so in `built`'s column for this edition's decile, if this
+    /// edition's deciles are computed and the table has the column.
+    pub fn note_computed_decile(&self, edition: &str, built: &mut Built) {
+        let column = format!("imd_decile_{edition}");
+        if let (Some(how), true) = (&self.decile_computed, built.table.has(&column)) {
+            built.meta.computed.insert(
+                column,
+                format!(
+                    "carries `{}`'s `imd_decile`, which is computed, not published: {how}",
+                    self.table
+                ),
+            );
+        }
     }
 
     /// Rank percentile: 100 * rank / N (near 0 = most deprived).

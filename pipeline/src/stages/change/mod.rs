@@ -172,7 +172,12 @@ impl Build for ChangeStage {
         let wards = wards::table(self, &rows, &after, inputs)?;
         let lsoa21 = lsoa21::table(self, &rows, report)?;
         let lsoa11 = lsoa11::table(self, &before, &after, &links)?;
-        Ok(vec![lsoa21, wards, lsoa11])
+        let mut built = vec![lsoa21, wards, lsoa11];
+        for b in &mut built {
+            before.note_computed_decile(&self.before.edition, b);
+            after.note_computed_decile(&self.after.edition, b);
+        }
+        Ok(built)
     }
 }
 

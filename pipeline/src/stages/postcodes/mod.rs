@@ -21,7 +21,7 @@ use crate::contract::{
     TableSchema, Validator,
 };
 use crate::error::Result;
-use crate::frame::ColType;
+use crate::frame::{ColType, Table};
 use crate::units::{Direction, Rule, Unit};
 
 pub use rows::Status;
@@ -105,11 +105,33 @@ impl Build for PostcodeStage {
             ),
         );
         meta.verification = Some(report);
-        Ok(vec![Built {
-            table: rows.into_table()?,
-            meta,
-        }])
+        let table = rows.into_table()?;
+        meta.notes.push(areas_held(&table)?);
+        Ok(vec![Built { table, meta }])
     }
+}
+
+/// Which postcode areas (the outcode's letters) the table holds: a catalog
+/// may read part of a directory, and a postcode outside it is absent, not
+/// invalid.
+fn areas_held(table: &Table) -> Result<String> {
+    let postcodes = table.values("postcode")?;
+    let mut areas: BTreeMap<String, usize> = BTreeMap::new();
+    for i in 0..postcodes.len() {
+        if let Some(p) = postcodes.str(i) {
+            let area: String = p.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+            *areas.entry(area).or_default() += 1;
+        }
+    }
+    Ok(format!(
+        "Postcode areas held ({}): {}. A postcode of any other area is not in this table: absent, which does not make it invalid.",
+        areas.len(),
+        areas
+            .iter()
+            .map(|(a, n)| format!("{a} {n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
 }
 
 impl PostcodeStage {

@@ -90,8 +90,12 @@ impl Build for StackStage {
             quantiles: vec![Vec::new(); QUANTILES.len()],
             ..Default::default()
         };
+        let mut computed_deciles = Vec::new();
         for name in &self.indices {
             stack_one(name, inputs, &mut st)?;
+            if let Some(how) = inputs.computed_of(name, "imd_decile") {
+                computed_deciles.push(format!("`{name}`: {how}"));
+            }
         }
         let n = st.code.len();
         let mut b = TableBuilder::new();
@@ -105,7 +109,7 @@ impl Build for StackStage {
             b.push(&format!("imd_quantile_{q}"), v);
         }
         b.push("comparable_across_nations", vec![false; n]);
-        let meta = BuiltTable::new(
+        let mut meta = BuiltTable::new(
             &self.table,
             format!(
                 "{} WARNING: ranks, deciles and quantiles are within each nation and edition only; they are NOT comparable across nations \
@@ -113,6 +117,16 @@ impl Build for StackStage {
                 self.description
             ),
         );
+        // A decile an index computed is no more published here: say whose.
+        if !computed_deciles.is_empty() {
+            meta.computed.insert(
+                "imd_decile".into(),
+                format!(
+                    "computed, not published, in the rows of {}",
+                    computed_deciles.join("; and of ")
+                ),
+            );
+        }
         Ok(vec![Built {
             table: b.finish(n)?,
             meta,

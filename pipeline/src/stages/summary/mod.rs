@@ -479,7 +479,7 @@ impl AreaSummaryStage {
             .approximate
             .as_ref()
             .filter(|_| name != "imd_proportion_most_deprived_10pc")
-            .map(|why| format!("population-weighted with {why}"));
+            .map(|why| format!("population-weighted: {why}"));
         let scales = self
             .scales_approximate
             .clone()
