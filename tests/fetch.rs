@@ -281,6 +281,33 @@ fn a_mirror_directory_replaces_the_network() {
 }
 
 #[test]
+fn a_damaged_cached_copy_is_replaced_from_the_mirror() {
+    let dir = tempdir();
+    let mirror = dir.path().join("mirror");
+    std::fs::create_dir_all(&mirror).unwrap();
+    std::fs::write(mirror.join("tiny.csv"), BODY).unwrap();
+    let cat = catalog(
+        dir.path(),
+        "http://127.0.0.1:9/never/tiny.csv",
+        &sha256_hex(BODY),
+    );
+    let cache = dir.path().join("cache");
+    let with_mirror = FetchOptions {
+        mirror: Some(mirror),
+        ..opts()
+    };
+    let blob = fetch(&cat, &cache, &with_mirror).unwrap()["tiny"].clone();
+    // Damaged in the cache: cut short, as a full disk or a killed copy leaves it.
+    std::fs::write(&blob, &BODY[..BODY.len() / 2]).unwrap();
+    let got = fetch(&cat, &cache, &with_mirror).unwrap();
+    assert_eq!(
+        std::fs::read(&got["tiny"]).unwrap(),
+        BODY,
+        "the good copy replaced it"
+    );
+}
+
+#[test]
 fn a_build_from_a_url_catalog_fetches_then_loads() {
     let server = Server::start();
     server.script(

@@ -423,13 +423,133 @@ fn a_manifest_with_a_bad_version_or_path_is_refused_before_anything_is_sent() {
     }
 }
 
+/// A copy of the tiny release relabelled `version`, consistently: its
+/// data package says so too, and the manifest records the package's new
+/// digest and size.
+fn release_of_version(dir: &Path, version: &str) -> PathBuf {
+    let release = tiny_release(dir);
+    let dp = release.join("datapackage.json");
+    let mut pkg: serde_json::Value = serde_json::from_slice(&std::fs::read(&dp).unwrap()).unwrap();
+    pkg["version"] = version.into();
+    let bytes = serde_json::to_vec(&pkg).unwrap();
+    std::fs::write(&dp, &bytes).unwrap();
+    let path = release.join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    m["version"] = version.into();
+    let mut total = 0;
+    for f in m["files"].as_array_mut().unwrap() {
+        if f["path"] == "datapackage.json" {
+            f["sha256"] = sha256_hex(&bytes).into();
+            f["bytes"] = bytes.len().into();
+        }
+        total += f["bytes"].as_u64().unwrap();
+    }
+    m["summary"]["bytes"] = total.into();
+    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+    release
+}
+
+#[test]
+fn a_manifest_that_lists_less_than_the_release_or_disagrees_with_it_is_refused() {
+    type Edit = fn(&mut serde_json::Value);
+    let cases: [(Edit, &str); 4] = [
+        // Dropping a table's file from the list would publish the rest as
+        // the whole release.
+        (
+            |m| {
+                let files = m["files"].as_array_mut().unwrap();
+                files.retain(|f| !f["path"].as_str().unwrap().starts_with("tables/"));
+            },
+            "but the folder holds",
+        ),
+        (
+            |m| m["summary"]["files"] = 99999.into(),
+            "its summary says 99999 files",
+        ),
+        (
+            |m| m["tables"]["tiny"]["path"] = "tables/elsewhere.parquet".into(),
+            "table `tiny` is `tables/elsewhere.parquet`, which its file list does not have",
+        ),
+        (
+            |m| m["version"] = "2.0.0".into(),
+            "datapackage.json is version \"1.0.0\", but manifest.json says 2.0.0",
+        ),
+    ];
+    for (i, (edit, want)) in cases.into_iter().enumerate() {
+        let dir = tempdir();
+        let release = release_with_manifest(&dir.path().join(i.to_string()), edit);
+        let bucket = dir.path().join("bucket");
+        let o = publish(&release, &format!("file://{}", bucket.display()), &[]);
+        assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+        assert!(text(&o).contains(want), "{}", text(&o));
+        assert!(text(&o).contains("is not published"), "{}", text(&o));
+        assert!(objects(&bucket).is_empty(), "nothing is uploaded");
+    }
+}
+
+#[test]
+fn a_release_is_never_published_into_itself() {
+    let dir = tempdir();
+    let release = tiny_release(dir.path());
+    let before = objects(&release);
+    let o = publish(
+        &release,
+        &format!("file://{}", release.join("bucket").display()),
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("is inside the release being published"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(objects(&release), before);
+}
+
+#[test]
+fn verify_never_rewrites_a_published_version_with_another_release() {
+    let dir = tempdir();
+    let bucket = dir.path().join("bucket");
+    let to = format!("file://{}", bucket.display());
+    let first = tiny_release(&dir.path().join("a"));
+    assert!(publish(&first, &to, &[]).status.success());
+    let before = objects(&bucket);
+    // Another release under the same version, as the refusal's hint reads.
+    let other = tiny_release_of(&dir.path().join("b"), "Area code,Value\nA1,1\nA2,3\n");
+    let mut c = cli();
+    c.args(["publish", "--verify", "--from"])
+        .arg(&other)
+        .args(["--to", &to]);
+    let o = c.output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("a published version never changes"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        objects(&bucket),
+        before,
+        "the published version is as it was"
+    );
+    // The release that is the version restores its damaged manifest.
+    let m = bucket.join("releases/1.0.0/manifest.json");
+    std::fs::write(&m, b"{}").unwrap();
+    let mut c = cli();
+    c.args(["publish", "--verify", "--from"])
+        .arg(&first)
+        .args(["--to", &to]);
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(objects(&bucket), before);
+}
+
 #[test]
 fn latest_json_never_moves_back_to_an_older_version_unless_asked() {
     let dir = tempdir();
     let bucket = dir.path().join("bucket");
     let to = format!("file://{}", bucket.display());
-    let newer = release_with_manifest(&dir.path().join("new"), |m| m["version"] = "2.0.0".into());
-    // Rewriting the manifest changes no file digest: the release stays valid.
+    let newer = release_of_version(&dir.path().join("new"), "2.0.0");
     let o = publish(&newer, &to, &[]);
     assert!(o.status.success(), "{}", text(&o));
     let older = tiny_release(&dir.path().join("old"));

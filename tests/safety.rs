@@ -29,6 +29,11 @@ fn text(o: &Output) -> String {
 
 /// `build` of the tiny catalog into `out`.
 fn tiny_build(dir: &Path, out: &Path) -> Output {
+    tiny_build_cached(dir, out, &dir.join("cache"))
+}
+
+/// The same with `cache` as the cache folder.
+fn tiny_build_cached(dir: &Path, out: &Path, cache: &Path) -> Output {
     let (catalog, stages) = tiny_fixture(dir, "Area code,Value\nA1,1\nA2,2\n", Some(2));
     cli()
         .arg("build")
@@ -37,11 +42,152 @@ fn tiny_build(dir: &Path, out: &Path) -> Output {
         .arg("--stages")
         .arg(&stages)
         .arg("--cache")
-        .arg(dir.join("cache"))
+        .arg(cache)
         .arg("--out")
         .arg(out)
         .output()
         .unwrap()
+}
+
+#[test]
+fn a_cache_folder_holding_what_the_tool_did_not_make_is_never_used() {
+    let dir = tempdir();
+    let home = dir.path().join("home");
+    std::fs::create_dir_all(home.join("tmp")).unwrap();
+    std::fs::write(home.join("tmp/thesis.docx"), "chapter one").unwrap();
+    let before = snapshot(&home);
+    // A build empties its cache's tmp/: `--cache ~` would empty ~/tmp.
+    let o = tiny_build_cached(dir.path(), &dir.path().join("rel"), &home);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("holds a `tmp` folder with files in it"),
+        "{}",
+        text(&o)
+    );
+    assert!(text(&o).contains("Choose another --cache"), "{}", text(&o));
+    std::fs::write(home.join(".bashrc"), "alias x=y").unwrap();
+    let o = tiny_build_cached(dir.path(), &dir.path().join("rel"), &home);
+    assert!(
+        text(&o).contains("holds `.bashrc`, which this tool did not make"),
+        "{}",
+        text(&o)
+    );
+    std::fs::remove_file(home.join(".bashrc")).unwrap();
+    assert_eq!(snapshot(&home), before, "nothing in it was touched");
+    assert!(!dir.path().join("rel").exists());
+
+    // A cache an earlier version made (no tag) is recognised and tagged.
+    let cache = dir.path().join("cache");
+    assert!(tiny_build_cached(dir.path(), &dir.path().join("a"), &cache)
+        .status
+        .success());
+    let tag = std::fs::read_to_string(cache.join("CACHEDIR.TAG")).unwrap();
+    assert!(tag.starts_with("Signature: 8a477f597d28d172789f06886806bc55"));
+    std::fs::remove_file(cache.join("CACHEDIR.TAG")).unwrap();
+    assert!(tiny_build_cached(dir.path(), &dir.path().join("b"), &cache)
+        .status
+        .success());
+    assert!(cache.join("CACHEDIR.TAG").is_file());
+}
+
+#[test]
+fn files_copied_into_a_release_folder_stop_its_replacement_and_survive() {
+    let dir = tempdir();
+    let out = dir.path().join("rel");
+    assert!(tiny_build(dir.path(), &out).status.success());
+    std::fs::create_dir_all(out.join("app")).unwrap();
+    std::fs::write(out.join("app/index.php"), "<?php").unwrap();
+    // Without its build key the release is built again and swapped.
+    std::fs::remove_file(out.join(".census-build")).unwrap();
+    let o = tiny_build(dir.path(), &out);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("holds 1 file(s) its release manifest does not list (`app/index.php`)"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(std::fs::read(out.join("app/index.php")).unwrap(), b"<?php");
+    assert!(
+        out.join("manifest.json").is_file(),
+        "the old release is in place"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.contains(".partial-"))
+        .collect();
+    assert!(left.is_empty(), "no staging left: {left:?}");
+}
+
+#[test]
+fn diff_never_writes_over_a_report_folder_it_did_not_make() {
+    let dir = tempdir();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    assert!(tiny_build(dir.path(), &a).status.success());
+    assert!(tiny_build(dir.path(), &b).status.success());
+    let mine = dir.path().join("mine");
+    std::fs::create_dir_all(mine.join("report")).unwrap();
+    std::fs::write(mine.join("report/diff.md"), "my own notes").unwrap();
+    let diff = |out: &Path| {
+        cli()
+            .arg("diff")
+            .arg(&a)
+            .arg(&b)
+            .arg("--out")
+            .arg(out)
+            .output()
+            .unwrap()
+    };
+    let o = diff(&mine);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("holds files `diff` did not write"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        std::fs::read(mine.join("report/diff.md")).unwrap(),
+        b"my own notes"
+    );
+    // A new folder, and then the same one again: its own report is rewritten.
+    let fresh = dir.path().join("fresh");
+    for _ in 0..2 {
+        let o = diff(&fresh);
+        assert!(o.status.success(), "{}", text(&o));
+        assert!(fresh.join("report/diff.md").is_file());
+    }
+}
+
+#[test]
+fn a_release_file_edited_in_place_never_reaches_the_next_release() {
+    let dir = tempdir();
+    let out = dir.path().join("rel");
+    assert!(tiny_build(dir.path(), &out).status.success());
+    // Release files (CSV copies, the API, the page) are hard links into
+    // the stage cache: an edit in place edits the cached unit too.
+    let page = out.join("tables/tiny.csv.gz");
+    let mut f = std::fs::OpenOptions::new().write(true).open(&page).unwrap();
+    f.write_all(b"HACKED").unwrap();
+    drop(f);
+    let other = dir.path().join("other");
+    let o = tiny_build(dir.path(), &other);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("files changed since it was made"),
+        "{}",
+        text(&o)
+    );
+    let fresh = std::fs::read(other.join("tables/tiny.csv.gz")).unwrap();
+    assert!(!fresh.starts_with(b"HACKED"));
+    let m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(other.join("manifest.json")).unwrap()).unwrap();
+    let entry = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["path"] == "tables/tiny.csv.gz")
+        .unwrap();
+    assert_eq!(entry["sha256"], sha256_hex(&fresh).as_str());
 }
 
 /// Every file under `dir`, with its bytes.
@@ -140,6 +286,57 @@ fn implausible(e: &census_pipeline::Error) -> (String, String) {
 }
 
 const UK_COMPOSITE: &str = "imd_uk_composite/UK_IMD_E.mysociety.csv.gz";
+
+#[test]
+fn age_bands_that_add_up_to_more_than_the_total_stop_the_release() {
+    // Each band alone is a plausible count; together they would make
+    // shares of more people than live there (0.72 + 0.67 + 0.25).
+    let file = "census2021/census2021-ts007a-lsoa.csv";
+    let e = build_error_with_edited(file, |t| {
+        t.replacen("E01000001,1473,52,", "E01000001,1473,1000,", 1)
+    });
+    let (value, rule) = implausible(&e);
+    assert_eq!(
+        value, "1473 as the total, but its 18 parts add up to 2421",
+        "{e}"
+    );
+    assert!(
+        rule.contains("the columns of the group `age_` add up to `age_total`"),
+        "{rule}"
+    );
+    let c = &e.context;
+    assert_eq!(c.source.as_deref(), Some("census2021_ts007a_lsoa"));
+    assert_eq!(c.column.as_deref(), Some("Age: Total"));
+    assert_eq!(c.row, Some(2));
+}
+
+#[test]
+fn a_rank_moved_by_hand_stops_the_release() {
+    // W01000004 moved from 1132 to 570: two areas at 570, none at 1132, and
+    // every area between out of place. Not a tie as published.
+    let file = "imd_wales_2025/wimd-2025-index-and-domain-ranks-by-small-area.csv";
+    let e = build_error_with_edited(file, |t| {
+        t.replacen(
+            "W01000004,Amlwch Rural,Isle of Anglesey,1132,",
+            "W01000004,Amlwch Rural,Isle of Anglesey,570,",
+            1,
+        )
+    });
+    let ErrorKind::CheckFailed(f) = &e.kind else {
+        panic!("expected a failed check, got {e}");
+    };
+    assert_eq!(
+        (f.table.as_str(), f.check.as_str()),
+        ("imd_wales_2025", "ranks_imd"),
+        "{e}"
+    );
+    assert!(
+        f.detail
+            .contains("ranks cannot come from putting the areas in order"),
+        "{e}"
+    );
+    assert!(f.examples[0].contains("rank 571"), "{:?}", f.examples);
+}
 
 #[test]
 fn an_impossible_imd_score_stops_the_release_naming_where() {

@@ -521,6 +521,13 @@ fn load_datasets(
                     g.header
                 ))),
             }
+            if let Some(total) = g.total.as_ref().filter(|t| !t.starts_with(&g.prefix)) {
+                errors.push(msg(format!(
+                    "{what} group {} field `total` is `{total}`, which is not one of the group's columns (they start with `{}`)",
+                    i + 1,
+                    g.prefix
+                )));
+            }
         }
         out.insert(id, spec);
     }

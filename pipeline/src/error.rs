@@ -268,11 +268,15 @@ pub enum ErrorKind {
     LatestMoved { reason: String },
     /// A file of the release no longer matches its manifest entry.
     ReleaseModified { path: PathBuf },
+    /// The release's manifest disagrees with its folder or with itself.
+    ReleaseInconsistent { path: PathBuf, reason: String },
     /// A command-line argument is unusable (a `--previous` that is not a
     /// release, a bad `--to` URL).
     Usage { reason: String },
     /// `--out` is a directory this tool did not make; it is never replaced.
     OutputRefused { path: PathBuf, reason: String },
+    /// `--cache` is a folder this tool did not make; it is never used.
+    CacheRefused { path: PathBuf, reason: String },
     /// An error from polars or a serialiser while building or writing a table.
     Table(String),
 }
@@ -413,18 +417,29 @@ impl fmt::Display for ErrorKind {
             ErrorKind::PublishedDiffers { object } => write!(
                 f,
                 "{object} already exists with different content: a published version never changes; bump the version \
-                 (or, if the bucket was damaged and this release is the version, publish with --verify to restore it)"
+                 (or, if the bucket was damaged and this release is the version latest.json records, publish with --verify to restore it)"
             ),
             ErrorKind::LatestMoved { reason } => write!(f, "{reason}"),
             ErrorKind::ReleaseModified { path } => write!(
                 f,
-                "{} does not match the sha256 its release records (manifest.json, datapackage.json): the release directory was modified or damaged; rebuild it",
+                "{} does not match the sha256 its release records (manifest.json, datapackage.json): the release directory was modified or damaged; build it again into a new folder (another --out): a build into the same folder with nothing changed does nothing",
+                path.display()
+            ),
+            ErrorKind::ReleaseInconsistent { path, reason } => write!(
+                f,
+                "{} {reason}: the release was edited or damaged, and is not published. Build it again into a new folder (another --out)",
                 path.display()
             ),
             ErrorKind::Usage { reason } => write!(f, "{reason}"),
             ErrorKind::OutputRefused { path, reason } => write!(
                 f,
                 "{} {reason}; refusing to replace it. Choose another --out",
+                path.display()
+            ),
+            ErrorKind::CacheRefused { path, reason } => write!(
+                f,
+                "{} {reason}; a build empties its cache's tmp/ folder, so the cache must be the tool's own. \
+                 Choose another --cache (a new or empty folder, or one an earlier build made), or leave it out for the default",
                 path.display()
             ),
             ErrorKind::Table(m) => write!(f, "table error: {m}"),
@@ -517,7 +532,10 @@ impl Error {
     /// was attempted), 1 for anything that went wrong while working.
     pub fn exit_code(&self) -> u8 {
         match self.kind {
-            ErrorKind::Config(_) | ErrorKind::Usage { .. } | ErrorKind::OutputRefused { .. } => 2,
+            ErrorKind::Config(_)
+            | ErrorKind::Usage { .. }
+            | ErrorKind::OutputRefused { .. }
+            | ErrorKind::CacheRefused { .. } => 2,
             _ => 1,
         }
     }

@@ -349,7 +349,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             let r = census_pipeline::report::diff(&old, &new)?;
             print!("{}", census_pipeline::report::markdown(&r));
             if let Some(dir) = out {
-                census_pipeline::report::write(&dir, &r)?;
+                census_pipeline::report::write_into(&dir, &r)?;
             }
         }
         Command::Publish {

@@ -860,6 +860,30 @@ pub fn html(r: &DiffReport) -> Result<String> {
 
 /// Writes `report/diff.md`, `report/summary.md` (the pull request's body)
 /// and `report/diff.html` into `dir`.
+/// Writes the report for `diff --out DIR` into `DIR/report/`: a folder
+/// this tool made for a report before (it holds the marker), or a new or
+/// empty one. Anything else in its place is refused, never overwritten.
+pub fn write_into(dir: &Path, r: &DiffReport) -> Result<()> {
+    const MARKER: &str = ".census-diff";
+    let out = dir.join("report");
+    let ours = out.join(MARKER).is_file();
+    let empty = std::fs::read_dir(&out).map_or(true, |mut d| d.next().is_none());
+    if !ours && (!empty || out.is_symlink() || (out.exists() && !out.is_dir())) {
+        return Err(Error::new(crate::error::ErrorKind::OutputRefused {
+            path: out,
+            reason: "exists and holds files `diff` did not write (no `.census-diff` marker)".into(),
+        }));
+    }
+    std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    let marker = out.join(MARKER);
+    std::fs::write(
+        &marker,
+        "census-pipeline diff report; rewritten by the next `diff --out`\n",
+    )
+    .map_err(|e| Error::io(&marker, e))?;
+    write(dir, r)
+}
+
 pub fn write(dir: &Path, r: &DiffReport) -> Result<()> {
     let out = dir.join("report");
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;

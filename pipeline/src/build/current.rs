@@ -23,7 +23,7 @@ use crate::release::{is_release, Manifest};
 
 /// The file holding a release's build key (not listed in its manifest,
 /// never published).
-pub const KEY_FILE: &str = ".census-build";
+pub const KEY_FILE: &str = crate::release::BUILD_KEY;
 
 /// The hash of everything a release is made from.
 pub fn key(

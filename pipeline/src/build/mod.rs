@@ -113,7 +113,16 @@ pub fn build(catalog: &Catalog, plan: &Plan, opts: &BuildOptions) -> Result<Buil
     }
 
     let staging = sibling(&opts.out, &format!(".partial-{}", std::process::id()));
-    if staging.exists() {
+    // A staging folder of a dead build with this process id is ours to
+    // remove (it holds the marker); anything else by that name is not.
+    if std::fs::symlink_metadata(&staging).is_ok() {
+        if !release::is_release(&staging) || staging.is_symlink() {
+            return Err(Error::new(ErrorKind::OutputRefused {
+                path: staging,
+                reason: "is where this build stages its release, but is not one this tool made"
+                    .into(),
+            }));
+        }
         std::fs::remove_dir_all(&staging).map_err(|e| Error::io(&staging, e))?;
     }
     // From here on, a failure removes the staging directory (a full disk
@@ -160,6 +169,22 @@ fn inputs(
         .values()
         .filter_map(|s| s.local_path.clone().map(|p| (s.id.clone(), p)))
         .collect();
+    let absent: Vec<String> = sources
+        .iter()
+        .filter(|(id, p)| catalog.sources[*id].raw.unavailable.is_none() && !p.exists())
+        .map(|(id, p)| format!("`{id}` ({})", p.display()))
+        .collect();
+    if !absent.is_empty() {
+        return Err(Error::new(ErrorKind::Usage {
+            reason: format!(
+                "{} of the catalog's local files are not there: {}{}. Point the catalog at the folder that holds them: \
+                 set the environment variable its header names in `data_dir_env` (CENSUS_DATA_DIR for the shared data), or correct its `data_dir`",
+                absent.len(),
+                absent.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+                if absent.len() > 5 { ", ..." } else { "" }
+            ),
+        }));
+    }
     let needs_fetch = catalog
         .sources
         .values()

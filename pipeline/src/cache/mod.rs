@@ -60,6 +60,75 @@ struct Stamp {
 /// How long after a file's modification its stamp can be trusted.
 const RACY_NS: u128 = 2_000_000_000;
 
+/// The file that marks a folder as this tool's cache, by the Cache
+/// Directory Tagging convention (backup tools skip such a folder too).
+const TAG: &str = "CACHEDIR.TAG";
+const SIGNATURE: &str = "Signature: 8a477f597d28d172789f06886806bc55";
+
+/// Everything a cache folder of this tool holds.
+const LAYOUT: [&str; 7] = [
+    "blobs",
+    "quarantine",
+    "stages",
+    "tmp",
+    "hashes.json",
+    ".lock",
+    TAG,
+];
+
+/// Takes `dir` as the cache, or refuses it: a build empties the cache's
+/// `tmp/` and rewrites its `hashes.json`, so a folder that holds anything
+/// this tool did not make (`--cache ~` and its `~/tmp`) is never used.
+/// A new or empty folder is tagged; so is an untagged cache of an earlier
+/// version, recognised by its layout.
+fn claim(dir: &Path) -> Result<()> {
+    let tag = dir.join(TAG);
+    if std::fs::read_to_string(&tag).is_ok_and(|t| t.starts_with(SIGNATURE)) {
+        return Ok(());
+    }
+    if let Some(reason) = not_a_cache(dir)? {
+        return Err(Error::new(ErrorKind::CacheRefused {
+            path: dir.to_path_buf(),
+            reason,
+        }));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+    let text = format!(
+        "{SIGNATURE}\n# This file is a cache directory tag created by census-pipeline: the folder is its cache.\n# For information about cache directory tags, see https://bford.info/cachedir/\n"
+    );
+    std::fs::write(&tag, text).map_err(|e| Error::io(&tag, e))
+}
+
+/// Why an untagged `dir` is not a cache of this tool, if it is not.
+fn not_a_cache(dir: &Path) -> Result<Option<String>> {
+    let names: Vec<String> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<std::io::Result<_>>()
+            .map_err(|e| Error::io(dir, e))?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io(dir, e)),
+    };
+    if let Some(other) = names.iter().find(|n| !LAYOUT.contains(&n.as_str())) {
+        return Ok(Some(format!(
+            "holds `{other}`, which this tool did not make"
+        )));
+    }
+    let has = |n: &str| names.iter().any(|x| x == n);
+    let tmp_used = std::fs::read_dir(dir.join("tmp")).is_ok_and(|mut d| d.next().is_some());
+    if tmp_used && !has("blobs") && !has("stages") {
+        return Ok(Some(
+            "holds a `tmp` folder with files in it, and no cache beside it".into(),
+        ));
+    }
+    let hashes = dir.join("hashes.json");
+    let ours = |b: Vec<u8>| serde_json::from_slice::<BTreeMap<String, Stamp>>(&b).is_ok();
+    if has("hashes.json") && !std::fs::read(&hashes).is_ok_and(ours) {
+        return Ok(Some("holds a `hashes.json` this tool did not write".into()));
+    }
+    Ok(None)
+}
+
 /// A cache directory.
 #[derive(Debug)]
 pub struct Cache {
@@ -70,6 +139,7 @@ pub struct Cache {
 
 impl Cache {
     pub fn open(dir: &Path) -> Result<Cache> {
+        claim(dir)?;
         for sub in ["blobs", "quarantine", "stages", "tmp"] {
             let p = dir.join(sub);
             std::fs::create_dir_all(&p).map_err(|e| Error::io(&p, e))?;

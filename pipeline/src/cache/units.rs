@@ -45,15 +45,23 @@ impl Cache {
     ) -> Result<Unit<M>> {
         let dir = self.stage_dir(key);
         if let Some(meta) = read_meta(&dir) {
-            return Ok(Unit {
-                meta,
-                dir,
-                computed: false,
-            });
+            if intact(&dir) {
+                return Ok(Unit {
+                    meta,
+                    dir,
+                    computed: false,
+                });
+            }
+            // A file changed since the unit was made (a release's hard
+            // link edited in place): the unit is made again, not reused.
+            tracing::warn!(unit = %dir.display(), "A cached unit's files changed since it was made: building it again.");
+            std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
         }
         let tmp = self.tmp_dir();
         let work = tempfile::tempdir_in(&tmp).map_err(|e| Error::io(&tmp, e))?;
         let meta = build(work.path())?;
+        let stamps = serde_json::to_vec(&stamps_of(work.path())?).map_err(Error::table)?;
+        write_atomic(&work.path().join(STAMPS), &stamps, work.path())?;
         write_atomic(
             &work.path().join("meta.json"),
             &serde_json::to_vec(&meta).map_err(Error::table)?,
@@ -83,6 +91,56 @@ impl Cache {
             computed: true,
         })
     }
+}
+
+/// Each file of a unit, with its size and modification time, as made.
+/// A release's files are hard links to its units' files, so editing one
+/// in place edits the unit: [`intact`] finds that by the stamps.
+const STAMPS: &str = "files.json";
+
+/// (path within the unit, bytes, modification time in ns) of every file.
+type Stamps = Vec<(String, u64, u128)>;
+
+fn stamps_of(dir: &Path) -> Result<Stamps> {
+    let mut out = Vec::new();
+    walk(dir, "", &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+fn walk(dir: &Path, prefix: &str, out: &mut Stamps) -> Result<()> {
+    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let e = e.map_err(|e| Error::io(dir, e))?;
+        let rel = format!("{prefix}{}", e.file_name().to_string_lossy());
+        let m = e.metadata().map_err(|err| Error::io(&e.path(), err))?;
+        if m.is_dir() {
+            walk(&e.path(), &format!("{rel}/"), out)?;
+        } else if rel != "meta.json" && rel != STAMPS {
+            out.push((rel, m.len(), mtime_ns(&m)));
+        }
+    }
+    Ok(())
+}
+
+fn mtime_ns(m: &std::fs::Metadata) -> u128 {
+    m.modified()
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// True if every file the unit was made with is there, unchanged in size
+/// and modification time (one `stat` each: no file is read).
+fn intact(dir: &Path) -> bool {
+    let Some(stamps) = std::fs::read(dir.join(STAMPS))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Stamps>(&b).ok())
+    else {
+        return false;
+    };
+    stamps.iter().all(|(rel, bytes, mtime)| {
+        std::fs::metadata(dir.join(rel)).is_ok_and(|m| m.len() == *bytes && mtime_ns(&m) == *mtime)
+    })
 }
 
 fn read_meta<M: DeserializeOwned>(dir: &Path) -> Option<M> {

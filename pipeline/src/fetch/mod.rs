@@ -473,7 +473,16 @@ fn admit(cache: &Cache, src: &Source, path: &Path, sha: &str) -> Result<PathBuf>
         }
     }
     let blob = cache.blob_path(sha);
-    if !blob.is_file() {
+    // A blob already there is kept only if it is intact: one damaged in
+    // the cache is replaced by the good copy in hand.
+    let intact = blob.is_file()
+        && std::fs::metadata(&blob).ok().map(|m| m.len())
+            == std::fs::metadata(path).ok().map(|m| m.len())
+        && sha256_file(&blob).is_ok_and(|b| b == sha);
+    if !intact {
+        if blob.is_file() {
+            warn!(source = %src.id, blob = %blob.display(), "The cached copy was damaged: replaced.");
+        }
         let tmp = cache.tmp_dir().join(format!("{sha}.admit"));
         std::fs::copy(path, &tmp).map_err(|e| Error::io(&tmp, e))?;
         std::fs::rename(&tmp, &blob).map_err(|e| Error::io(&blob, e))?;

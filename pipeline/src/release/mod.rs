@@ -23,7 +23,10 @@ use crate::frame::Table;
 
 pub mod csv;
 mod swap;
-pub use swap::{check_out, is_release, recover, sibling, swap_into_place, write_marker, MARKER};
+pub use swap::{
+    check_out, is_release, recover, sibling, swap_into_place, unlisted_files, write_marker,
+    BUILD_KEY, MARKER,
+};
 
 /// `manifest.json`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

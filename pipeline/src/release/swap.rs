@@ -12,7 +12,9 @@
 
 use std::path::{Path, PathBuf};
 
+use super::Manifest;
 use crate::error::{Error, ErrorKind, Result};
+use crate::hash::HashSet;
 
 /// The marker file's name, at the root of every release.
 pub const MARKER: &str = ".census-release";
@@ -55,6 +57,12 @@ pub fn check_out(out: &Path) -> Result<()> {
     if !meta.is_dir() {
         return Err(refuse(out, "exists and is not a directory"));
     }
+    if is_mount_point(out, &meta) {
+        return Err(refuse(
+            out,
+            "is a mount point: a build puts its release in place by renaming, which a mount point cannot take; use a folder inside it",
+        ));
+    }
     if is_release(out) {
         return Ok(());
     }
@@ -74,6 +82,24 @@ pub fn check_out(out: &Path) -> Result<()> {
         format!("exists, is not empty and holds no `{MARKER}` marker, so it is not a release this tool wrote")
     };
     Err(refuse(out, &why))
+}
+
+/// True if `dir` is on another file system than its parent (a mounted
+/// volume), so that it cannot be renamed or exchanged.
+#[cfg(unix)]
+fn is_mount_point(dir: &Path, meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let parent = match dir.parent() {
+        Some(p) if p.as_os_str().is_empty() => Path::new("."),
+        Some(p) => p,
+        None => return false,
+    };
+    std::fs::metadata(parent).is_ok_and(|p| p.dev() != meta.dev())
+}
+
+#[cfg(not(unix))]
+fn is_mount_point(_: &Path, _: &std::fs::Metadata) -> bool {
+    false
 }
 
 /// `.<name><suffix>` beside `out` (staging and left-over directories).
@@ -125,11 +151,20 @@ pub fn recover(out: &Path) -> Result<Vec<String>> {
     Ok(done)
 }
 
+/// The file holding a release's build key (not listed in its manifest,
+/// never published).
+pub const BUILD_KEY: &str = ".census-build";
+
 /// Replaces `out` with the finished staging directory (which holds the
 /// marker). With an existing `out`, the two are exchanged atomically, then
-/// the old release (now at the staging path) is removed.
+/// the old release (now at the staging path) is removed: only if every
+/// file in it is one its manifest lists, so that nothing copied into a
+/// release folder (a web app beside the files) is deleted with it.
 pub fn swap_into_place(staging: &Path, out: &Path) -> Result<()> {
     check_out(out)?;
+    if is_release(out) {
+        check_only_listed(out)?;
+    }
     if !out.exists() {
         if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
@@ -140,6 +175,63 @@ pub fn swap_into_place(staging: &Path, out: &Path) -> Result<()> {
         Ok(()) => remove_replaced(staging),
         Err(_) => swap_by_renames(staging, out),
     }
+}
+
+/// Refuses a release folder holding files its manifest does not list.
+fn check_only_listed(out: &Path) -> Result<()> {
+    let manifest = out.join("manifest.json");
+    let listed: Result<HashSet<String>> = std::fs::read(&manifest)
+        .map_err(|e| Error::io(&manifest, e))
+        .and_then(|b| serde_json::from_slice::<Manifest>(&b).map_err(Error::table))
+        .map(|m| m.files.into_iter().map(|f| f.path).collect());
+    let Ok(listed) = listed else {
+        return Err(refuse(
+            out,
+            "holds no readable manifest.json, so which of its files this tool wrote cannot be told",
+        ));
+    };
+    let foreign = unlisted_files(out, &listed)?;
+    if foreign.is_empty() {
+        return Ok(());
+    }
+    Err(refuse(
+        out,
+        &format!(
+            "holds {} file(s) its release manifest does not list ({}): replacing the release would delete them, and they are not this tool's. Move them out first",
+            foreign.len(),
+            foreign.iter().take(5).map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
+        ),
+    ))
+}
+
+/// The files (and links) under the release `dir` that are neither in
+/// `listed` (its manifest's paths) nor the manifest and build key
+/// themselves, sorted.
+pub fn unlisted_files(dir: &Path, listed: &HashSet<String>) -> Result<Vec<String>> {
+    let mut found = Vec::new();
+    unlisted(dir, "", listed, &mut found)?;
+    found.retain(|f| f != "manifest.json" && f != BUILD_KEY);
+    found.sort();
+    Ok(found)
+}
+
+fn unlisted(
+    dir: &Path,
+    prefix: &str,
+    listed: &HashSet<String>,
+    found: &mut Vec<String>,
+) -> Result<()> {
+    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let e = e.map_err(|e| Error::io(dir, e))?;
+        let rel = format!("{prefix}{}", e.file_name().to_string_lossy());
+        let ty = e.file_type().map_err(|err| Error::io(&e.path(), err))?;
+        if ty.is_dir() {
+            unlisted(&e.path(), &format!("{rel}/"), listed, found)?;
+        } else if !listed.contains(&rel) {
+            found.push(rel);
+        }
+    }
+    Ok(())
 }
 
 /// Removes what was `out` before the swap: a release, or an empty directory.
@@ -225,10 +317,50 @@ mod tests {
             std::fs::create_dir_all(dir).unwrap();
             write_marker(dir).unwrap();
             std::fs::write(dir.join(file), "x").unwrap();
+            listing(dir, &[MARKER, file]);
         }
         swap_into_place(&d.path().join("new"), &out).unwrap();
         assert!(out.join("new.txt").is_file() && !out.join("old.txt").exists());
         assert!(!d.path().join("new").exists());
+    }
+
+    /// A manifest listing `files` in `dir`.
+    fn listing(dir: &Path, files: &[&str]) {
+        let m = Manifest {
+            files: files
+                .iter()
+                .map(|f| super::super::FileEntry {
+                    path: f.to_string(),
+                    bytes: 0,
+                    sha256: String::new(),
+                })
+                .collect(),
+            ..Default::default()
+        };
+        std::fs::write(dir.join("manifest.json"), serde_json::to_vec(&m).unwrap()).unwrap();
+    }
+
+    #[test]
+    fn a_release_holding_files_it_does_not_list_is_not_replaced() {
+        let d = tempfile::tempdir().unwrap();
+        let (out, new) = (d.path().join("rel"), d.path().join("new"));
+        for dir in [&out, &new] {
+            std::fs::create_dir_all(dir).unwrap();
+            write_marker(dir).unwrap();
+            listing(dir, &[MARKER]);
+        }
+        std::fs::create_dir_all(out.join("app")).unwrap();
+        std::fs::write(out.join("app/index.php"), "<?php").unwrap();
+        let err = swap_into_place(&new, &out).unwrap_err().to_string();
+        assert!(err.contains("(`app/index.php`)"), "{err}");
+        assert!(out.join("app/index.php").is_file() && new.is_dir());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_mount_point_is_refused_before_any_work() {
+        let err = check_out(Path::new("/proc")).unwrap_err().to_string();
+        assert!(err.contains("is a mount point"), "{err}");
     }
 
     #[test]

@@ -291,8 +291,27 @@ fn read_source(
     Ok((conformed, read))
 }
 
-/// The digest read must be the pinned one.
+/// The digest read must be the pinned one. A cached download is named by
+/// its digest: one whose bytes no longer give its name was damaged in the
+/// cache (not changed by its publisher), so it is removed, to be fetched
+/// again, and the error says so.
 fn check_pin(src: &Source, sha: &str, input: &Path) -> Result<()> {
+    let in_blobs = input
+        .parent()
+        .and_then(Path::file_name)
+        .is_some_and(|d| d == "blobs");
+    let named = input
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    if in_blobs && named.len() == 64 && named != sha {
+        let _ = std::fs::remove_file(input);
+        return Err(Error::unreadable(format!(
+            "the cached copy was damaged: its sha256 is now {sha}, not the {named} it is named by. It has been removed: \
+             run the command again to fetch it afresh (from the publisher, or from --mirror)"
+        ))
+        .file(input));
+    }
     match &src.raw.sha256 {
         Some(pin) if pin != sha => Err(Error::new(ErrorKind::ChecksumMismatch {
             expected: pin.clone(),
