@@ -488,6 +488,44 @@ fn a_manifest_that_lists_less_than_the_release_or_disagrees_with_it_is_refused()
 }
 
 #[test]
+fn a_table_dropped_from_the_manifest_alone_is_not_published() {
+    let dir = tempdir();
+    let release = tiny_release(dir.path());
+    // The table's files, entries and counts removed, consistently; the
+    // data package still describes it.
+    let path = release.join("manifest.json");
+    let mut m: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    m["tables"].as_object_mut().unwrap().clear();
+    let files = m["files"].as_array_mut().unwrap();
+    files.retain(|f| !f["path"].as_str().unwrap().starts_with("tables/"));
+    let (n, bytes) = (
+        files.len(),
+        files
+            .iter()
+            .map(|f| f["bytes"].as_u64().unwrap())
+            .sum::<u64>(),
+    );
+    m["summary"]["files"] = n.into();
+    m["summary"]["bytes"] = bytes.into();
+    m["summary"]["tables"] = 0.into();
+    std::fs::write(&path, serde_json::to_vec(&m).unwrap()).unwrap();
+    std::fs::remove_dir_all(release.join("tables")).unwrap();
+    let bucket = dir.path().join("bucket");
+    let o = publish(&release, &format!("file://{}", bucket.display()), &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("describes `tables/tiny.parquet`, which manifest.json does not list"),
+        "{}",
+        text(&o)
+    );
+    assert!(objects(&bucket).is_empty());
+    // A store that keeps nothing is no destination either.
+    let o = publish(&tiny_release(&dir.path().join("b")), "memory:///x", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("memory:// keeps nothing"), "{}", text(&o));
+}
+
+#[test]
 fn a_release_is_never_published_into_itself() {
     let dir = tempdir();
     let release = tiny_release(dir.path());

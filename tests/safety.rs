@@ -91,6 +91,74 @@ fn a_cache_folder_holding_what_the_tool_did_not_make_is_never_used() {
 }
 
 #[test]
+fn a_cache_whose_folders_are_links_or_another_tools_is_refused() {
+    let dir = tempdir();
+    let mine = dir.path().join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(mine.join("thesis.docx"), "chapter one").unwrap();
+    // tmp/ linked elsewhere: a build would empty the folder it points at.
+    let cache = dir.path().join("cache");
+    assert!(tiny_build_cached(dir.path(), &dir.path().join("a"), &cache)
+        .status
+        .success());
+    std::fs::remove_dir_all(cache.join("tmp")).unwrap();
+    std::os::unix::fs::symlink(&mine, cache.join("tmp")).unwrap();
+    let o = tiny_build_cached(dir.path(), &dir.path().join("a"), &cache);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("has `tmp` as a symbolic link"),
+        "{}",
+        text(&o)
+    );
+    assert!(mine.join("thesis.docx").is_file());
+    // Cargo's target/ carries the same signature: it is not this tool's.
+    let target = dir.path().join("target");
+    std::fs::create_dir_all(target.join("tmp")).unwrap();
+    std::fs::write(target.join("tmp/scratch"), "x").unwrap();
+    std::fs::write(
+        target.join("CACHEDIR.TAG"),
+        "Signature: 8a477f597d28d172789f06886806bc55\n# This file is a cache directory tag created by cargo.\n",
+    )
+    .unwrap();
+    let o = tiny_build_cached(dir.path(), &dir.path().join("b"), &target);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("is another tool's cache"), "{}", text(&o));
+    assert!(target.join("tmp/scratch").is_file());
+}
+
+#[test]
+fn a_local_file_shaped_like_a_cached_download_is_never_removed() {
+    let dir = tempdir();
+    let data = dir.path().join("blobs");
+    std::fs::create_dir_all(&data).unwrap();
+    let name = "0".repeat(64);
+    std::fs::write(data.join(&name), "Area code,Value\nA1,1\n").unwrap();
+    let catalog = write_tiny_catalog(
+        dir.path(),
+        Some(&data),
+        &format!(
+            "[sources.tiny]\ntitle = \"t\"\npublisher = \"p\"\nlicence = \"l\"\nedition = \"e\"\ngeography = \"g\"\npath = \"{name}\"\nsha256 = \"{}\"\nformat = \"csv\"\n",
+            "1".repeat(64)
+        ),
+    );
+    let stages = load_all_stages(dir.path());
+    let o = cli()
+        .args(["build", "--sources"])
+        .arg(&catalog)
+        .arg("--stages")
+        .arg(&stages)
+        .arg("--cache")
+        .arg(dir.path().join("cache"))
+        .arg("--out")
+        .arg(dir.path().join("rel"))
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(!text(&o).contains("has been removed"), "{}", text(&o));
+    assert!(data.join(&name).is_file(), "the user's file is kept");
+}
+
+#[test]
 fn files_copied_into_a_release_folder_stop_its_replacement_and_survive() {
     let dir = tempdir();
     let out = dir.path().join("rel");

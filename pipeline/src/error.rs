@@ -422,7 +422,7 @@ impl fmt::Display for ErrorKind {
             ErrorKind::LatestMoved { reason } => write!(f, "{reason}"),
             ErrorKind::ReleaseModified { path } => write!(
                 f,
-                "{} does not match the sha256 its release records (manifest.json, datapackage.json): the release directory was modified or damaged; build it again into a new folder (another --out): a build into the same folder with nothing changed does nothing",
+                "{} does not match the sha256 its release records (manifest.json, datapackage.json): the release directory was modified or damaged; build it again into a new folder (another --out): a build into the same folder with nothing changed does nothing. If the new folder's file is damaged too, the stage cache holds the edit (its files are hard-linked into releases): delete the cache's stages/ folder and build again",
                 path.display()
             ),
             ErrorKind::ReleaseInconsistent { path, reason } => write!(

@@ -875,6 +875,19 @@ pub fn write_into(dir: &Path, r: &DiffReport) -> Result<()> {
         }));
     }
     std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+    // Written afresh, never through a link found in the folder.
+    for name in [
+        MARKER,
+        "diff.md",
+        "summary.md",
+        "diff.html",
+        "la_changes.svg",
+    ] {
+        let p = out.join(name);
+        if p.is_symlink() {
+            std::fs::remove_file(&p).map_err(|e| Error::io(&p, e))?;
+        }
+    }
     let marker = out.join(MARKER);
     std::fs::write(
         &marker,

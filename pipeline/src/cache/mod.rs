@@ -82,21 +82,66 @@ const LAYOUT: [&str; 7] = [
 /// A new or empty folder is tagged; so is an untagged cache of an earlier
 /// version, recognised by its layout.
 fn claim(dir: &Path) -> Result<()> {
-    let tag = dir.join(TAG);
-    if std::fs::read_to_string(&tag).is_ok_and(|t| t.starts_with(SIGNATURE)) {
-        return Ok(());
-    }
-    if let Some(reason) = not_a_cache(dir)? {
-        return Err(Error::new(ErrorKind::CacheRefused {
+    let refuse = |reason: String| {
+        Err(Error::new(ErrorKind::CacheRefused {
             path: dir.to_path_buf(),
             reason,
-        }));
+        }))
+    };
+    // Its folders are the cache's own: one that is a link would have a
+    // build empty (tmp/) or write into whatever it points at.
+    for sub in ["blobs", "quarantine", "stages", "tmp"] {
+        if dir.join(sub).is_symlink() {
+            return refuse(format!("has `{sub}` as a symbolic link"));
+        }
+    }
+    let tag = dir.join(TAG);
+    match std::fs::read_to_string(&tag) {
+        Ok(t) if is_our_tag(&t) => return Ok(()),
+        // The signature is every tagging tool's (cargo's target/, ccache):
+        // another tool's tag marks another tool's cache.
+        Ok(_) => {
+            return refuse(format!(
+                "is another tool's cache (its {TAG} does not name census-pipeline)"
+            ))
+        }
+        Err(_) => {}
+    }
+    if let Some(reason) = not_a_cache(dir)? {
+        return refuse(reason);
     }
     std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    let text = format!(
-        "{SIGNATURE}\n# This file is a cache directory tag created by census-pipeline: the folder is its cache.\n# For information about cache directory tags, see https://bford.info/cachedir/\n"
-    );
-    std::fs::write(&tag, text).map_err(|e| Error::io(&tag, e))
+    std::fs::write(&tag, TAG_TEXT).map_err(|e| Error::io(&tag, e))
+}
+
+/// The tag this tool writes.
+const TAG_TEXT: &str = "Signature: 8a477f597d28d172789f06886806bc55\n\
+# This file is a cache directory tag created by census-pipeline: the folder is its cache.\n\
+# For information about cache directory tags, see https://bford.info/cachedir/\n";
+
+fn is_our_tag(text: &str) -> bool {
+    text.starts_with(SIGNATURE) && text.contains("created by census-pipeline")
+}
+
+/// True if `path` is a download in a cache of this tool (`<cache>/blobs/`,
+/// named by a sha256), which the tool may remove when it is damaged.
+pub fn is_cached_blob(path: &Path) -> bool {
+    let named = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let blobs = path
+        .parent()
+        .filter(|p| p.file_name().is_some_and(|n| n == "blobs"));
+    named.len() == 64
+        && named
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        && !path.is_symlink()
+        && blobs
+            .and_then(Path::parent)
+            .and_then(|c| std::fs::read_to_string(c.join(TAG)).ok())
+            .is_some_and(|t| is_our_tag(&t))
 }
 
 /// Why an untagged `dir` is not a cache of this tool, if it is not.
@@ -116,7 +161,8 @@ fn not_a_cache(dir: &Path) -> Result<Option<String>> {
     }
     let has = |n: &str| names.iter().any(|x| x == n);
     let tmp_used = std::fs::read_dir(dir.join("tmp")).is_ok_and(|mut d| d.next().is_some());
-    if tmp_used && !has("blobs") && !has("stages") {
+    // A cache that has built holds its digests beside its tmp/.
+    if tmp_used && !(has("hashes.json") && (has("blobs") || has("stages"))) {
         return Ok(Some(
             "holds a `tmp` folder with files in it, and no cache beside it".into(),
         ));
@@ -171,12 +217,16 @@ impl Cache {
     /// only be what a killed build left (partial downloads, unfinished units).
     pub fn clean_tmp(&self) -> Result<()> {
         let tmp = self.tmp_dir();
+        // Never through a link (`open` refuses one; it may appear since).
+        if tmp.is_symlink() {
+            return Ok(());
+        }
         let Ok(entries) = std::fs::read_dir(&tmp) else {
             return Ok(());
         };
         for e in entries.flatten() {
             let p = e.path();
-            let r = if p.is_dir() {
+            let r = if e.file_type().is_ok_and(|t| t.is_dir()) {
                 std::fs::remove_dir_all(&p)
             } else {
                 std::fs::remove_file(&p)

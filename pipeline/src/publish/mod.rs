@@ -216,17 +216,29 @@ fn check_complete(from: &Path, m: &Manifest) -> Result<()> {
         }
     }
     let package = from.join("datapackage.json");
-    let version = std::fs::read(&package)
+    let pkg = std::fs::read(&package)
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .and_then(|v| v["version"].as_str().map(String::from));
-    if version.as_deref() != Some(m.version.as_str()) {
+        .unwrap_or_default();
+    let version = pkg["version"].as_str().unwrap_or_default();
+    if version != m.version {
         let reason = format!(
-            "is version {:?}, but manifest.json says {}",
-            version.unwrap_or_default(),
+            "is version {version:?}, but manifest.json says {}",
             m.version
         );
         return inconsistent(package, reason);
+    }
+    // Every file the data package describes is in the manifest's list: a
+    // table dropped from the manifest alone would be published missing.
+    let resources = pkg["resources"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    for path in resources.iter().filter_map(|r| r["path"].as_str()) {
+        if !digests.contains_key(path) {
+            let reason = format!("describes `{path}`, which manifest.json does not list");
+            return inconsistent(package, reason);
+        }
     }
     Ok(())
 }

@@ -75,6 +75,9 @@ pub fn open_store(to: &str) -> Result<(Box<dyn ObjectStore>, ObjPath)> {
                 .map_err(|e| store_err("opening the folder", e))?;
             Ok((Box::new(store), ObjPath::from("")))
         }
+        "memory" => Err(usage(
+            "memory:// keeps nothing once the command ends: publish to s3://bucket/prefix, file:///path or another bucket's URL".into(),
+        )),
         _ => object_store::parse_url(&url).map_err(|e| store_err("opening the store", e)),
     }
 }

@@ -128,8 +128,9 @@ pub fn recover(out: &Path) -> Result<Vec<String>> {
             std::fs::rename(&old, out).map_err(|e| Error::io(&old, e))?;
             done.push(format!("restored {} from {}", out.display(), old.display()));
         } else {
-            std::fs::remove_dir_all(&old).map_err(|e| Error::io(&old, e))?;
-            done.push(format!("removed {}", old.display()));
+            // As after a swap: files someone put in it are kept, with it.
+            remove_replaced_checked(&old, out)?;
+            done.push(format!("tidied {}", old.display()));
         }
     }
     let prefix = sibling(out, ".partial-");
@@ -172,25 +173,19 @@ pub fn swap_into_place(staging: &Path, out: &Path) -> Result<()> {
         return std::fs::rename(staging, out).map_err(|e| Error::io(out, e));
     }
     match exchange(staging, out) {
-        Ok(()) => remove_replaced(staging),
+        Ok(()) => remove_replaced_checked(staging, out),
         Err(_) => swap_by_renames(staging, out),
     }
 }
 
 /// Refuses a release folder holding files its manifest does not list.
 fn check_only_listed(out: &Path) -> Result<()> {
-    let manifest = out.join("manifest.json");
-    let listed: Result<HashSet<String>> = std::fs::read(&manifest)
-        .map_err(|e| Error::io(&manifest, e))
-        .and_then(|b| serde_json::from_slice::<Manifest>(&b).map_err(Error::table))
-        .map(|m| m.files.into_iter().map(|f| f.path).collect());
-    let Ok(listed) = listed else {
+    let Some(foreign) = foreign_files(out)? else {
         return Err(refuse(
             out,
             "holds no readable manifest.json, so which of its files this tool wrote cannot be told",
         ));
     };
-    let foreign = unlisted_files(out, &listed)?;
     if foreign.is_empty() {
         return Ok(());
     }
@@ -202,6 +197,33 @@ fn check_only_listed(out: &Path) -> Result<()> {
             foreign.iter().take(5).map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")
         ),
     ))
+}
+
+/// The files in the release `dir` that its manifest does not list, or
+/// `None` when it has no readable manifest.
+fn foreign_files(dir: &Path) -> Result<Option<Vec<String>>> {
+    let listed: Option<HashSet<String>> = std::fs::read(dir.join("manifest.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
+        .map(|m| m.files.into_iter().map(|f| f.path).collect());
+    listed.map(|l| unlisted_files(dir, &l)).transpose()
+}
+
+/// Removes the release just replaced (at `old`), unless files appeared in
+/// it during the build (after [`check_only_listed`]): those are kept, in a
+/// folder beside `out` that no build removes, and the log says where.
+fn remove_replaced_checked(old: &Path, out: &Path) -> Result<()> {
+    let appeared = match is_release(old) {
+        true => foreign_files(old)?.unwrap_or_default(),
+        false => Vec::new(),
+    };
+    if appeared.is_empty() {
+        return remove_replaced(old);
+    }
+    let kept = sibling(out, &format!(".kept-{}", std::process::id()));
+    std::fs::rename(old, &kept).map_err(|e| Error::io(old, e))?;
+    tracing::warn!(kept = %kept.display(), files = appeared.len(), first = %appeared[0], "Files were added to the release folder during the build: the replaced release is kept with them.");
+    Ok(())
 }
 
 /// The files (and links) under the release `dir` that are neither in
@@ -224,7 +246,7 @@ fn unlisted(
     for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let e = e.map_err(|e| Error::io(dir, e))?;
         let rel = format!("{prefix}{}", e.file_name().to_string_lossy());
-        let ty = e.file_type().map_err(|err| Error::io(&e.path(), err))?;
+        let ty = e.file_type().map_err(|err| Error::io(e.path(), err))?;
         if ty.is_dir() {
             unlisted(&e.path(), &format!("{rel}/"), listed, found)?;
         } else if !listed.contains(&rel) {
@@ -256,7 +278,7 @@ fn swap_by_renames(staging: &Path, out: &Path) -> Result<()> {
         let _ = std::fs::rename(&old, out);
         return Err(Error::io(out, e));
     }
-    remove_replaced(&old)
+    remove_replaced_checked(&old, out)
 }
 
 /// Exchanges two paths atomically.
@@ -354,6 +376,25 @@ mod tests {
         let err = swap_into_place(&new, &out).unwrap_err().to_string();
         assert!(err.contains("(`app/index.php`)"), "{err}");
         assert!(out.join("app/index.php").is_file() && new.is_dir());
+    }
+
+    #[test]
+    fn files_added_to_a_release_during_the_swap_are_kept_beside_it() {
+        let d = tempfile::tempdir().unwrap();
+        let (out, old) = (d.path().join("rel"), d.path().join("replaced"));
+        std::fs::create_dir_all(&old).unwrap();
+        write_marker(&old).unwrap();
+        listing(&old, &[MARKER]);
+        std::fs::write(old.join("late.txt"), "written while the build ran").unwrap();
+        remove_replaced_checked(&old, &out).unwrap();
+        let kept = sibling(&out, &format!(".kept-{}", std::process::id()));
+        assert!(kept.join("late.txt").is_file() && !old.exists());
+        // Without such a file the replaced release is removed.
+        std::fs::create_dir_all(&old).unwrap();
+        write_marker(&old).unwrap();
+        listing(&old, &[MARKER]);
+        remove_replaced_checked(&old, &out).unwrap();
+        assert!(!old.exists());
     }
 
     #[cfg(target_os = "linux")]

@@ -296,15 +296,11 @@ fn read_source(
 /// cache (not changed by its publisher), so it is removed, to be fetched
 /// again, and the error says so.
 fn check_pin(src: &Source, sha: &str, input: &Path) -> Result<()> {
-    let in_blobs = input
-        .parent()
-        .and_then(Path::file_name)
-        .is_some_and(|d| d == "blobs");
     let named = input
         .file_name()
         .and_then(|n| n.to_str())
         .unwrap_or_default();
-    if in_blobs && named.len() == 64 && named != sha {
+    if named != sha && crate::cache::is_cached_blob(input) {
         let _ = std::fs::remove_file(input);
         return Err(Error::unreadable(format!(
             "the cached copy was damaged: its sha256 is now {sha}, not the {named} it is named by. It has been removed: \
