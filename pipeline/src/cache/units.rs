@@ -112,7 +112,7 @@ fn walk(dir: &Path, prefix: &str, out: &mut Stamps) -> Result<()> {
     for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
         let e = e.map_err(|e| Error::io(dir, e))?;
         let rel = format!("{prefix}{}", e.file_name().to_string_lossy());
-        let m = e.metadata().map_err(|err| Error::io(&e.path(), err))?;
+        let m = e.metadata().map_err(|err| Error::io(e.path(), err))?;
         if m.is_dir() {
             walk(&e.path(), &format!("{rel}/"), out)?;
         } else if rel != "meta.json" && rel != STAMPS {
