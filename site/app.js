@@ -302,7 +302,7 @@ function generic(group, key, d, level) {
     .map(([k, v]) => {
       const value = v && typeof v === "object" ? (v.unit === "proportion" && typeof v.value === "number" ? `${(v.value * 100).toFixed(1)}%` : fmt(v.value)) : fmt(v);
       const note = v && typeof v === "object"
-        ? [v.status && v.status !== "ok" ? `${v.status}${v.reason ? `: ${v.reason}` : ""}` : v.unit || "", group === "census" ? dirs[k] || "not a measure of deprivation" : dirs[k]].filter(Boolean).join("; ")
+        ? [v.status && v.status !== "ok" ? `${v.status}${v.reason ? `: ${v.reason}` : ""}` : v.unit || "", group === "census" ? dirs[k] || "no direction given: it describes the area" : dirs[k]].filter(Boolean).join("; ")
         : (missing[k] || dirs[k] || (k === "direction" ? CHANGE_MEANS[v] : "") || "");
       return el("tr", {}, el("th", { scope: "row" }, k.replace(/_/g, " ")), el("td", { class: "num" }, value), el("td", { class: "muted" }, note));
     });

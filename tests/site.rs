@@ -229,6 +229,17 @@ fn an_lsoa_code_and_a_local_authority_name_are_looked_up() {
         "no change section"
     );
     assert!(dom.contains("Census 2021 indicators"), "no Census section");
+    // Each value says which end is more deprived, or that it has none; a
+    // change's direction says which way it went.
+    assert!(dom.contains("proportion; higher = more deprived"), "{dom}");
+    assert!(
+        dom.contains("no direction given: it describes the area"),
+        "{dom}"
+    );
+    assert!(
+        dom.contains("moved towards the more deprived end, relative to other areas"),
+        "E01000001 declined between 2019 and 2025: {dom}"
+    );
     // The map of its local authority's LSOAs, one shape per LSOA the index
     // places there, with a legend and the editions that have no map.
     let svg_at = dom

@@ -778,17 +778,21 @@ fn each_census_indicator_says_on_every_row_and_in_the_api_which_end_is_more_depr
     assert_eq!(one("no_car_share"), "higher_more_deprived");
     assert_eq!(one("nssec_higher_managerial_share"), "higher_less_deprived");
     assert_eq!(one("degree_level_share"), "higher_less_deprived");
-    // An area's age, tenure or housing is not deprivation either way.
+    // Tenure as the Townsend index counts it.
+    assert_eq!(one("owner_occupied_share"), "higher_less_deprived");
+    assert_eq!(one("social_rented_share"), "higher_more_deprived");
+    // An area's age or housing, and crude (not age-standardised) health
+    // shares, are given no direction.
     for id in [
-        "owner_occupied_share",
         "detached_share",
         "median_age",
         "population_density",
+        "disabled_share",
     ] {
         assert_eq!(one(id), "neutral");
     }
     // A ward's file lists the indicators with a direction, and no other:
-    // the page shows "not a measure of deprivation" for those.
+    // the page says the others are given no direction.
     let ward = api_json(&b.out.join("api/v1/areas/E05013950.json"));
     let s = &ward["census"]["census2021_ward24"];
     assert_eq!(
@@ -799,7 +803,11 @@ fn each_census_indicator_says_on_every_row_and_in_the_api_which_end_is_more_depr
         s["directions"]["nssec_routine_share"],
         "higher = more deprived"
     );
-    assert!(s["directions"].get("owner_occupied_share").is_none(), "{s}");
+    assert_eq!(
+        s["directions"]["owner_occupied_share"],
+        "higher = less deprived"
+    );
+    assert!(s["directions"].get("disabled_share").is_none(), "{s}");
     assert!(s["directions"].get("value").is_none(), "{s}");
     assert!(
         s["values"]["nssec_routine_share"]["value"].is_number(),

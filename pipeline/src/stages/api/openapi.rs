@@ -175,7 +175,7 @@ fn components(area_props: Map<String, Value>) -> Value {
                 "rows": {"type": "array", "items": {"type": "object"}},
                 "values": {"type": "object", "additionalProperties": {"type": "object"}},
                 "missing": {"type": "object", "description": "Fields the source does not provide (null here), with the reason.", "additionalProperties": {"type": "string"}},
-                "directions": {"type": "object", "description": "For each field whose direction is not \"1 = most deprived\": which end is more deprived (or more favourable), in words.", "additionalProperties": {"type": "string"}},
+                "directions": {"type": "object", "description": "For each field whose direction is not \"1 = most deprived\": which end is more deprived (or more favourable), in words. In a census section, for each indicator that has a direction; an indicator not listed is given none (it describes the area).", "additionalProperties": {"type": "string"}},
             }, "additionalProperties": true},
             "Unavailable": {"type": "object", "required": ["section", "reason"], "properties": {
                 "section": {"type": "string", "description": "`group.key`."},

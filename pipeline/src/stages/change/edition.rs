@@ -63,7 +63,7 @@ impl Edition {
             built.meta.computed.insert(
                 column,
                 format!(
-                    "carries `{}`'s `imd_decile`, which is computed, not published: {how}",
+                    "comes from `{}`'s `imd_decile`, which is computed, not published: {how}",
                     self.table
                 ),
             );

@@ -49,7 +49,7 @@ impl Stage for PostcodeStage {
             s = s.col(format!("{c}_reason"), ColType::String);
         }
         let rank = Rule::of(Unit::Rank)
-            .range(0.0, 100_000.0)
+            .range(1.0, 100_000.0)
             .direction(Direction::MostDeprivedFirst);
         let statuses = [Status::Live, Status::Terminated, Status::Unknown];
         let mut s = s
