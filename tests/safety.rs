@@ -35,18 +35,22 @@ fn tiny_build(dir: &Path, out: &Path) -> Output {
 /// The same with `cache` as the cache folder.
 fn tiny_build_cached(dir: &Path, out: &Path, cache: &Path) -> Output {
     let (catalog, stages) = tiny_fixture(dir, "Area code,Value\nA1,1\nA2,2\n", Some(2));
-    cli()
-        .arg("build")
+    build_cmd(&catalog, &stages, cache, out).output().unwrap()
+}
+
+/// `build` of `catalog` with `stages` and `cache` into `out`, to run.
+fn build_cmd(catalog: &Path, stages: &Path, cache: &Path, out: &Path) -> Command {
+    let mut c = cli();
+    c.arg("build")
         .arg("--sources")
-        .arg(&catalog)
+        .arg(catalog)
         .arg("--stages")
-        .arg(&stages)
+        .arg(stages)
         .arg("--cache")
         .arg(cache)
         .arg("--out")
-        .arg(out)
-        .output()
-        .unwrap()
+        .arg(out);
+    c
 }
 
 #[test]
@@ -142,17 +146,8 @@ fn a_local_file_shaped_like_a_cached_download_is_never_removed() {
         ),
     );
     let stages = load_all_stages(dir.path());
-    let o = cli()
-        .args(["build", "--sources"])
-        .arg(&catalog)
-        .arg("--stages")
-        .arg(&stages)
-        .arg("--cache")
-        .arg(dir.path().join("cache"))
-        .arg("--out")
-        .arg(dir.path().join("rel"))
-        .output()
-        .unwrap();
+    let (cache, out) = (dir.path().join("cache"), dir.path().join("rel"));
+    let o = build_cmd(&catalog, &stages, &cache, &out).output().unwrap();
     assert!(!o.status.success());
     assert!(!text(&o).contains("has been removed"), "{}", text(&o));
     assert!(data.join(&name).is_file(), "the user's file is kept");
@@ -172,6 +167,11 @@ fn files_copied_into_a_release_folder_stop_its_replacement_and_survive() {
     assert!(
         text(&o).contains("holds 1 file(s) its release manifest does not list (`app/index.php`)"),
         "{}",
+        text(&o)
+    );
+    assert!(
+        !text(&o).contains("Loaded"),
+        "refused before the stages: {}",
         text(&o)
     );
     assert_eq!(std::fs::read(out.join("app/index.php")).unwrap(), b"<?php");
@@ -536,17 +536,8 @@ fn a_ten_megabyte_name_is_refused_without_being_echoed() {
 /// as the process itself reports it (VmHWM, which a fork's parent does not
 /// inflate, unlike rusage).
 fn run_measured(catalog: &Path, stages: &Path, dir: &Path) -> (Output, i64) {
-    let o = cli()
+    let o = build_cmd(catalog, stages, &dir.join("cache"), &dir.join("out"))
         .env("CENSUS_PIPELINE_REPORT_PEAK_RSS", "1")
-        .arg("build")
-        .arg("--sources")
-        .arg(catalog)
-        .arg("--stages")
-        .arg(stages)
-        .arg("--cache")
-        .arg(dir.join("cache"))
-        .arg("--out")
-        .arg(dir.join("out"))
         .output()
         .unwrap();
     let peak = String::from_utf8_lossy(&o.stderr)
@@ -627,18 +618,8 @@ fn an_html_page_saved_as_csv_is_called_an_html_page() {
         "<!DOCTYPE html>\n<html><head><title>Download</title></head>\n<body>Not found, a, b</body></html>\n",
         None,
     );
-    let o = cli()
-        .arg("build")
-        .arg("--sources")
-        .arg(&catalog)
-        .arg("--stages")
-        .arg(&stages)
-        .arg("--cache")
-        .arg(dir.path().join("cache"))
-        .arg("--out")
-        .arg(dir.path().join("out"))
-        .output()
-        .unwrap();
+    let (cache, out) = (dir.path().join("cache"), dir.path().join("out"));
+    let o = build_cmd(&catalog, &stages, &cache, &out).output().unwrap();
     assert_eq!(o.status.code(), Some(1));
     assert!(
         text(&o).contains("the file is an HTML page"),
@@ -661,20 +642,8 @@ fn a_pinned_file_edited_in_place_with_its_time_restored_is_never_used() {
     };
     let catalog = write_tiny_catalog(dir.path(), Some(&data), &entry("first"));
     let stages = load_all_stages(dir.path());
-    let run = |catalog: &Path| {
-        cli()
-            .arg("build")
-            .arg("--sources")
-            .arg(catalog)
-            .arg("--stages")
-            .arg(&stages)
-            .arg("--cache")
-            .arg(dir.path().join("cache"))
-            .arg("--out")
-            .arg(dir.path().join("out"))
-            .output()
-            .unwrap()
-    };
+    let (cache, out) = (dir.path().join("cache"), dir.path().join("out"));
+    let run = |catalog: &Path| build_cmd(catalog, &stages, &cache, &out).output().unwrap();
     let o = run(&catalog);
     assert!(o.status.success(), "{}", text(&o));
     let manifest: serde_json::Value =

@@ -111,6 +111,9 @@ pub fn build(catalog: &Catalog, plan: &Plan, opts: &BuildOptions) -> Result<Buil
             manifest,
         });
     }
+    // A release in place that holds files its manifest does not list is
+    // refused now, before the stages run (and again at the swap).
+    release::check_replaceable(&opts.out)?;
 
     let staging = sibling(&opts.out, &format!(".partial-{}", std::process::id()));
     // A staging folder of a dead build with this process id is ours to

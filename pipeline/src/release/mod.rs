@@ -24,8 +24,8 @@ use crate::frame::Table;
 pub mod csv;
 mod swap;
 pub use swap::{
-    check_out, is_release, recover, sibling, swap_into_place, unlisted_files, write_marker,
-    BUILD_KEY, MARKER,
+    check_out, check_replaceable, is_release, recover, sibling, swap_into_place, unlisted_files,
+    write_marker, BUILD_KEY, MARKER,
 };
 
 /// `manifest.json`.

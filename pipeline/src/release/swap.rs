@@ -163,9 +163,7 @@ pub const BUILD_KEY: &str = ".census-build";
 /// release folder (a web app beside the files) is deleted with it.
 pub fn swap_into_place(staging: &Path, out: &Path) -> Result<()> {
     check_out(out)?;
-    if is_release(out) {
-        check_only_listed(out)?;
-    }
+    check_replaceable(out)?;
     if !out.exists() {
         if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
@@ -178,7 +176,15 @@ pub fn swap_into_place(staging: &Path, out: &Path) -> Result<()> {
     }
 }
 
-/// Refuses a release folder holding files its manifest does not list.
+/// Refuses a release in place that holds files its manifest does not list
+/// (anything else `check_out` has already judged).
+pub fn check_replaceable(out: &Path) -> Result<()> {
+    match is_release(out) {
+        true => check_only_listed(out),
+        false => Ok(()),
+    }
+}
+
 fn check_only_listed(out: &Path) -> Result<()> {
     let Some(foreign) = foreign_files(out)? else {
         return Err(refuse(
