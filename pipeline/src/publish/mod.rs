@@ -215,6 +215,16 @@ fn check_complete(from: &Path, m: &Manifest) -> Result<()> {
             }
         }
     }
+    check_package(from, m, &digests)
+}
+
+/// The data package agrees with the manifest: the same version, and every
+/// file it describes in the manifest's list (a table dropped from the
+/// manifest alone would be published missing).
+fn check_package(from: &Path, m: &Manifest, digests: &HashMap<&str, &str>) -> Result<()> {
+    let inconsistent = |path: PathBuf, reason: String| {
+        Err(Error::new(ErrorKind::ReleaseInconsistent { path, reason }))
+    };
     let package = from.join("datapackage.json");
     let pkg = std::fs::read(&package)
         .ok()
@@ -228,8 +238,6 @@ fn check_complete(from: &Path, m: &Manifest) -> Result<()> {
         );
         return inconsistent(package, reason);
     }
-    // Every file the data package describes is in the manifest's list: a
-    // table dropped from the manifest alone would be published missing.
     let resources = pkg["resources"]
         .as_array()
         .map(Vec::as_slice)
