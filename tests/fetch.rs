@@ -257,45 +257,33 @@ fn offline_runs_use_the_cache_only() {
     assert_eq!(server.hits("/tiny.csv"), 1, "offline runs make no request");
 }
 
+/// A catalog whose file is at no reachable URL but in a mirror folder
+/// under `dir`, and the options that read the mirror.
+fn mirrored(dir: &Path) -> (PathBuf, FetchOptions) {
+    let mirror = dir.join("mirror");
+    std::fs::create_dir_all(&mirror).unwrap();
+    std::fs::write(mirror.join("tiny.csv"), BODY).unwrap();
+    let cat = catalog(dir, "http://127.0.0.1:9/never/tiny.csv", &sha256_hex(BODY));
+    let opts = FetchOptions {
+        mirror: Some(mirror),
+        ..opts()
+    };
+    (cat, opts)
+}
+
 #[test]
 fn a_mirror_directory_replaces_the_network() {
     let dir = tempdir();
-    let mirror = dir.path().join("mirror");
-    std::fs::create_dir_all(&mirror).unwrap();
-    std::fs::write(mirror.join("tiny.csv"), BODY).unwrap();
-    let cat = catalog(
-        dir.path(),
-        "http://127.0.0.1:9/never/tiny.csv",
-        &sha256_hex(BODY),
-    );
-    let got = fetch(
-        &cat,
-        &dir.path().join("cache"),
-        &FetchOptions {
-            mirror: Some(mirror),
-            ..opts()
-        },
-    )
-    .unwrap();
+    let (cat, with_mirror) = mirrored(dir.path());
+    let got = fetch(&cat, &dir.path().join("cache"), &with_mirror).unwrap();
     assert_eq!(std::fs::read(&got["tiny"]).unwrap(), BODY);
 }
 
 #[test]
 fn a_damaged_cached_copy_is_replaced_from_the_mirror() {
     let dir = tempdir();
-    let mirror = dir.path().join("mirror");
-    std::fs::create_dir_all(&mirror).unwrap();
-    std::fs::write(mirror.join("tiny.csv"), BODY).unwrap();
-    let cat = catalog(
-        dir.path(),
-        "http://127.0.0.1:9/never/tiny.csv",
-        &sha256_hex(BODY),
-    );
+    let (cat, with_mirror) = mirrored(dir.path());
     let cache = dir.path().join("cache");
-    let with_mirror = FetchOptions {
-        mirror: Some(mirror),
-        ..opts()
-    };
     let blob = fetch(&cat, &cache, &with_mirror).unwrap()["tiny"].clone();
     // Damaged in the cache: cut short, as a full disk or a killed copy leaves it.
     std::fs::write(&blob, &BODY[..BODY.len() / 2]).unwrap();

@@ -175,6 +175,30 @@ fn not_a_cache(dir: &Path) -> Result<Option<String>> {
     Ok(None)
 }
 
+/// Every file (and link, never followed) under `dir`, with its path from
+/// `dir` joined by `/`: the release's manifest, its check for files it
+/// does not list, and a cached unit's stamps all list files so. The
+/// entry's own type comes from the directory listing: no `stat` for each
+/// of 62,000 files.
+pub fn files_under(dir: &Path) -> Result<Vec<(PathBuf, String)>> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))? {
+            let e = e.map_err(|e| Error::io(&d, e))?;
+            let p = e.path();
+            if e.file_type().map_err(|err| Error::io(&p, err))?.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).unwrap_or(&p).to_string_lossy();
+                let rel = rel.replace('\\', "/");
+                out.push((p, rel));
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// A cache directory.
 #[derive(Debug)]
 pub struct Cache {

@@ -103,23 +103,14 @@ type Stamps = Vec<(String, u64, u128)>;
 
 fn stamps_of(dir: &Path) -> Result<Stamps> {
     let mut out = Vec::new();
-    walk(dir, "", &mut out)?;
-    out.sort();
-    Ok(out)
-}
-
-fn walk(dir: &Path, prefix: &str, out: &mut Stamps) -> Result<()> {
-    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let e = e.map_err(|e| Error::io(dir, e))?;
-        let rel = format!("{prefix}{}", e.file_name().to_string_lossy());
-        let m = e.metadata().map_err(|err| Error::io(e.path(), err))?;
-        if m.is_dir() {
-            walk(&e.path(), &format!("{rel}/"), out)?;
-        } else if rel != "meta.json" && rel != STAMPS {
+    for (path, rel) in super::files_under(dir)? {
+        if rel != "meta.json" && rel != STAMPS {
+            let m = std::fs::symlink_metadata(&path).map_err(|e| Error::io(&path, e))?;
             out.push((rel, m.len(), mtime_ns(&m)));
         }
     }
-    Ok(())
+    out.sort();
+    Ok(out)
 }
 
 fn mtime_ns(m: &std::fs::Metadata) -> u128 {

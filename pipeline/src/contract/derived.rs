@@ -129,21 +129,7 @@ fn build_unit<S: Build>(
         let path = ctx.staging.join(format!("tables/{name}.parquet"));
         tables.insert(name.clone(), Table::read_parquet(&path, None)?);
     }
-    let frames = Frames {
-        tables,
-        missing: ctx
-            .inputs
-            .iter()
-            .map(|(n, e)| (n.clone(), e.missing_columns.clone()))
-            .collect(),
-        computed: ctx
-            .inputs
-            .iter()
-            .map(|(n, e)| (n.clone(), e.computed_columns.clone()))
-            .collect(),
-        schemas: ctx.schemas,
-        unavailable: ctx.unavailable,
-    };
+    let frames = Frames::of(tables, ctx);
     let derived = ctx.inputs.values().any(|e| e.derived);
     let outputs = spec.build(&frames)?;
     drop(frames);

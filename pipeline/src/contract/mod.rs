@@ -382,7 +382,26 @@ pub struct Frames<'a> {
     pub unavailable: &'a BTreeMap<String, String>,
 }
 
-impl Frames<'_> {
+impl<'a> Frames<'a> {
+    /// `tables`, read for a stage, with what the plan says of its inputs:
+    /// their missing and computed columns, schemas, and why others are
+    /// unavailable.
+    pub fn of(tables: HashMap<String, Table>, ctx: &RunCtx<'a>) -> Frames<'a> {
+        let of_inputs = |f: fn(&TableEntry) -> &IndexMap<String, String>| {
+            ctx.inputs
+                .iter()
+                .map(|(n, e)| (n.clone(), f(e).clone()))
+                .collect()
+        };
+        Frames {
+            tables,
+            missing: of_inputs(|e| &e.missing_columns),
+            computed: of_inputs(|e| &e.computed_columns),
+            schemas: ctx.schemas,
+            unavailable: ctx.unavailable,
+        }
+    }
+
     /// An input the stage requires (the plan guarantees it is there).
     pub fn table(&self, name: &str) -> Result<&Table> {
         self.tables.get(name).ok_or_else(|| {

@@ -202,12 +202,7 @@ pub fn write_manifest(
         .chain(other_files.into_iter().map(|f| (f.path.clone(), f)))
         .collect();
     let mut files = Vec::new();
-    for entry in walk(staging)? {
-        let rel = entry
-            .strip_prefix(staging)
-            .unwrap_or(&entry)
-            .to_string_lossy()
-            .replace('\\', "/");
+    for (entry, rel) in crate::cache::files_under(staging)? {
         if rel == "manifest.json" {
             continue;
         }
@@ -271,24 +266,4 @@ pub fn write_verification(staging: &Path, reports: &[crate::checks::TableReport]
         serde_json::to_vec_pretty(&serde_json::json!({ "totals": totals, "tables": reports }))
             .map_err(Error::table)?;
     std::fs::write(&path, json).map_err(|e| Error::io(&path, e))
-}
-
-fn walk(dir: &Path) -> Result<Vec<std::path::PathBuf>> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        for e in std::fs::read_dir(&d).map_err(|e| Error::io(&d, e))? {
-            let e = e.map_err(|e| Error::io(&d, e))?;
-            let p = e.path();
-            // The entry's own type, from the directory listing: no `stat`
-            // for each of 62,000 files, and a link is never followed.
-            let is_dir = e.file_type().map_err(|err| Error::io(&p, err))?.is_dir();
-            if is_dir {
-                stack.push(p);
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    Ok(out)
 }

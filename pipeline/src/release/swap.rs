@@ -236,30 +236,13 @@ fn remove_replaced_checked(old: &Path, out: &Path) -> Result<()> {
 /// `listed` (its manifest's paths) nor the manifest and build key
 /// themselves, sorted.
 pub fn unlisted_files(dir: &Path, listed: &HashSet<String>) -> Result<Vec<String>> {
-    let mut found = Vec::new();
-    unlisted(dir, "", listed, &mut found)?;
-    found.retain(|f| f != "manifest.json" && f != BUILD_KEY);
+    let mut found: Vec<String> = crate::cache::files_under(dir)?
+        .into_iter()
+        .map(|(_, rel)| rel)
+        .filter(|f| !listed.contains(f) && f != "manifest.json" && f != BUILD_KEY)
+        .collect();
     found.sort();
     Ok(found)
-}
-
-fn unlisted(
-    dir: &Path,
-    prefix: &str,
-    listed: &HashSet<String>,
-    found: &mut Vec<String>,
-) -> Result<()> {
-    for e in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
-        let e = e.map_err(|e| Error::io(dir, e))?;
-        let rel = format!("{prefix}{}", e.file_name().to_string_lossy());
-        let ty = e.file_type().map_err(|err| Error::io(e.path(), err))?;
-        if ty.is_dir() {
-            unlisted(&e.path(), &format!("{rel}/"), listed, found)?;
-        } else if !listed.contains(&rel) {
-            found.push(rel);
-        }
-    }
-    Ok(())
 }
 
 /// Removes what was `out` before the swap: a release, or an empty directory.

@@ -278,21 +278,7 @@ impl ApiStage {
                 tables.insert(name.clone(), table);
             }
         }
-        let inputs = Frames {
-            tables,
-            missing: ctx
-                .inputs
-                .iter()
-                .map(|(n, e)| (n.clone(), e.missing_columns.clone()))
-                .collect(),
-            computed: ctx
-                .inputs
-                .iter()
-                .map(|(n, e)| (n.clone(), e.computed_columns.clone()))
-                .collect(),
-            schemas: ctx.schemas,
-            unavailable: ctx.unavailable,
-        };
+        let inputs = Frames::of(tables, ctx);
         debug!(
             ms = t.elapsed().as_millis() as u64,
             "API input tables read."
