@@ -56,6 +56,25 @@ function once(key, f) {
   return cache[key];
 }
 
+/**
+ * An area's file, with the text it shares with every other area file put
+ * back from the dictionary (fetched once): each section's title, the
+ * reasons for its null fields and its directions, and the caveats' words.
+ */
+async function getArea(code) {
+  const [a, dict] = await Promise.all([getJSON(`areas/${code}.json`), once("dictionary", () => getJSON("dictionary.json"))]);
+  if (!a || !dict) return a;
+  for (const [group, sections] of Object.entries(a)) {
+    if (!sections || typeof sections !== "object" || Array.isArray(sections)) continue;
+    for (const [key, d] of Object.entries(sections)) {
+      const shared = dict.sections[`${group}.${key}`];
+      if (shared && d && typeof d === "object") Object.assign(d, { title: shared.title, missing: shared.missing, directions: shared.directions });
+    }
+  }
+  a.caveats = (a.caveats || []).map((i) => dict.caveats[i]);
+  return a;
+}
+
 /** index table -> {key, nation, year, n}, from the postcode index. */
 const editions = () =>
   once("editions", async () => {
@@ -154,7 +173,7 @@ async function showPostcode({ outcode, postcode }, result) {
   // Harrogate in 2023, has its 2024 successor there).
   const las = [place.lad].filter((c) => c && !PSEUDO.test(c));
   for (const code of codes) {
-    const a = await getJSON(`areas/${code}.json`);
+    const a = await getArea(code);
     if (!a) continue;
     result.append(await areaSection(a, 3));
     for (const [k, p] of Object.entries(a.parents || {})) {
@@ -163,7 +182,7 @@ async function showPostcode({ outcode, postcode }, result) {
   }
   const shown = new Set();
   for (const code of las) {
-    const la = await getJSON(`areas/${code}.json`);
+    const la = await getArea(code);
     if (!la || shown.has(la.code)) continue;
     shown.add(la.code);
     // Only authorities with something to show beyond their names.
@@ -203,7 +222,7 @@ function postcodeRanks(file, place) {
 // ---------------------------------------------------------------- areas
 
 async function showAreaCode(code, result) {
-  const a = await getJSON(`areas/${code}.json`);
+  const a = await getArea(code);
   if (!a) {
     status(`No area with code ${code} is in this release.`, "notfound");
     return;
@@ -221,7 +240,7 @@ async function searchName(q, result) {
   const rank = (a) => (a.types.some((t) => /^lad|^utla|^council/.test(t)) ? 0 : 1);
   exact.sort((x, y) => rank(x) - rank(y));
   if (exact.length && (exact.length === 1 || rank(exact[0]) < rank(exact[1]))) {
-    const a = await getJSON(`areas/${exact[0].code}.json`);
+    const a = await getArea(exact[0].code);
     result.append(await areaSection(a, 2));
     await appendMaps(result, [a.code], [a.code, ...Object.values(a.parents || {}).map((p) => p.code)]);
     return;

@@ -16,7 +16,7 @@ fn json(path: &Path) -> Value {
 }
 
 fn area(code: &str) -> Value {
-    json(&shared_build().out.join(format!("api/v1/areas/{code}.json")))
+    area_file(&shared_build().out, code)
 }
 
 /// Every value of every `*_code` column of every table.
@@ -283,6 +283,7 @@ fn openapi_describes_every_path_and_every_field_group_the_files_use() {
     for p in [
         "/api/v1/areas/{code}.json",
         "/api/v1/areas/index.json",
+        "/api/v1/dictionary.json",
         "/api/v1/postcodes/{outcode}.json",
         "/api/v1/postcodes/index.json",
     ] {
@@ -318,6 +319,90 @@ fn openapi_describes_every_path_and_every_field_group_the_files_use() {
             assert!(a.get(r.as_str().unwrap()).is_some(), "{code} lacks {r}");
         }
     }
+}
+
+#[test]
+fn area_files_say_shared_text_once_in_the_dictionary() {
+    let b = shared_build();
+    let api = json(&b.out.join("openapi.json"));
+    let dict = json(&b.out.join("api/v1/dictionary.json"));
+    assert_eq!(
+        against_schema(&api, "Dictionary", &dict),
+        Vec::<String>::new()
+    );
+    let sections = dict["sections"].as_object().unwrap();
+    for (id, text) in sections {
+        assert_eq!(
+            against_schema(&api, "SectionText", text),
+            Vec::<String>::new(),
+            "{id}"
+        );
+    }
+    let caveats = dict["caveats"].as_array().unwrap();
+    assert!(caveats
+        .iter()
+        .all(|c| c.as_str().is_some_and(|c| !c.is_empty())));
+    let mut used = BTreeSet::new();
+    let files: Vec<_> = std::fs::read_dir(b.out.join("api/v1/areas"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| !p.ends_with("index.json"))
+        .collect();
+    assert!(files.len() > 60_000);
+    // Every file's caveats are positions in the dictionary's.
+    for path in &files {
+        let text = String::from_utf8(census_pipeline::gz::read(path).unwrap()).unwrap();
+        let at = text.rfind(r#","caveats":"#).unwrap() + 11;
+        let list = &text[at..at + text[at..].find(']').unwrap() + 1];
+        for c in serde_json::from_str::<Vec<usize>>(list).unwrap() {
+            assert!(c < caveats.len(), "{}: caveat {c}", path.display());
+            used.insert(c);
+        }
+    }
+    // Every 40th file in full.
+    for path in files.iter().step_by(40) {
+        let bytes = census_pipeline::gz::read(path).unwrap();
+        let a: Value = serde_json::from_slice(&bytes).unwrap();
+        let code = a["code"].as_str().unwrap();
+        assert_eq!(a["dictionary"], "../dictionary.json");
+        for (group, v) in a.as_object().unwrap() {
+            if ["names", "parents"].contains(&group.as_str()) {
+                continue;
+            }
+            let Some(secs) = v.as_object() else { continue };
+            for (key, sec) in secs {
+                let shared = &sections[&format!("{group}.{key}")];
+                assert_eq!(sec["table"], shared["table"], "{code} {group}.{key}");
+                for field in ["title", "missing", "directions"] {
+                    assert!(
+                        sec.get(field).is_none(),
+                        "{code} {group}.{key} repeats `{field}`"
+                    );
+                }
+                // A field the dictionary says the source lacks is null here.
+                for field in shared["missing"]
+                    .as_object()
+                    .into_iter()
+                    .flatten()
+                    .map(|(f, _)| f)
+                {
+                    if let Some(cell) = sec.get(field) {
+                        assert!(cell.is_null(), "{code} {group}.{key}.{field}");
+                    }
+                }
+            }
+        }
+        // No caveat's words are in the file itself.
+        let text = String::from_utf8(bytes).unwrap();
+        for c in caveats {
+            assert!(
+                !text.contains(c.as_str().unwrap()),
+                "{code} repeats a caveat"
+            );
+        }
+    }
+    // Every caveat is some area's: none is numbered in vain.
+    assert_eq!(used.len(), caveats.len(), "{used:?}");
 }
 
 /// The keys of `v` that the schema `name` of openapi.json does not declare,

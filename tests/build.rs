@@ -428,7 +428,7 @@ fn a_changed_missing_reason_reaches_the_api_though_no_table_bytes_changed() {
     )
     .unwrap();
     let out = build_on_shared_cache(dir.path(), &shared_catalog(), &stages).unwrap();
-    let area = api_json(&out.join("api/v1/areas/E01000001.json"));
+    let area = area_file(&out, "E01000001");
     let missing = &area["deprivation"]["imd_england_2019"]["missing"];
     assert_eq!(missing["crime_score"], "Not read in this test", "{missing}");
 }

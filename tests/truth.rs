@@ -381,7 +381,7 @@ fn average_ranks_are_labelled_higher_is_more_deprived_and_lie_within_their_lsoas
         col("ward24_code").eq(lit("E05009288")),
     );
     assert_eq!(num(&ward, "imd_average_rank", 0), Some(7_231.0));
-    let area = api_json(&b.out.join("api/v1/areas/E05009288.json"));
+    let area = area_file(&b.out, "E05009288");
     let s = &area["summaries"]["imd_england_2025_ward24"];
     assert_eq!(s["imd_average_rank"], 7231.0);
     assert_eq!(
@@ -476,7 +476,7 @@ fn private_outdoor_space_reaches_successors_of_abolished_districts() {
         serde_json::from_slice(&std::fs::read(b.out.join("manifest.json")).unwrap()).unwrap();
     let d = &m.tables["census2021_indicators"].description;
     assert!(d.contains("Not a Census 2021 indicator: ONS address data of April 2020"));
-    let area = api_json(&b.out.join("api/v1/areas/E06000060.json"));
+    let area = area_file(&b.out, "E06000060");
     let caveats = area["caveats"].to_string();
     assert!(
         caveats.contains("ONS address data of April 2020"),
@@ -633,7 +633,7 @@ fn an_lsoa_is_in_the_district_its_publisher_names_and_the_lookups_other_answer_i
         col("lsoa21_code").eq(lit("E01027305")),
     );
     assert_eq!(text(&lsoa, "lad24_code", 0).as_deref(), Some("E06000062"));
-    let api = api_json(&b.out.join("api/v1/areas/E01027305.json"));
+    let api = area_file(&b.out, "E01027305");
     assert_eq!(api["parents"]["lad24"]["code"], "E06000062");
     // Its ward is the look-up's, a Cherwell ward: the file says so.
     assert_eq!(api["parents"]["ward24"]["code"], "E05010929");
@@ -793,7 +793,7 @@ fn each_census_indicator_says_on_every_row_and_in_the_api_which_end_is_more_depr
     }
     // A ward's file lists the indicators with a direction, and no other:
     // the page says the others are given no direction.
-    let ward = api_json(&b.out.join("api/v1/areas/E05013950.json"));
+    let ward = area_file(&b.out, "E05013950");
     let s = &ward["census"]["census2021_ward24"];
     assert_eq!(
         s["directions"]["nssec_higher_managerial_share"],
@@ -897,7 +897,7 @@ fn every_ward_summary_says_its_wards_are_built_from_whole_lsoas_by_best_fit() {
         ("E05013950", "imd_england_2025_ward24"),
         ("W05001263", "imd_wales_2025_ward24"),
     ] {
-        let area = api_json(&b.out.join(format!("api/v1/areas/{code}.json")));
+        let area = area_file(&b.out, code);
         assert!(area["summaries"].get(section).is_some(), "{code}");
         let caveats = area["caveats"].to_string();
         assert!(

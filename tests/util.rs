@@ -436,6 +436,38 @@ pub fn api_json(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
+/// An area's file joined with the API's dictionary, as a client reads it:
+/// each section gains its `title`, `missing` and `directions`, and the
+/// caveats' positions become their text.
+pub fn area_file(out: &Path, code: &str) -> serde_json::Value {
+    let mut area = api_json(&out.join(format!("api/v1/areas/{code}.json")));
+    let dict = api_json(&out.join("api/v1/dictionary.json"));
+    assert_eq!(area["dictionary"], "../dictionary.json", "{code}");
+    for (group, sections) in area.as_object_mut().unwrap() {
+        let Some(sections) = sections.as_object_mut() else {
+            continue;
+        };
+        for (key, section) in sections {
+            let Some(shared) = dict["sections"].get(format!("{group}.{key}")) else {
+                continue;
+            };
+            for field in ["title", "missing", "directions"] {
+                if let Some(v) = shared.get(field) {
+                    section[field] = v.clone();
+                }
+            }
+        }
+    }
+    let caveats: Vec<serde_json::Value> = area["caveats"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| dict["caveats"][i.as_u64().unwrap() as usize].clone())
+        .collect();
+    area["caveats"] = caveats.into();
+    area
+}
+
 /// A Census indicator's rows for a geography type: the areas' rows from
 /// `census2021_indicators`, then the flag row from
 /// `census2021_indicators_unavailable` if it is unavailable for every area

@@ -3,6 +3,7 @@
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{json, Map, Value};
 
+use super::dictionary::Caveats;
 use super::registers::{Area, Registry};
 use super::sections::SectionData;
 use super::{ApiStage, Section, Shape};
@@ -17,14 +18,14 @@ pub struct AreaFiles<'a> {
     pub sections: &'a [Option<SectionData>],
     pub sections_of_type: &'a [Vec<usize>],
     pub inputs: &'a Frames<'a>,
+    pub caveats: &'a Caveats<'a>,
 }
 
 impl<'a> AreaFiles<'a> {
     /// The file of one code, as JSON bytes. It is serialised straight from
-    /// the section tables: no JSON tree is built per file, and each
-    /// section's reasons and directions are copied from the JSON text
-    /// serialised once per section (measured: building and cloning them
-    /// per file was most of the API's CPU time).
+    /// the section tables: no JSON tree is built per file (measured:
+    /// building one per file was most of the API's CPU time). The text its
+    /// sections and caveats share with other files is in the dictionary.
     pub fn file(&self, code: &str, area: &'a Area) -> crate::error::Result<Vec<u8>> {
         let spec = self.spec;
         let mut groups: IndexMap<&'a str, IndexMap<&'a str, SectionView<'a>>> = IndexMap::default();
@@ -52,6 +53,7 @@ impl<'a> AreaFiles<'a> {
         caveats.extend(spec.area_caveats.get(code).map(String::as_str));
         let mut seen = HashSet::default();
         caveats.retain(|c| seen.insert(*c));
+        let caveats = caveats.into_iter().map(|c| self.caveats.id(c)).collect();
         let file = FileView {
             code,
             area,
@@ -161,16 +163,20 @@ struct IndexEntry<'a> {
 }
 
 /// An area file, serialised in the order readers know: code, name, types,
-/// names, parents, the section groups, caveats, unavailable sections.
+/// names, parents, the section groups, the dictionary's address, caveats
+/// (positions in the dictionary's), unavailable sections.
 struct FileView<'a> {
     code: &'a str,
     area: &'a Area,
     types: Vec<&'a str>,
     parents: Value,
     groups: IndexMap<&'a str, IndexMap<&'a str, SectionView<'a>>>,
-    caveats: Vec<&'a str>,
+    caveats: Vec<usize>,
     gaps: Vec<Value>,
 }
+
+/// Where an area file's dictionary is, relative to the file.
+pub const DICTIONARY_HREF: &str = "../dictionary.json";
 
 impl Serialize for FileView<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
@@ -183,15 +189,16 @@ impl Serialize for FileView<'_> {
         for (g, sections) in &self.groups {
             m.serialize_entry(g, sections)?;
         }
+        m.serialize_entry("dictionary", DICTIONARY_HREF)?;
         m.serialize_entry("caveats", &self.caveats)?;
         m.serialize_entry("unavailable", &self.gaps)?;
         m.end()
     }
 }
 
-/// One section of one area: its title and table, its row (or rows, or
-/// rows keyed by `by`), then the reasons for missing values and the
-/// directions of its measures.
+/// One section of one area: its table and its row (or rows, or rows keyed
+/// by `by`). Its title, the reasons for missing values and the directions
+/// of its measures are the same in every area: they are in the dictionary.
 struct SectionView<'a> {
     s: &'a Section,
     data: &'a SectionData,
@@ -202,7 +209,6 @@ impl Serialize for SectionView<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let (s, data) = (self.s, self.data);
         let mut m = ser.serialize_map(None)?;
-        m.serialize_entry("title", &s.title)?;
         m.serialize_entry("table", &s.table)?;
         match s.shape {
             Shape::One => {
@@ -228,12 +234,6 @@ impl Serialize for SectionView<'_> {
                     .collect();
                 m.serialize_entry("values", &values)?;
             }
-        }
-        if let Some(missing) = &data.missing {
-            m.serialize_entry("missing", missing)?;
-        }
-        if let Some(directions) = &data.directions {
-            m.serialize_entry("directions", directions)?;
         }
         m.end()
     }

@@ -17,6 +17,7 @@
 //! the same inputs give byte-identical files.
 
 mod area_file;
+mod dictionary;
 mod openapi;
 mod postcodes;
 mod registers;
@@ -357,12 +358,14 @@ fn generate_areas(
     let sections_of_type = sections::of_type(spec);
     let writer = writer::Writer { sink, gzip: true };
     writer.dir(&format!("{}/areas", spec.base))?;
+    let caveats = dictionary::Caveats::of(spec);
     let files_of = area_file::AreaFiles {
         spec,
         registry,
         sections: &sections,
         sections_of_type: &sections_of_type,
         inputs,
+        caveats: &caveats,
     };
     let codes: Vec<(&String, &registers::Area)> = registry.areas.iter().collect();
     let chunks: Vec<&[(&String, &registers::Area)]> = codes.chunks(512).collect();
@@ -382,6 +385,12 @@ fn generate_areas(
         files.extend(w?);
     }
     files.push(writer.write(format!("{}/areas/index.json", spec.base), &files_of.index())?);
+    let dictionary = dictionary::Dictionary {
+        spec,
+        sections: &sections,
+        caveats: &caveats,
+    };
+    files.push(writer.write(format!("{}/dictionary.json", spec.base), &dictionary)?);
     let plain = writer::Writer { sink, gzip: false };
     files.push(plain.write("openapi.json".into(), &openapi(spec))?);
     files.sort_by(|a, b| a.path.cmp(&b.path));
@@ -586,17 +595,28 @@ editions = [{ key = "england", nation = "England", country = "E92000001", year =
         assert_eq!(out.areas, 7, "3 LSOAs, 2 LADs and 2 SOAs");
         let a = read(dir.path(), "api/v1/areas/E01000001.json");
         assert_eq!(a["deprivation"]["england"]["imd_rank"], 7);
-        assert_eq!(
-            a["deprivation"]["england"]["missing"]["imd_score"],
-            "File 5 is not an input"
-        );
+        assert!(a["deprivation"]["england"]["imd_score"].is_null());
         assert_eq!(
             a["parents"]["lad"],
             json!({"code": "E06000001", "name": "A"})
         );
+        // The reason and the caveats' words are the dictionary's.
+        let d = read(dir.path(), "api/v1/dictionary.json");
         assert_eq!(
-            a["caveats"],
-            json!(["rank 1 = most deprived", "within England"])
+            d["sections"]["deprivation.england"]["missing"]["imd_score"],
+            "File 5 is not an input"
+        );
+        assert!(a["deprivation"]["england"].get("missing").is_none());
+        assert_eq!(a["dictionary"], "../dictionary.json");
+        let caveats: Vec<&Value> = a["caveats"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| &d["caveats"][i.as_u64().unwrap() as usize])
+            .collect();
+        assert_eq!(
+            caveats,
+            [&json!("rank 1 = most deprived"), &json!("within England")]
         );
         assert_eq!(a["unavailable"], json!([]));
         // An English LSOA without a row: a gap, not a silence.

@@ -13,7 +13,7 @@ pub fn openapi(spec: &ApiStage) -> Value {
         "info": {
             "title": "UK deprivation and Census 2021: static API",
             "version": spec.base.rsplit('/').next().unwrap_or("v1"),
-            "description": format!("{} Static JSON files: fetch them with GET; no query parameters. Every JSON file under `/{}/` is stored gzip-encoded, and the release's bucket serves it with `Content-Encoding: gzip` whatever the request's `Accept-Encoding` says. Clients must decode gzip: browsers, Python `requests`, `curl --compressed` and R's `httr` do so by themselves; Python's `urllib`, Java's and .NET's `HttpClient` need it switched on. A copy of the release served by a plain static server sends the gzip bytes without the header: a client that receives bytes beginning 1f 8b should gunzip them. Rank 1 = most deprived; decile 1 = most deprived 10%; ranks, deciles and scores compare only within one nation and edition.", spec.description, spec.base),
+            "description": format!("{} Static JSON files: fetch them with GET; no query parameters. An area file holds its values; the text it shares with every other area file (section titles, the reasons for null fields, the directions of measures, caveats) is in `/{}/dictionary.json`, referred to by section key and caveat position: fetch it once per release, beside the area files (an area file's `dictionary` is its address relative to the file; positions change between releases). Every JSON file under `/{}/` is stored gzip-encoded, and the release's bucket serves it with `Content-Encoding: gzip` whatever the request's `Accept-Encoding` says. Clients must decode gzip: browsers, Python `requests`, `curl --compressed` and R's `httr` do so by themselves; Python's `urllib`, Java's and .NET's `HttpClient` need it switched on. A copy of the release served by a plain static server sends the gzip bytes without the header: a client that receives bytes beginning 1f 8b should gunzip them. Rank 1 = most deprived; decile 1 = most deprived 10%; ranks, deciles and scores compare only within one nation and edition.", spec.description, spec.base, spec.base),
             "license": {"name": "OGL-UK-3.0", "url": "https://www.nationalarchives.gov.uk/doc/open-government-licence/version/3/"},
         },
         "paths": paths(&base),
@@ -82,7 +82,7 @@ fn area_properties(spec: &ApiStage) -> Map<String, Value> {
                             s.title, s.table, s.area_type,
                             s.applies_to.as_ref().map(|p| format!(" with codes matching {p}")).unwrap_or_default(),
                             match s.shape {
-                                Shape::One => "The row's fields sit beside `title` and `table`; field meanings are in datapackage.json.",
+                                Shape::One => "The row's fields sit beside `table`; field meanings are in datapackage.json.",
                                 Shape::Many => "The rows are listed under `rows`.",
                                 Shape::Keyed => "The rows are under `values`, keyed by the `by` column; null fields are left out where `status`/`reason` explain them.",
                             }),
@@ -112,7 +112,8 @@ fn area_properties(spec: &ApiStage) -> Map<String, Value> {
     for (g, v) in group_props {
         area_props.insert(g, v);
     }
-    area_props.insert("caveats".into(), json!({"type": "array", "items": {"type": "string"}, "description": "What a reader must know before using these figures."}));
+    area_props.insert("dictionary".into(), json!({"type": "string", "description": "The address of the dictionary, relative to this file (../dictionary.json): each section's title, missing-field reasons and directions, and the caveats' text."}));
+    area_props.insert("caveats".into(), json!({"type": "array", "items": {"type": "integer"}, "description": "What a reader must know before using these figures: positions in the dictionary's `caveats`."}));
     area_props.insert("unavailable".into(), json!({"type": "array", "description": "Sections that apply to this area but have no data, with the reason.", "items": {"$ref": "#/components/schemas/Unavailable"}}));
     area_props
 }
@@ -129,6 +130,13 @@ fn paths(base: &str) -> Value {
                     "200": {"description": "The area.", "headers": encoded(), "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Area"}}}},
                     "404": {"description": "No area has this code in this release."},
                 },
+            },
+        },
+        format!("{base}/dictionary.json"): {
+            "get": {
+                "summary": "The text every area file shares, said once: each section's title, reasons and directions, and the caveats",
+                "operationId": "getDictionary",
+                "responses": {"200": {"description": "The dictionary.", "headers": encoded(), "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Dictionary"}}}}},
             },
         },
         format!("{base}/areas/index.json"): {
@@ -163,20 +171,28 @@ fn paths(base: &str) -> Value {
 fn components(area_props: Map<String, Value>) -> Value {
     json!({
         "schemas": {
-            "Area": {"type": "object", "required": ["code", "name", "types", "names", "parents", "caveats", "unavailable"], "properties": area_props},
+            "Area": {"type": "object", "required": ["code", "name", "types", "names", "parents", "dictionary", "caveats", "unavailable"], "properties": area_props},
             "Parent": {"type": "object", "required": ["code", "name"], "properties": {
                 "code": {"type": ["string", "null"]},
                 "name": {"type": ["string", "null"]},
                 "note": {"type": "string"},
             }},
-            "Section": {"type": "object", "required": ["title", "table"], "properties": {
-                "title": {"type": "string"},
+            "Section": {"type": "object", "required": ["table"], "description": "One section's values for this area. Its title, the reasons for its null fields and the directions of its measures are the dictionary's sections[\"group.key\"].", "properties": {
                 "table": {"type": "string", "description": "The release table the values come from (tables/<table>.parquet)."},
                 "rows": {"type": "array", "items": {"type": "object"}},
                 "values": {"type": "object", "additionalProperties": {"type": "object"}},
-                "missing": {"type": "object", "description": "Fields the source does not provide (null here), with the reason.", "additionalProperties": {"type": "string"}},
-                "directions": {"type": "object", "description": "For each field whose direction is not \"1 = most deprived\": which end is more deprived (or more favourable), in words. In a census section, for each indicator that has a direction; an indicator not listed is given none (it describes the area).", "additionalProperties": {"type": "string"}},
             }, "additionalProperties": true},
+            "Dictionary": {"type": "object", "required": ["about", "sections", "caveats"], "properties": {
+                "about": {"type": "string"},
+                "sections": {"type": "object", "description": "`group.key` -> the section's shared text.", "additionalProperties": {"$ref": "#/components/schemas/SectionText"}},
+                "caveats": {"type": "array", "items": {"type": "string"}, "description": "Caveats, referred to by position from an area file's `caveats`."},
+            }},
+            "SectionText": {"type": "object", "required": ["title", "table"], "properties": {
+                "title": {"type": "string"},
+                "table": {"type": "string"},
+                "missing": {"type": "object", "description": "Fields the source does not provide (null in every area file), with the reason.", "additionalProperties": {"type": "string"}},
+                "directions": {"type": "object", "description": "For each field whose direction is not \"1 = most deprived\": which end is more deprived (or more favourable), in words. In a census section, for each indicator that has a direction; an indicator not listed is given none (it describes the area).", "additionalProperties": {"type": "string"}},
+            }},
             "Unavailable": {"type": "object", "required": ["section", "reason"], "properties": {
                 "section": {"type": "string", "description": "`group.key`."},
                 "reason": {"type": "string"},

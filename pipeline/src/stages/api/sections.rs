@@ -17,8 +17,8 @@ pub struct SectionData {
     pub by: Option<Cells>,
     pub rows: HashMap<String, Vec<usize>>,
     /// Shown columns the table declares missing, with the reason, as the
-    /// JSON object every area file of the section repeats (serialised
-    /// once here; `None` when there are none).
+    /// JSON object the dictionary gives for the section (serialised once
+    /// here; `None` when there are none).
     pub missing: Option<Box<RawValue>>,
     /// Shown measures whose direction is not "1 = most deprived", in
     /// words, likewise.

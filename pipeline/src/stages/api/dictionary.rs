@@ -1,0 +1,105 @@
+//! The areas' dictionary: what thousands of area files would otherwise
+//! each repeat, said once in `dictionary.json`.
+//!
+//! A section's title, the reasons for the fields its source lacks and the
+//! directions of its measures are the same in every area that shows it;
+//! so are the caveats, which each apply to a whole edition, area type or
+//! section (or to one named area). Repeated in each of 61,000 files they
+//! were 43% of the API's JSON, and writing and compressing them most of
+//! the API's time. An area file keeps every value it publishes, and refers
+//! to this text: a section by its `group.key`, a caveat by its position.
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::value::RawValue;
+
+use super::sections::SectionData;
+use super::ApiStage;
+use crate::hash::HashMap;
+
+/// Every caveat of the spec, numbered in spec order: the editions', the
+/// area types', the sections', then single areas'.
+pub struct Caveats<'a> {
+    texts: Vec<&'a str>,
+    ids: HashMap<&'a str, usize>,
+}
+
+impl<'a> Caveats<'a> {
+    pub fn of(spec: &'a ApiStage) -> Caveats<'a> {
+        let all = spec
+            .caveats
+            .iter()
+            .chain(spec.area_types.iter().flat_map(|t| &t.caveats))
+            .chain(spec.sections.iter().filter_map(|s| s.caveat.as_ref()))
+            .chain(spec.area_caveats.values());
+        let mut c = Caveats {
+            texts: Vec::new(),
+            ids: HashMap::default(),
+        };
+        for text in all {
+            if !c.ids.contains_key(text.as_str()) {
+                c.ids.insert(text, c.texts.len());
+                c.texts.push(text);
+            }
+        }
+        c
+    }
+
+    /// The position of a caveat of the spec (every one is numbered).
+    pub fn id(&self, text: &str) -> usize {
+        self.ids[text]
+    }
+}
+
+/// `dictionary.json`: every section's shared text, by `group.key`, and the
+/// caveats, by position.
+pub struct Dictionary<'a> {
+    pub spec: &'a ApiStage,
+    pub sections: &'a [Option<SectionData>],
+    pub caveats: &'a Caveats<'a>,
+}
+
+/// What the dictionary says of itself, for a reader who opens it alone.
+const ABOUT: &str = "Text shared by the area files, said once. An area file's section `group.key` \
+     (for example deprivation.imd_england_2019) has its title, table, the reasons for the fields its \
+     source lacks (`missing`: those fields are null in the file) and the directions of its measures \
+     under sections[\"group.key\"]; an area file's caveats are positions in `caveats`.";
+
+impl Serialize for Dictionary<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(Some(3))?;
+        m.serialize_entry("about", ABOUT)?;
+        m.serialize_entry("sections", &SectionsView(self))?;
+        m.serialize_entry("caveats", &self.caveats.texts)?;
+        m.end()
+    }
+}
+
+struct SectionsView<'a>(&'a Dictionary<'a>);
+
+impl Serialize for SectionsView<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let d = self.0;
+        ser.collect_map(d.spec.sections.iter().zip(d.sections).map(|(s, data)| {
+            let data = data.as_ref();
+            let entry = SectionText {
+                title: &s.title,
+                table: &s.table,
+                missing: data.and_then(|d| d.missing.as_deref()),
+                directions: data.and_then(|d| d.directions.as_deref()),
+            };
+            (s.id(), entry)
+        }))
+    }
+}
+
+/// A section's shared text: the fields without reasons or directions are
+/// left out.
+#[derive(serde::Serialize)]
+struct SectionText<'a> {
+    title: &'a str,
+    table: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    missing: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    directions: Option<&'a RawValue>,
+}
