@@ -58,21 +58,38 @@ function once(key, f) {
 
 /**
  * An area's file, with the text it shares with every other area file put
- * back from the dictionary (fetched once): each section's title, the
- * reasons for its null fields and its directions, and the caveats' words.
+ * back from the dictionary beside it (fetched once): each section's title,
+ * the reasons for its null fields and its directions, and the caveats'
+ * words. Without the dictionary the look-up fails and says so: a section
+ * without its directions or reasons would be read wrongly.
  */
 async function getArea(code) {
-  const [a, dict] = await Promise.all([getJSON(`areas/${code}.json`), once("dictionary", () => getJSON("dictionary.json"))]);
-  if (!a || !dict) return a;
+  const a = await getJSON(`areas/${code}.json`);
+  if (!a) return null;
+  const dict = await dictionary();
+  const missingText = (what) => {
+    throw new Error(`the API's dictionary.json has no ${what} (is the release complete?)`);
+  };
   for (const [group, sections] of Object.entries(a)) {
-    if (!sections || typeof sections !== "object" || Array.isArray(sections)) continue;
+    if (["names", "parents"].includes(group) || !sections || typeof sections !== "object" || Array.isArray(sections)) continue;
     for (const [key, d] of Object.entries(sections)) {
-      const shared = dict.sections[`${group}.${key}`];
-      if (shared && d && typeof d === "object") Object.assign(d, { title: shared.title, missing: shared.missing, directions: shared.directions });
+      const shared = dict.sections[`${group}.${key}`] || missingText(`section ${group}.${key}`);
+      Object.assign(d, { title: shared.title, missing: shared.missing, directions: shared.directions });
     }
   }
-  a.caveats = (a.caveats || []).map((i) => dict.caveats[i]);
+  a.caveats = (a.caveats || []).map((i) => (i in dict.caveats ? dict.caveats[i] : missingText(`caveat ${i}`)));
   return a;
+}
+
+/** The API's dictionary; a failed fetch is tried again at the next look-up. */
+async function dictionary() {
+  const dict = await once("dictionary", () => getJSON("dictionary.json")).catch((e) => {
+    delete cache.dictionary;
+    throw e;
+  });
+  if (dict && dict.sections && Array.isArray(dict.caveats)) return dict;
+  delete cache.dictionary;
+  throw new Error("the API's dictionary.json, which every area file refers to, is missing from this release");
 }
 
 /** index table -> {key, nation, year, n}, from the postcode index. */

@@ -55,7 +55,7 @@ fn every_small_area_ward_and_local_authority_code_in_the_tables_has_its_file() {
     assert!(codes.len() > 60_000, "{} codes", codes.len());
     let missing: Vec<&String> = codes
         .iter()
-        .filter(|c| !b.out.join(format!("api/v1/areas/{c}.json")).is_file())
+        .filter(|c| !b.out.join(format!("api/v2/areas/{c}.json")).is_file())
         .collect();
     assert!(
         missing.is_empty(),
@@ -64,14 +64,14 @@ fn every_small_area_ward_and_local_authority_code_in_the_tables_has_its_file() {
         &missing[..missing.len().min(10)]
     );
     // The index lists exactly the files.
-    let index = json(&b.out.join("api/v1/areas/index.json"));
+    let index = json(&b.out.join("api/v2/areas/index.json"));
     let listed: BTreeSet<&str> = index["areas"]
         .as_array()
         .unwrap()
         .iter()
         .map(|a| a["code"].as_str().unwrap())
         .collect();
-    let files = std::fs::read_dir(b.out.join("api/v1/areas"))
+    let files = std::fs::read_dir(b.out.join("api/v2/areas"))
         .unwrap()
         .count()
         - 1;
@@ -240,7 +240,7 @@ fn scottish_and_northern_irish_areas_have_their_own_index_and_parents() {
 #[test]
 fn postcodes_are_grouped_by_outcode_and_say_what_is_unknown() {
     let b = shared_build();
-    let index = json(&b.out.join("api/v1/postcodes/index.json"));
+    let index = json(&b.out.join("api/v2/postcodes/index.json"));
     let table = read_table(&b.out, "postcode_areas");
     assert_eq!(index["postcodes"], table.height());
     assert_eq!(
@@ -255,7 +255,7 @@ fn postcodes_are_grouped_by_outcode_and_say_what_is_unknown() {
         .sum();
     assert_eq!(sum as usize, table.height());
 
-    let bt1 = json(&b.out.join("api/v1/postcodes/BT1.json"));
+    let bt1 = json(&b.out.join("api/v2/postcodes/BT1.json"));
     let pcs = bt1["postcodes"].as_object().unwrap();
     assert_eq!(bt1["count"], pcs.len());
     let first = &pcs["BT1 1AA"];
@@ -281,11 +281,11 @@ fn openapi_describes_every_path_and_every_field_group_the_files_use() {
     let api = json(&b.out.join("openapi.json"));
     assert_eq!(api["openapi"], "3.1.0");
     for p in [
-        "/api/v1/areas/{code}.json",
-        "/api/v1/areas/index.json",
-        "/api/v1/dictionary.json",
-        "/api/v1/postcodes/{outcode}.json",
-        "/api/v1/postcodes/index.json",
+        "/api/v2/areas/{code}.json",
+        "/api/v2/areas/index.json",
+        "/api/v2/dictionary.json",
+        "/api/v2/postcodes/{outcode}.json",
+        "/api/v2/postcodes/index.json",
     ] {
         assert!(api["paths"].get(p).is_some(), "{p}");
     }
@@ -325,7 +325,7 @@ fn openapi_describes_every_path_and_every_field_group_the_files_use() {
 fn area_files_say_shared_text_once_in_the_dictionary() {
     let b = shared_build();
     let api = json(&b.out.join("openapi.json"));
-    let dict = json(&b.out.join("api/v1/dictionary.json"));
+    let dict = json(&b.out.join("api/v2/dictionary.json"));
     assert_eq!(
         against_schema(&api, "Dictionary", &dict),
         Vec::<String>::new()
@@ -343,7 +343,7 @@ fn area_files_say_shared_text_once_in_the_dictionary() {
         .iter()
         .all(|c| c.as_str().is_some_and(|c| !c.is_empty())));
     let mut used = BTreeSet::new();
-    let files: Vec<_> = std::fs::read_dir(b.out.join("api/v1/areas"))
+    let files: Vec<_> = std::fs::read_dir(b.out.join("api/v2/areas"))
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| !p.ends_with("index.json"))
@@ -428,7 +428,7 @@ fn against_schema(api: &Value, name: &str, v: &Value) -> Vec<String> {
 fn openapi_declares_every_field_of_the_postcode_files_and_their_links_resolve() {
     let b = shared_build();
     let api = json(&b.out.join("openapi.json"));
-    let dir = b.out.join("api/v1/postcodes");
+    let dir = b.out.join("api/v2/postcodes");
     let index = json(&dir.join("index.json"));
     assert_eq!(
         against_schema(&api, "PostcodeIndex", &index),

@@ -338,6 +338,22 @@ fn a_text_column_with_a_numeric_unit_is_refused() {
 }
 
 #[test]
+fn check_rejects_a_section_group_named_as_an_area_file_field() {
+    let (errors, file) = errors_with_edit(
+        "api.toml",
+        "group = \"green_space\"",
+        "group = \"dictionary\"",
+    );
+    the_one_error(
+        &errors,
+        &file,
+        "section `dictionary.",
+        "group `dictionary`",
+        "is a field of every area file",
+    );
+}
+
+#[test]
 fn check_rejects_an_area_caveat_for_a_code_of_no_area_type() {
     let (errors, file) = errors_with_edit(
         "api.toml",

@@ -48,7 +48,7 @@ fn nspl() -> BTreeMap<String, [String; 4]> {
 
 fn outcode_file(out: &Path, postcode: &str) -> Value {
     let outcode = postcode.split(' ').next().unwrap();
-    let path = out.join(format!("api/v1/postcodes/{outcode}.json"));
+    let path = out.join(format!("api/v2/postcodes/{outcode}.json"));
     api_json(&path)
 }
 
@@ -220,7 +220,7 @@ fn json_bytes(path: &Path) -> u64 {
 #[test]
 fn outcode_files_are_compact() {
     let b = shared_build();
-    let dir = b.out.join("api/v1/postcodes");
+    let dir = b.out.join("api/v2/postcodes");
     let mut sizes: Vec<u64> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap())

@@ -221,7 +221,7 @@ fn publishing_to_s3_survives_the_server_dying_mid_publish() {
     }
     let mut child = c.spawn().unwrap();
     // Files go up in path order: the API's area files first.
-    let areas = root.join("bucket/site/releases/2.0.0/api/v1/areas");
+    let areas = root.join("bucket/site/releases/2.0.0/api/v2/areas");
     let deadline = Instant::now() + Duration::from_secs(120);
     while std::fs::read_dir(&areas).map(|d| d.count()).unwrap_or(0) < 20 {
         assert!(Instant::now() < deadline, "the publish made no progress");
@@ -266,7 +266,7 @@ fn publishing_to_s3_survives_the_server_dying_mid_publish() {
     // and decoding to the area's JSON; the page's files with the types a
     // browser accepts; a CSV copy as a download, not an encoding.
     let v = "site/releases/2.0.0";
-    let (attrs, body) = get(&s3, &format!("{v}/api/v1/areas/E01000001.json"));
+    let (attrs, body) = get(&s3, &format!("{v}/api/v2/areas/E01000001.json"));
     assert_eq!(attr(&attrs, Attribute::ContentEncoding), "gzip");
     assert_eq!(attr(&attrs, Attribute::ContentType), "application/json");
     let area: serde_json::Value =

@@ -18,16 +18,17 @@ use crate::util::*;
 /// gzip-encoded JSON with `Content-Encoding: gzip` (GET only; no listing,
 /// nothing outside the root). Returns the base URL.
 fn serve(root: PathBuf) -> String {
-    serve_with(root, true)
+    serve_with(root, true, None)
 }
 
 /// Serves the files under `root` as a plain static server does, bytes as
 /// stored and no encoding header: the page decodes the API's files itself.
 fn serve_plain(root: PathBuf) -> String {
-    serve_with(root, false)
+    serve_with(root, false, None)
 }
 
-fn serve_with(root: PathBuf, encoding: bool) -> String {
+/// Serves `root` as [`serve`] does, answering 404 for the path `hide`.
+fn serve_with(root: PathBuf, encoding: bool, hide: Option<&'static str>) -> String {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     std::thread::spawn(move || {
@@ -45,7 +46,7 @@ fn serve_with(root: PathBuf, encoding: bool) -> String {
                 }
                 let path = line.split_whitespace().nth(1).unwrap_or("/");
                 let path = path.split(['?', '#']).next().unwrap_or("/");
-                let safe = !path.split('/').any(|p| p == "..");
+                let safe = !path.split('/').any(|p| p == "..") && Some(path) != hide;
                 let file = root.join(path.trim_start_matches('/'));
                 let mut out = stream;
                 match std::fs::read(&file) {
@@ -240,6 +241,15 @@ fn an_lsoa_code_and_a_local_authority_name_are_looked_up() {
         dom.contains("moved towards the more deprived end, relative to other areas"),
         "E01000001 declined between 2019 and 2025: {dom}"
     );
+    // Its caveats in words, from the API's dictionary.
+    let text = unescape(&dom);
+    for c in area_file(&b.out, "E01000001")["caveats"]
+        .as_array()
+        .unwrap()
+    {
+        let c = c.as_str().unwrap();
+        assert!(text.contains(c), "caveat not shown: {c}");
+    }
     // The map of its local authority's LSOAs, one shape per LSOA the index
     // places there, with a legend and the editions that have no map.
     let svg_at = dom
@@ -297,7 +307,7 @@ fn a_postcode_without_an_index_shows_why() {
     let dom = look_up(&base, &pcds, "no-index");
     assert!(dom.contains(r#"data-state="done""#), "{dom}");
     let outcode = pcds.split(' ').next().unwrap();
-    let file = api_json(&b.out.join(format!("api/v1/postcodes/{outcode}.json")));
+    let file = api_json(&b.out.join(format!("api/v2/postcodes/{outcode}.json")));
     let place = &file["places"][file["postcodes"][&pcds]["place"].as_u64().unwrap() as usize];
     let reason = file["reasons"][place["reason"].as_u64().unwrap() as usize]
         .as_str()
@@ -308,6 +318,18 @@ fn a_postcode_without_an_index_shows_why() {
         "{pcds}: the reason {reason:?} is not shown"
     );
     assert!(dom.contains("Channel Islands"), "the country is not named");
+}
+
+#[test]
+fn an_area_without_its_dictionary_fails_and_says_why() {
+    // Titles, reasons and directions are the dictionary's: an area shown
+    // without them would be read wrongly, so the page shows none of it.
+    let b = shared_build();
+    let base = serve_with(b.out.clone(), true, Some("/api/v2/dictionary.json"));
+    let dom = look_up(&base, "E01000001", "no-dictionary");
+    assert!(dom.contains(r#"data-state="error""#), "{dom}");
+    assert!(unescape(&dom).contains("dictionary.json"), "{dom}");
+    assert!(!dom.contains(r#"data-area="E01000001""#), "{dom}");
 }
 
 #[test]

@@ -440,8 +440,8 @@ pub fn api_json(path: &Path) -> serde_json::Value {
 /// each section gains its `title`, `missing` and `directions`, and the
 /// caveats' positions become their text.
 pub fn area_file(out: &Path, code: &str) -> serde_json::Value {
-    let mut area = api_json(&out.join(format!("api/v1/areas/{code}.json")));
-    let dict = api_json(&out.join("api/v1/dictionary.json"));
+    let mut area = api_json(&out.join(format!("api/v2/areas/{code}.json")));
+    let dict = api_json(&out.join("api/v2/dictionary.json"));
     assert_eq!(area["dictionary"], "../dictionary.json", "{code}");
     for (group, sections) in area.as_object_mut().unwrap() {
         let Some(sections) = sections.as_object_mut() else {

@@ -102,19 +102,31 @@ fn read_table(release: &Path, name: &str) -> Result<Table> {
     Table::read_parquet(&path, None)
 }
 
+/// The postcode index of the release's newest API version
+/// (`api/v<N>/postcodes/index.json`, the largest N that has one).
+fn postcode_index(dir: &Path) -> Option<PathBuf> {
+    let of = |v: &str| dir.join(format!("api/{v}/postcodes/index.json"));
+    std::fs::read_dir(dir.join("api"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter_map(|v| Some((v.strip_prefix('v')?.parse::<u32>().ok()?, v)))
+        .filter(|(_, v)| of(v).is_file())
+        .max()
+        .map(|(_, v)| of(&v))
+}
+
 impl Release {
     fn load(dir: &Path, year: Option<u32>) -> Result<Release> {
-        let index_path = dir.join("api/v1/postcodes/index.json");
         // Stored gzip-encoded, as every file of the API (see `gz`).
-        if !index_path.is_file() {
+        let Some(index_path) = postcode_index(dir) else {
             return Err(Error::new(ErrorKind::Usage {
                 reason: format!(
-                    "{} has no postcode index ({}): pass --release with a release directory written by `census-pipeline build`",
+                    "{} has no postcode index (api/v<N>/postcodes/index.json): pass --release with a release directory written by `census-pipeline build`",
                     dir.display(),
-                    index_path.display()
                 ),
             }));
-        }
+        };
         // A file there but unreadable (a truncated copy) says so.
         let text = crate::gz::read(&index_path)?;
         #[derive(Deserialize)]

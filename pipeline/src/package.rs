@@ -479,7 +479,12 @@ pub fn write_datapackage(
             let old: Value =
                 serde_json::from_slice(&std::fs::read(&p).map_err(|e| Error::io(&p, e))?)
                     .map_err(|e| Error::unreadable(format!("not valid JSON: {e}")).file(&p))?;
-            let (bump, why) = classify(&old, &pkg);
+            let (mut bump, mut why) = classify(&old, &pkg);
+            if let Some(prev) = previous {
+                let (api_bump, api_why) = api_change(prev, out);
+                bump = bump.max(api_bump);
+                why.extend(api_why);
+            }
             (
                 next_version(old["version"].as_str().unwrap_or("1.0.0"), bump),
                 why,
@@ -499,6 +504,38 @@ pub fn write_datapackage(
     )
     .map_err(|e| Error::io(&path, e))?;
     Ok((version, why))
+}
+
+/// The API versions a release directory holds (`api/v1`, `api/v2`, ...).
+fn api_versions(release: &Path) -> std::collections::BTreeSet<String> {
+    std::fs::read_dir(release.join("api"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|v| {
+            v.strip_prefix('v')
+                .is_some_and(|n| n.parse::<u32>().is_ok())
+        })
+        .collect()
+}
+
+/// How the API changed between releases: a version the previous release
+/// served and this one does not is a breaking change (its clients' requests
+/// now fail), a new version an addition. The files within a version keep
+/// their shape; a change of shape is a new version.
+fn api_change(previous: &Path, out: &Path) -> (Bump, Vec<String>) {
+    let (old, new) = (api_versions(previous), api_versions(out));
+    let mut bump = Bump::None;
+    let mut why = Vec::new();
+    for v in old.difference(&new) {
+        bump = Bump::Major;
+        why.push(format!("API `api/{v}` removed"));
+    }
+    for v in new.difference(&old) {
+        bump = bump.max(Bump::Minor);
+        why.push(format!("API `api/{v}` added"));
+    }
+    (bump, why)
 }
 
 /// The next version after `previous` for a change of kind `bump`.
@@ -596,5 +633,18 @@ mod tests {
             assert!(d.starts_with("Rank across the areas"), "{name}: {d}");
             assert!(!d.contains("Score as published"), "{name}: {d}");
         }
+    }
+
+    #[test]
+    fn an_api_version_dropped_is_a_major_change_and_one_added_minor() {
+        let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        std::fs::create_dir_all(old.path().join("api/v1")).unwrap();
+        std::fs::create_dir_all(new.path().join("api/v2")).unwrap();
+        let (bump, why) = api_change(old.path(), new.path());
+        assert_eq!(bump, Bump::Major);
+        assert_eq!(why, ["API `api/v1` removed", "API `api/v2` added"]);
+        assert_eq!(api_change(new.path(), new.path()).0, Bump::None);
+        std::fs::create_dir_all(new.path().join("api/v1")).unwrap();
+        assert_eq!(api_change(old.path(), new.path()).0, Bump::Minor);
     }
 }

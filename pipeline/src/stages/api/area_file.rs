@@ -53,7 +53,10 @@ impl<'a> AreaFiles<'a> {
         caveats.extend(spec.area_caveats.get(code).map(String::as_str));
         let mut seen = HashSet::default();
         caveats.retain(|c| seen.insert(*c));
-        let caveats = caveats.into_iter().map(|c| self.caveats.id(c)).collect();
+        let caveats = caveats
+            .into_iter()
+            .map(|c| self.caveats.id(c))
+            .collect::<crate::error::Result<_>>()?;
         let file = FileView {
             code,
             area,

@@ -44,9 +44,14 @@ impl<'a> Caveats<'a> {
         c
     }
 
-    /// The position of a caveat of the spec (every one is numbered).
-    pub fn id(&self, text: &str) -> usize {
-        self.ids[text]
+    /// The position of a caveat of the spec; an error for any other text
+    /// (a caveat made up while building would have no words to refer to).
+    pub fn id(&self, text: &str) -> crate::error::Result<usize> {
+        self.ids.get(text).copied().ok_or_else(|| {
+            crate::error::Error::table(format!(
+                "the caveat {text:?} is not in the API's dictionary"
+            ))
+        })
     }
 }
 

@@ -1,5 +1,6 @@
-//! The static JSON API: one file per area code, an index of areas, one file
-//! per postcode outcode, and `openapi.json`, all declared in `stages/api.toml`.
+//! The static JSON API: one file per area code, an index of areas, the
+//! dictionary of the text area files share (see `dictionary`), one file per
+//! postcode outcode, and `openapi.json`, all declared in `stages/api.toml`.
 //!
 //! The spec says which *area types* exist (LSOA 2011, ward 2024, ...), where
 //! their codes, names and parents come from (*registers*: columns of release
@@ -81,7 +82,7 @@ impl Stage for ApiStage {
     }
 
     /// Writes the API through the unit cache, as two units: the area files
-    /// (with the index and `openapi.json`), which do not read the postcode
+    /// (with the index, the dictionary and `openapi.json`), which do not read the postcode
     /// table, and the outcode files, which do. A new postcode directory
     /// rewrites only the outcode files. A unit is generated straight into
     /// the release, and the cache keeps links to its files (see
@@ -167,7 +168,8 @@ impl ApiStage {
 /// The API's two cached units.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Part {
-    /// One file per area code, the index of areas and `openapi.json`.
+    /// One file per area code, the index of areas, the dictionary and
+    /// `openapi.json`.
     Areas,
     /// One file per outcode, the migration note and the postcode index.
     Postcodes,
@@ -321,7 +323,7 @@ fn rows_in_memory<'a>(
     Some(postcodes::PostcodeRows::table(table))
 }
 
-/// The area files, the index of areas and `openapi.json`.
+/// The area files, the index of areas, the dictionary and `openapi.json`.
 fn generate_areas(
     spec: &ApiStage,
     inputs: &Frames<'_>,

@@ -113,7 +113,7 @@ fn area_properties(spec: &ApiStage) -> Map<String, Value> {
         area_props.insert(g, v);
     }
     area_props.insert("dictionary".into(), json!({"type": "string", "description": "The address of the dictionary, relative to this file (../dictionary.json): each section's title, missing-field reasons and directions, and the caveats' text."}));
-    area_props.insert("caveats".into(), json!({"type": "array", "items": {"type": "integer"}, "description": "What a reader must know before using these figures: positions in the dictionary's `caveats`."}));
+    area_props.insert("caveats".into(), json!({"type": "array", "items": {"type": "integer"}, "description": "What a reader must know before using these figures: positions, counted from 0, in the dictionary's `caveats` (the dictionary beside this file: positions change between releases)."}));
     area_props.insert("unavailable".into(), json!({"type": "array", "description": "Sections that apply to this area but have no data, with the reason.", "items": {"$ref": "#/components/schemas/Unavailable"}}));
     area_props
 }
@@ -185,7 +185,7 @@ fn components(area_props: Map<String, Value>) -> Value {
             "Dictionary": {"type": "object", "required": ["about", "sections", "caveats"], "properties": {
                 "about": {"type": "string"},
                 "sections": {"type": "object", "description": "`group.key` -> the section's shared text.", "additionalProperties": {"$ref": "#/components/schemas/SectionText"}},
-                "caveats": {"type": "array", "items": {"type": "string"}, "description": "Caveats, referred to by position from an area file's `caveats`."},
+                "caveats": {"type": "array", "items": {"type": "string"}, "description": "Caveats, referred to by position (counted from 0) from an area file's `caveats`."},
             }},
             "SectionText": {"type": "object", "required": ["title", "table"], "properties": {
                 "title": {"type": "string"},

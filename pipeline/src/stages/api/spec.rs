@@ -10,7 +10,7 @@ use crate::pattern::Pattern;
 #[serde(deny_unknown_fields)]
 pub struct ApiStage {
     pub description: String,
-    /// Where the API lives in the release, e.g. `api/v1`.
+    /// Where the API lives in the release, e.g. `api/v2`.
     pub base: String,
     /// Caveats every area file carries.
     #[serde(default)]

@@ -5,13 +5,26 @@ use super::{ApiStage, Filter, Shape};
 use crate::contract::Validator;
 use crate::hash::HashSet;
 
+/// The fields of an area file beside its section groups: a group of the
+/// same name would write the key twice.
+const RESERVED: [&str; 8] = [
+    "code",
+    "name",
+    "types",
+    "names",
+    "parents",
+    "dictionary",
+    "caveats",
+    "unavailable",
+];
+
 impl ApiStage {
     /// The spec's internal references.
     pub fn validate_spec(&self, v: &mut Validator<'_>) {
         let types: Vec<&str> = self.area_types.iter().map(|a| a.id.as_str()).collect();
         if !self.base.split('/').all(crate::catalog::is_identifier) {
             v.error(format!(
-                "field `base` must be a relative path of identifiers such as `api/v1`, got {:?}",
+                "field `base` must be a relative path of identifiers such as `api/v2`, got {:?}",
                 self.base
             ));
         }
@@ -50,6 +63,12 @@ impl ApiStage {
             let id = s.id();
             if !keys.insert(id.clone()) {
                 v.error(format!(": section `{id}` is declared twice"));
+            }
+            if RESERVED.contains(&s.group.as_str()) {
+                v.error(format!(
+                    ": section `{id}`: group `{}` is a field of every area file; name the group otherwise",
+                    s.group
+                ));
             }
             if !types.contains(&s.area_type.as_str()) {
                 v.error(format!(

@@ -30,7 +30,7 @@ pub struct SiteStage {
     pub description: String,
     /// Where the page goes in the release, e.g. `site`.
     pub path: String,
-    /// Where the API is in the release, e.g. `api/v1` (the page reads it
+    /// Where the API is in the release, e.g. `api/v2` (the page reads it
     /// relative to itself).
     pub api: String,
     /// Maps of small-area deciles, one per nation and edition with
