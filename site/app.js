@@ -85,11 +85,11 @@ async function getArea(code) {
 async function dictionary() {
   const dict = await once("dictionary", () => getJSON("dictionary.json")).catch((e) => {
     delete cache.dictionary;
-    throw e;
+    throw new Error(`the API's dictionary.json, which every area file refers to: ${e.message}`);
   });
   if (dict && dict.sections && Array.isArray(dict.caveats)) return dict;
   delete cache.dictionary;
-  throw new Error("the API's dictionary.json, which every area file refers to, is missing from this release");
+  throw new Error(`the API's dictionary.json, which every area file refers to, is ${dict ? "not a dictionary" : "missing from this release"}`);
 }
 
 /** index table -> {key, nation, year, n}, from the postcode index. */

@@ -448,9 +448,12 @@ pub fn area_file(out: &Path, code: &str) -> serde_json::Value {
             continue;
         };
         for (key, section) in sections {
-            let Some(shared) = dict["sections"].get(format!("{group}.{key}")) else {
+            if ["names", "parents"].contains(&group.as_str()) {
                 continue;
-            };
+            }
+            let shared = dict["sections"]
+                .get(format!("{group}.{key}"))
+                .unwrap_or_else(|| panic!("{code}: {group}.{key} is not in the dictionary"));
             for field in ["title", "missing", "directions"] {
                 if let Some(v) = shared.get(field) {
                     section[field] = v.clone();

@@ -739,6 +739,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_postcode_index_is_the_newest_api_versions() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(postcode_index(dir.path()), None);
+        for v in ["v1", "v9", "v10", "v11", "latest"] {
+            std::fs::create_dir_all(dir.path().join(format!("api/{v}/postcodes"))).unwrap();
+        }
+        for v in ["v1", "v9", "v10", "latest"] {
+            std::fs::write(
+                dir.path().join(format!("api/{v}/postcodes/index.json")),
+                "{}",
+            )
+            .unwrap();
+        }
+        // v11 has no index; `latest` is not a version.
+        assert_eq!(
+            postcode_index(dir.path()),
+            Some(dir.path().join("api/v10/postcodes/index.json"))
+        );
+    }
+
+    #[test]
     fn only_whole_small_area_codes_are_taken_for_codes() {
         for code in [
             "E01000001",

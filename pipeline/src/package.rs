@@ -8,7 +8,7 @@
 //! type changes; minor when a table or field is added or row counts change;
 //! patch when only values or metadata change; none when nothing changed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -506,23 +506,45 @@ pub fn write_datapackage(
     Ok((version, why))
 }
 
-/// The API versions a release directory holds (`api/v1`, `api/v2`, ...).
-fn api_versions(release: &Path) -> std::collections::BTreeSet<String> {
-    std::fs::read_dir(release.join("api"))
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter(|v| {
-            v.strip_prefix('v')
-                .is_some_and(|n| n.parse::<u32>().is_ok())
-        })
-        .collect()
+/// The API versions a release serves (`v1`, `v2`, ...): those its
+/// manifest lists files under, or (a release being built, or one without a
+/// readable manifest) the folders under its `api/`.
+fn api_versions(release: &Path) -> BTreeSet<String> {
+    let listed = std::fs::read(release.join("manifest.json"))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<Value>(&b).ok())
+        .and_then(|m| {
+            let files = m["files"].as_array()?;
+            Some(
+                files
+                    .iter()
+                    .filter_map(|f| f["path"].as_str()?.strip_prefix("api/")?.split('/').next())
+                    .filter(|v| is_api_version(v))
+                    .map(str::to_string)
+                    .collect(),
+            )
+        });
+    listed.unwrap_or_else(|| {
+        std::fs::read_dir(release.join("api"))
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|v| is_api_version(v))
+            .collect()
+    })
+}
+
+/// `v` and a number without leading zeros: `v1`, `v12`.
+fn is_api_version(v: &str) -> bool {
+    v.strip_prefix('v').is_some_and(|n| {
+        !n.is_empty() && !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit())
+    })
 }
 
 /// How the API changed between releases: a version the previous release
-/// served and this one does not is a breaking change (its clients' requests
-/// now fail), a new version an addition. The files within a version keep
-/// their shape; a change of shape is a new version.
+/// served and this one does not is a breaking change (its clients'
+/// requests now fail), a new version an addition, and a version served by
+/// both whose files changed shape (by `openapi.json`) is breaking too.
 fn api_change(previous: &Path, out: &Path) -> (Bump, Vec<String>) {
     let (old, new) = (api_versions(previous), api_versions(out));
     let mut bump = Bump::None;
@@ -535,7 +557,51 @@ fn api_change(previous: &Path, out: &Path) -> (Bump, Vec<String>) {
         bump = bump.max(Bump::Minor);
         why.push(format!("API `api/{v}` added"));
     }
+    let read = |dir: &Path| -> Option<Value> {
+        serde_json::from_slice(&std::fs::read(dir.join("openapi.json")).ok()?).ok()
+    };
+    if let (Some(o), Some(n)) = (read(previous), read(out)) {
+        let version = n["info"]["version"].as_str().unwrap_or_default();
+        if o["info"]["version"] == n["info"]["version"] {
+            for change in shape_changes(&o, &n) {
+                bump = Bump::Major;
+                why.push(format!("API `{version}`: {change}"));
+            }
+        }
+    }
     (bump, why)
+}
+
+/// What a client of the old description can no longer rely on: a schema
+/// gone, a required field no longer required, a field of another type.
+fn shape_changes(old: &Value, new: &Value) -> Vec<String> {
+    let (os, ns) = (&old["components"]["schemas"], &new["components"]["schemas"]);
+    let mut changes = Vec::new();
+    for (name, o) in os.as_object().into_iter().flatten() {
+        let Some(n) = ns.get(name) else {
+            changes.push(format!("schema `{name}` removed"));
+            continue;
+        };
+        let required = |s: &Value| -> BTreeSet<String> {
+            s["required"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| Some(r.as_str()?.to_string()))
+                .collect()
+        };
+        for r in required(o).difference(&required(n)) {
+            changes.push(format!("`{name}.{r}` no longer required"));
+        }
+        for (field, of) in o["properties"].as_object().into_iter().flatten() {
+            let nf = &n["properties"][field];
+            let ty = |f: &Value| (f["type"].clone(), f["items"]["type"].clone());
+            if !nf.is_null() && ty(of) != ty(nf) {
+                changes.push(format!("`{name}.{field}` changed type"));
+            }
+        }
+    }
+    changes
 }
 
 /// The next version after `previous` for a change of kind `bump`.
@@ -646,5 +712,41 @@ mod tests {
         assert_eq!(api_change(new.path(), new.path()).0, Bump::None);
         std::fs::create_dir_all(new.path().join("api/v1")).unwrap();
         assert_eq!(api_change(old.path(), new.path()).0, Bump::Minor);
+        // A manifest's list is what the release served: v1 only.
+        std::fs::write(
+            new.path().join("manifest.json"),
+            r#"{"files": [{"path": "api/v1/areas/E01000001.json"}, {"path": "api/v01/x"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(api_versions(new.path()), BTreeSet::from(["v1".to_string()]));
+    }
+
+    #[test]
+    fn an_api_version_whose_files_change_shape_is_a_major_change() {
+        let (old, new) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let area = |caveat: &str, required: &[&str]| {
+            json!({"info": {"version": "v1"}, "components": {"schemas": {"Area": {
+                "required": required,
+                "properties": {"caveats": {"type": "array", "items": {"type": caveat}}},
+            }}}})
+        };
+        for (dir, api) in [
+            (&old, area("string", &["code", "caveats"])),
+            (&new, area("integer", &["code"])),
+        ] {
+            std::fs::create_dir_all(dir.path().join("api/v1")).unwrap();
+            std::fs::write(dir.path().join("openapi.json"), api.to_string()).unwrap();
+        }
+        let (bump, why) = api_change(old.path(), new.path());
+        assert_eq!(bump, Bump::Major);
+        assert_eq!(
+            why,
+            [
+                "API `v1`: `Area.caveats` no longer required",
+                "API `v1`: `Area.caveats` changed type"
+            ]
+        );
+        // The same description: no change.
+        assert_eq!(api_change(old.path(), old.path()).0, Bump::None);
     }
 }

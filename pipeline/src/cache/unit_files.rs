@@ -25,7 +25,7 @@ use crate::error::{Error, Result};
 use crate::hash::HashSet;
 
 /// Files waiting for the writer at most: enough to keep it busy, few enough
-/// to bound the memory they hold (an area file is about 2.5 KB encoded).
+/// to bound the memory they hold (an area file is about 1.5 KB encoded).
 const QUEUE: usize = 1024;
 
 enum Msg {

@@ -860,6 +860,18 @@ editions = [{ key = "england", nation = "England", country = "E92000001", year =
     }
 
     #[test]
+    fn a_column_named_as_a_section_field_stops_the_build() {
+        let imd = table(vec![
+            ("code", strs(&["E01000001"])),
+            ("imd_rank", ints(&[7])),
+            ("title", strs(&["a column, not the section's title"])),
+        ]);
+        let err = run(replace(tables(), "imd_e", imd)).1.unwrap_err();
+        assert_eq!(err.check_failure().unwrap().check, "section_fields");
+        assert!(err.to_string().contains("column `title`"), "{err}");
+    }
+
+    #[test]
     fn the_same_inputs_give_byte_identical_files() {
         let (a, oa) = run(tables());
         let (b, ob) = run(tables());

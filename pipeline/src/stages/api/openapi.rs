@@ -60,7 +60,7 @@ fn original_platform(spec: &ApiStage) -> Value {
 }
 
 /// The properties of an area file: its identity, parents, one object per
-/// group of sections, caveats and gaps.
+/// group of sections, the dictionary's address, caveats and gaps.
 fn area_properties(spec: &ApiStage) -> Map<String, Value> {
     let groups: Vec<String> = {
         let mut g: Vec<String> = spec.sections.iter().map(|s| s.group.clone()).collect();
@@ -118,7 +118,7 @@ fn area_properties(spec: &ApiStage) -> Map<String, Value> {
     area_props
 }
 
-/// The four kinds of file, by path.
+/// The five kinds of file, by path.
 fn paths(base: &str) -> Value {
     json!({
         format!("{base}/areas/{{code}}.json"): {

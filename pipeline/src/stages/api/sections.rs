@@ -25,6 +25,10 @@ pub struct SectionData {
     pub directions: Option<Box<RawValue>>,
 }
 
+/// A one-row section's own fields, and those a client joins from the
+/// dictionary: no column of its row may take these names.
+const SECTION_FIELDS: [&str; 4] = ["table", "title", "missing", "directions"];
+
 /// Every section's data, in spec order; `None` for a section whose table
 /// is not in this build.
 pub fn read_all(spec: &ApiStage, inputs: &Frames<'_>) -> Result<Vec<Option<SectionData>>> {
@@ -47,6 +51,21 @@ fn read(s: &Section, frame: &Table, inputs: &Frames<'_>) -> Result<SectionData> 
             .filter(|c| c != &s.code && Some(c) != s.by.as_ref() && !s.exclude.contains(c))
             .collect(),
     };
+    if let Some(n) = names
+        .iter()
+        .find(|n| s.shape == Shape::One && SECTION_FIELDS.contains(&n.as_str()))
+    {
+        return Err(Error::check(
+            &s.table,
+            "section_fields",
+            format!(
+                "section `{}` would write column `{n}` beside its own field of that name (or one a client joins from the dictionary): exclude or rename it",
+                s.id()
+            ),
+            Vec::new(),
+        )
+        .column(n.clone()));
+    }
     let columns = names
         .iter()
         .map(|n| Ok((n.clone(), frame.cells(n)?)))
