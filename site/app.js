@@ -224,7 +224,8 @@ function postcodeRanks(file, place) {
       rows.push(el("tr", { "data-edition": key, "data-code": code, "data-rank": d.rank, "data-decile": d.decile },
         el("td", {}, `${e.nation} ${e.year}`), el("td", {}, code),
         el("td", { class: "num" }, `${fmt(d.rank)} of ${fmt(d.n)}`),
-        el("td", { class: "num" }, fmt(d.decile)), el("td", { class: "num" }, fmt(d.quintile))));
+        el("td", { class: "num" }, fmt(d.decile), e.decile_computed ? el("span", { class: "muted", title: e.decile_computed }, " (computed from the rank)") : null),
+        el("td", { class: "num" }, fmt(d.quintile))));
     }
   }
   if (!rows.length) {

@@ -192,6 +192,32 @@ fn channel_islands_isle_of_man_and_northern_ireland_carry_reasons() {
 }
 
 #[test]
+fn an_answer_whose_decile_is_computed_says_so() {
+    // WIMD 2025 and NIMDM 2017 deciles are not among the shared inputs: the
+    // index tables compute them from ranks, and every answer from those
+    // editions carries the table's own words for it.
+    let b = shared_build();
+    let (pcds, _) = an_english_postcode();
+    let f = outcode_file(&b.out, pcds);
+    let editions = &f["editions"];
+    for key in ["wimd_2025", "nimdm_2017"] {
+        let why = editions[key]["decile_computed"].as_str().unwrap();
+        assert!(
+            why.contains("computed from `imd_rank` as ceil(rank * 10 / "),
+            "{key}: {why}"
+        );
+    }
+    for key in [
+        "imd_england_2019",
+        "imd_england_2025",
+        "wimd_2019",
+        "simd_2020v2",
+    ] {
+        assert!(editions[key].get("decile_computed").is_none(), "{key}");
+    }
+}
+
+#[test]
 fn a_terminated_postcode_is_answered_with_its_last_small_area() {
     let b = shared_build();
     let (pc, row) = nspl()

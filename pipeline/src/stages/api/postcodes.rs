@@ -454,7 +454,7 @@ pub fn write_all(
         ranks.extend(Ranks::load(e, inputs).map_err(ctx)?);
     }
     let plan = Plan::new(pc, rows).map_err(ctx)?;
-    let mut out = Outcodes::new(spec, pc, &ranks, registry, writer)?;
+    let mut out = Outcodes::new(spec, pc, &ranks, registry, inputs, writer)?;
     for batch in plan.batches(rows.batch_rows) {
         let (span, local) = plan.rows_of(batch);
         let table = rows.read(columns.clone(), span).map_err(ctx)?;
@@ -526,15 +526,18 @@ fn areas_of(
     out
 }
 
-/// What each edition is, for the files' readers.
-fn editions_of(ranks: &[Ranks], inputs_missing: &[&Edition]) -> Value {
+/// What each edition is, for the files' readers, with how its deciles
+/// were computed where the publisher's are not among the inputs (WIMD
+/// 2025, NIMDM 2017): an answer's decile is then not the publisher's.
+fn editions_of(ranks: &[Ranks], inputs_missing: &[&Edition], inputs: &Frames<'_>) -> Value {
     let mut m = Map::new();
     for r in ranks {
         let e = &r.edition;
-        m.insert(
-            e.key.clone(),
-            json!({"nation": e.nation, "country": e.country, "year": e.year, "index": e.index, "small_area": e.small_area.trim_end_matches("_code"), "n": r.n}),
-        );
+        let mut v = json!({"nation": e.nation, "country": e.country, "year": e.year, "index": e.index, "small_area": e.small_area.trim_end_matches("_code"), "n": r.n});
+        if let Some(why) = inputs.computed_of(&e.index, &e.decile) {
+            v["decile_computed"] = json!(why);
+        }
+        m.insert(e.key.clone(), v);
     }
     for e in inputs_missing {
         m.insert(
@@ -574,6 +577,7 @@ impl<'a> Outcodes<'a> {
         pc: &'a PostcodeSpec,
         ranks: &'a [Ranks],
         registry: &'a Registry,
+        inputs: &Frames<'_>,
         writer: &'a Writer<'a>,
     ) -> Result<Outcodes<'a>> {
         writer.dir(&format!("{}/postcodes", spec.base))?;
@@ -588,7 +592,7 @@ impl<'a> Outcodes<'a> {
             ranks,
             registry,
             writer,
-            editions: editions_of(ranks, &missing),
+            editions: editions_of(ranks, &missing, inputs),
             outcodes: Vec::new(),
             written: Written::default(),
             by_country: BTreeMap::new(),
