@@ -147,6 +147,22 @@ fn a_windows_1252_file_not_declared_as_such_is_rejected_with_a_hint() {
 }
 
 #[test]
+fn a_workbook_cut_short_says_to_replace_it_with_the_publishers_copy() {
+    // The first half of a real workbook, as an interrupted download leaves it.
+    let bytes = std::fs::read(
+        data_dir().join("imd_england_2019/File_1_-_IMD2019_Index_of_Multiple_Deprivation.xlsx"),
+    )
+    .unwrap();
+    let msg = build_error("f.xlsx", &bytes[..bytes.len() / 2], "sheet = \"IMD2019\"");
+    assert!(msg.contains("f.xlsx"), "{msg}");
+    assert!(msg.contains("cut short or damaged"), "{msg}");
+    assert!(
+        msg.contains("replace it with the publisher's copy"),
+        "{msg}"
+    );
+}
+
+#[test]
 fn a_missing_sheet_lists_the_sheets_the_workbook_has() {
     // A real workbook from ../shared/data, asked for a sheet it lacks.
     let bytes = std::fs::read(

@@ -84,11 +84,31 @@ impl RawTable {
 /// was read). `path` is where they came from, for shapefiles (several files)
 /// and messages.
 pub fn read_raw(source: &Source, path: &Path, bytes: &[u8], limits: &Limits) -> Result<RawTable> {
-    let ctx = |e: Error| e.source_id(&source.id).file(path);
+    let ctx = |e: Error| damaged_hint(e, source).source_id(&source.id).file(path);
     if source.raw.format == Format::Shapefile && source.raw.member.is_none() {
         return geo::read_shapefile(path).map_err(ctx);
     }
     read_raw_bytes(&source.raw, bytes, limits).map_err(ctx)
+}
+
+/// An unreadable file's error, with what to do: most often the file was
+/// cut short or damaged on its way (a download stopped, a copy interrupted),
+/// and the cure is the publisher's own copy, which the catalog names.
+fn damaged_hint(mut e: Error, source: &Source) -> Error {
+    if let ErrorKind::Unreadable { reason } = &mut e.kind {
+        let whence = match (&source.raw.url, &source.raw.sha256) {
+            (Some(url), Some(sha)) => {
+                format!("download it again from {url} (its sha256 should be {sha})")
+            }
+            (Some(url), None) => format!("download it again from {url}"),
+            (None, Some(sha)) => format!("replace it with the publisher's copy (sha256 {sha})"),
+            (None, None) => "replace it with the publisher's copy".to_string(),
+        };
+        reason.push_str(&format!(
+            ". If the file was cut short or damaged (an interrupted download or copy), {whence}"
+        ));
+    }
+    e
 }
 
 /// Reads a file's bytes as the source's format says (every format but
