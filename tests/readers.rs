@@ -12,10 +12,19 @@ use crate::util::*;
 /// Builds a one-source catalog over `file` (written into a temp data dir)
 /// and returns the error message, checking that no release appeared.
 fn build_error(file_name: &str, bytes: &[u8], extra: &str) -> String {
+    build_error_with(
+        file_name,
+        |path| std::fs::write(path, bytes).unwrap(),
+        extra,
+    )
+}
+
+/// As [`build_error`], with the data file made by `make` at its path.
+fn build_error_with(file_name: &str, make: impl FnOnce(&Path), extra: &str) -> String {
     let dir = tempdir();
     let data = dir.path().join("data");
     std::fs::create_dir_all(&data).unwrap();
-    std::fs::write(data.join(file_name), bytes).unwrap();
+    make(&data.join(file_name));
     let format = if file_name.ends_with(".xlsx") {
         "xlsx"
     } else {
@@ -144,6 +153,20 @@ fn a_windows_1252_file_not_declared_as_such_is_rejected_with_a_hint() {
     assert!(msg.contains("not valid UTF-8"), "{msg}");
     assert!(msg.contains("windows-1252"), "{msg}");
     assert!(msg.contains("row 2"), "{msg}");
+}
+
+#[test]
+fn a_local_source_that_is_a_device_or_a_folder_is_refused_before_it_is_read() {
+    // /dev/zero would be hashed and read until the build was killed.
+    let msg = build_error_with(
+        "t.csv",
+        |p| std::os::unix::fs::symlink("/dev/zero", p).unwrap(),
+        "",
+    );
+    assert!(msg.contains("is not a regular file"), "{msg}");
+    assert!(msg.contains("t.csv"), "{msg}");
+    let msg = build_error_with("t.csv", |p| std::fs::create_dir(p).unwrap(), "");
+    assert!(msg.contains("is not a regular file"), "{msg}");
 }
 
 #[test]

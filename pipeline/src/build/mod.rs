@@ -188,6 +188,19 @@ fn inputs(
             ),
         }));
     }
+    // A device, pipe or folder would be read until killed (/dev/zero) or
+    // fail with a confusing message: only regular files are sources.
+    if let Some((id, p)) = sources
+        .iter()
+        .find(|(id, p)| catalog.sources[*id].raw.unavailable.is_none() && !p.is_file())
+    {
+        return Err(Error::new(ErrorKind::Usage {
+            reason: format!(
+                "the catalog's local file for `{id}`, {}, is not a regular file (a folder, device or pipe): point its `path` at the file itself",
+                p.display()
+            ),
+        }));
+    }
     let needs_fetch = catalog
         .sources
         .values()
