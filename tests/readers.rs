@@ -156,17 +156,15 @@ fn a_windows_1252_file_not_declared_as_such_is_rejected_with_a_hint() {
 }
 
 #[test]
-fn a_local_source_that_is_a_device_or_a_folder_is_refused_before_it_is_read() {
+fn a_local_source_that_is_a_device_is_refused_before_it_is_read() {
     // /dev/zero would be hashed and read until the build was killed.
     let msg = build_error_with(
         "t.csv",
         |p| std::os::unix::fs::symlink("/dev/zero", p).unwrap(),
         "",
     );
-    assert!(msg.contains("is not a regular file"), "{msg}");
+    assert!(msg.contains("is not a regular file or folder"), "{msg}");
     assert!(msg.contains("t.csv"), "{msg}");
-    let msg = build_error_with("t.csv", |p| std::fs::create_dir(p).unwrap(), "");
-    assert!(msg.contains("is not a regular file"), "{msg}");
 }
 
 #[test]

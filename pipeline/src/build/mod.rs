@@ -188,15 +188,15 @@ fn inputs(
             ),
         }));
     }
-    // A device, pipe or folder would be read until killed (/dev/zero) or
-    // fail with a confusing message: only regular files are sources.
-    if let Some((id, p)) = sources
-        .iter()
-        .find(|(id, p)| catalog.sources[*id].raw.unavailable.is_none() && !p.is_file())
-    {
+    // A device or pipe would be read until killed (/dev/zero) or block:
+    // a source is a regular file, or a folder of them (a postcode
+    // directory's members).
+    if let Some((id, p)) = sources.iter().find(|(id, p)| {
+        catalog.sources[*id].raw.unavailable.is_none() && !(p.is_file() || p.is_dir())
+    }) {
         return Err(Error::new(ErrorKind::Usage {
             reason: format!(
-                "the catalog's local file for `{id}`, {}, is not a regular file (a folder, device or pipe): point its `path` at the file itself",
+                "the catalog's local file for `{id}`, {}, is not a regular file or folder (a device, pipe or socket): point its `path` at the file itself",
                 p.display()
             ),
         }));
