@@ -78,6 +78,10 @@ async function getArea(code) {
     }
   }
   a.caveats = (a.caveats || []).map((i) => (i in dict.caveats ? dict.caveats[i] : missingText(`caveat ${i}`)));
+  // A section whose whole table is not in the release: the reason is said once.
+  for (const u of a.unavailable || []) {
+    if (u && !u.reason) u.reason = (dict.sections[u.section] || missingText(`section ${u.section}`)).unavailable || missingText(`reason for ${u.section}`);
+  }
   return a;
 }
 

@@ -468,6 +468,13 @@ pub fn area_file(out: &Path, code: &str) -> serde_json::Value {
         .map(|i| dict["caveats"][i.as_u64().unwrap() as usize].clone())
         .collect();
     area["caveats"] = caveats.into();
+    for gap in area["unavailable"].as_array_mut().unwrap() {
+        if gap.get("reason").is_none() {
+            let section = gap["section"].as_str().unwrap().to_string();
+            gap["reason"] = dict["sections"][&section]["unavailable"].clone();
+            assert!(gap["reason"].is_string(), "{code}: no reason for {section}");
+        }
+    }
     area
 }
 

@@ -14,6 +14,7 @@ use serde_json::value::RawValue;
 
 use super::sections::SectionData;
 use super::ApiStage;
+use crate::contract::Frames;
 use crate::hash::HashMap;
 
 /// Every caveat of the spec, numbered in spec order: the editions', the
@@ -61,13 +62,15 @@ pub struct Dictionary<'a> {
     pub spec: &'a ApiStage,
     pub sections: &'a [Option<SectionData>],
     pub caveats: &'a Caveats<'a>,
+    pub inputs: &'a Frames<'a>,
 }
 
 /// What the dictionary says of itself, for a reader who opens it alone.
 const ABOUT: &str = "Text shared by the area files, said once. An area file's section `group.key` \
      (for example deprivation.imd_england_2019) has its title, table, the reasons for the fields its \
      source lacks (`missing`: those fields are null in the file) and the directions of its measures \
-     under sections[\"group.key\"]; an area file's caveats are positions, counted from 0, in `caveats`. \
+     under sections[\"group.key\"], and, when the section's table is not in this release, why \
+     (`unavailable`: an area file lists such a section under its own `unavailable` without a reason); an area file's caveats are positions, counted from 0, in `caveats`. \
      This dictionary belongs to the area files beside it (../dictionary.json from each): positions \
      change between releases.";
 
@@ -93,6 +96,13 @@ impl Serialize for SectionsView<'_> {
                 table: &s.table,
                 missing: data.and_then(|d| d.missing.as_deref()),
                 directions: data.and_then(|d| d.directions.as_deref()),
+                unavailable: data.is_none().then(|| {
+                    format!(
+                        "table `{}` is unavailable: {}",
+                        s.table,
+                        d.inputs.why_unavailable(&s.table)
+                    )
+                }),
             };
             (s.id(), entry)
         }))
@@ -109,4 +119,6 @@ struct SectionText<'a> {
     missing: Option<&'a RawValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     directions: Option<&'a RawValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    unavailable: Option<String>,
 }

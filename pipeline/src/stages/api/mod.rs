@@ -391,6 +391,7 @@ fn generate_areas(
         spec,
         sections: &sections,
         caveats: &caveats,
+        inputs,
     };
     files.push(writer.write(format!("{}/dictionary.json", spec.base), &dictionary)?);
     let plain = writer::Writer { sink, gzip: false };
@@ -628,13 +629,17 @@ editions = [{ key = "england", nation = "England", country = "E92000001", year =
             .as_str()
             .unwrap()
             .contains("no row for E01000002"));
-        // A Welsh LSOA whose index table is unavailable: the build's reason.
+        // A Welsh LSOA whose index table is unavailable: listed, with the
+        // build's reason once in the dictionary.
         let w = read(dir.path(), "api/v1/areas/W01000001.json");
-        assert_eq!(w["unavailable"][0]["section"], "deprivation.wales");
-        assert!(w["unavailable"][0]["reason"]
+        assert_eq!(w["unavailable"], json!([{"section": "deprivation.wales"}]));
+        assert!(d["sections"]["deprivation.wales"]["unavailable"]
             .as_str()
             .unwrap()
             .contains("WIMD is not in this catalog"));
+        assert!(d["sections"]["deprivation.england"]
+            .get("unavailable")
+            .is_none());
         assert!(w.get("deprivation").is_none());
     }
 

@@ -192,10 +192,11 @@ fn components(area_props: Map<String, Value>) -> Value {
                 "table": {"type": "string"},
                 "missing": {"type": "object", "description": "Fields the source does not provide (null in every area file), with the reason.", "additionalProperties": {"type": "string"}},
                 "directions": {"type": "object", "description": "For each field whose direction is not \"1 = most deprived\": which end is more deprived (or more favourable), in words. In a census section, for each indicator that has a direction; an indicator not listed is given none (it describes the area).", "additionalProperties": {"type": "string"}},
+                "unavailable": {"type": "string", "description": "Present when the section's table is not in this release: why. Every area the section applies to lists it under `unavailable`, without a reason of its own."},
             }},
-            "Unavailable": {"type": "object", "required": ["section", "reason"], "properties": {
+            "Unavailable": {"type": "object", "required": ["section"], "properties": {
                 "section": {"type": "string", "description": "`group.key`."},
-                "reason": {"type": "string"},
+                "reason": {"type": "string", "description": "Why this area has no data in the section. Absent when the section's whole table is not in this release: the dictionary's sections[section].unavailable says why, once for every area."},
             }},
             "AreaIndex": {"type": "object", "required": ["count", "types", "areas"], "properties": {
                 "count": {"type": "integer"},
