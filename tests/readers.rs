@@ -163,8 +163,18 @@ fn a_local_source_that_is_a_device_is_refused_before_it_is_read() {
         |p| std::os::unix::fs::symlink("/dev/zero", p).unwrap(),
         "",
     );
-    assert!(msg.contains("is not a regular file or folder"), "{msg}");
+    assert!(msg.contains("is not a regular file"), "{msg}");
     assert!(msg.contains("t.csv"), "{msg}");
+    // A source marked unavailable is still hashed for the build's key.
+    let msg = build_error_with(
+        "t.csv",
+        |p| std::os::unix::fs::symlink("/dev/zero", p).unwrap(),
+        "unavailable = \"not published yet\"",
+    );
+    assert!(msg.contains("is not a regular file"), "{msg}");
+    // A folder is a source only for one read by `member`.
+    let msg = build_error_with("t.csv", |p| std::fs::create_dir(p).unwrap(), "");
+    assert!(msg.contains("is not a regular file"), "{msg}");
 }
 
 #[test]

@@ -188,15 +188,17 @@ fn inputs(
             ),
         }));
     }
-    // A device or pipe would be read until killed (/dev/zero) or block:
-    // a source is a regular file, or a folder of them (a postcode
-    // directory's members).
+    // A device or pipe would be read until killed (/dev/zero) or block,
+    // and every local path is hashed for the build's key, an unavailable
+    // source's too: a source is a regular file, or a folder of member
+    // files (a postcode directory's).
     if let Some((id, p)) = sources.iter().find(|(id, p)| {
-        catalog.sources[*id].raw.unavailable.is_none() && !(p.is_file() || p.is_dir())
+        let folder = catalog.sources[*id].raw.member.is_some() && p.is_dir();
+        p.exists() && !(p.is_file() || folder)
     }) {
         return Err(Error::new(ErrorKind::Usage {
             reason: format!(
-                "the catalog's local file for `{id}`, {}, is not a regular file or folder (a device, pipe or socket): point its `path` at the file itself",
+                "the catalog's local file for `{id}`, {}, is not a regular file (a device, pipe, socket, or a folder for a source without `member`): point its `path` at the file itself",
                 p.display()
             ),
         }));

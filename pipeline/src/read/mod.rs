@@ -91,21 +91,22 @@ pub fn read_raw(source: &Source, path: &Path, bytes: &[u8], limits: &Limits) -> 
     read_raw_bytes(&source.raw, bytes, limits).map_err(ctx)
 }
 
-/// An unreadable file's error, with what to do: most often the file was
-/// cut short or damaged on its way (a download stopped, a copy interrupted),
-/// and the cure is the publisher's own copy, which the catalog names.
+/// An unreadable local file's error, with what to do when nothing else
+/// vouches for its bytes: such a file may have been cut short or damaged
+/// on its way (an interrupted download or copy), and the cure is the
+/// publisher's own copy. A pinned file has the publisher's sha256 (checked
+/// before it is read), and a fetched one was checked as it came: for them
+/// the cause is elsewhere, and no advice is better than wrong advice.
 fn damaged_hint(mut e: Error, source: &Source) -> Error {
-    if let ErrorKind::Unreadable { reason } = &mut e.kind {
-        let whence = match (&source.raw.url, &source.raw.sha256) {
-            (Some(url), Some(sha)) => {
-                format!("download it again from {url} (its sha256 should be {sha})")
-            }
-            (Some(url), None) => format!("download it again from {url}"),
-            (None, Some(sha)) => format!("replace it with the publisher's copy (sha256 {sha})"),
-            (None, None) => "replace it with the publisher's copy".to_string(),
+    let unvouched = source.local_path.is_some() && source.raw.sha256.is_none();
+    if let (ErrorKind::Unreadable { reason }, true) = (&mut e.kind, unvouched) {
+        let whence = match &source.raw.url {
+            Some(url) => format!(" ({url})"),
+            None => String::new(),
         };
         reason.push_str(&format!(
-            ". If the file was cut short or damaged (an interrupted download or copy), {whence}"
+            ". If the file was cut short or damaged (an interrupted download or copy), \
+             replace it with the publisher's copy{whence}; pin its `sha256` in the catalog to catch this before it is read"
         ));
     }
     e

@@ -7,7 +7,6 @@ use super::dictionary::Caveats;
 use super::registers::{Area, Registry};
 use super::sections::SectionData;
 use super::{ApiStage, Section, Shape};
-use crate::contract::Frames;
 use crate::frame::JsonCell;
 use crate::hash::{HashSet, IndexMap};
 
@@ -17,7 +16,6 @@ pub struct AreaFiles<'a> {
     pub registry: &'a Registry,
     pub sections: &'a [Option<SectionData>],
     pub sections_of_type: &'a [Vec<usize>],
-    pub inputs: &'a Frames<'a>,
     pub caveats: &'a Caveats<'a>,
 }
 

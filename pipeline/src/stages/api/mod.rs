@@ -64,7 +64,8 @@ pub struct ApiOutput {
 
 impl Stage for ApiStage {
     /// Every table the spec reads. All are optional: a missing table makes
-    /// its sections unavailable, with the reason, in every file.
+    /// its sections unavailable in every file they apply to, with the
+    /// reason (once, in the dictionary).
     fn inputs(&self) -> Inputs {
         Inputs {
             required: Vec::new(),
@@ -240,6 +241,12 @@ impl ApiStage {
             .iter()
             .map(|(n, e)| (n, &e.missing_columns))
             .collect();
+        // And their computed columns, whose reasons the outcode files
+        // quote (`decile_computed`).
+        let computed: BTreeMap<&String, _> = inputs
+            .iter()
+            .map(|(n, e)| (n, &e.computed_columns))
+            .collect();
         unit_key(&serde_json::json!({
             "stage": ctx.stage,
             "part": part.name(),
@@ -248,6 +255,7 @@ impl ApiStage {
             "unavailable": unavailable,
             "schemas": schemas,
             "missing": missing,
+            "computed": computed,
         }))
     }
 
@@ -366,7 +374,6 @@ fn generate_areas(
         registry,
         sections: &sections,
         sections_of_type: &sections_of_type,
-        inputs,
         caveats: &caveats,
     };
     let codes: Vec<(&String, &registers::Area)> = registry.areas.iter().collect();

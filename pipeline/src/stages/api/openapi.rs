@@ -114,7 +114,7 @@ fn area_properties(spec: &ApiStage) -> Map<String, Value> {
     }
     area_props.insert("dictionary".into(), json!({"type": "string", "description": "The address of the dictionary, relative to this file (../dictionary.json): each section's title, missing-field reasons and directions, and the caveats' text."}));
     area_props.insert("caveats".into(), json!({"type": "array", "items": {"type": "integer"}, "description": "What a reader must know before using these figures: positions, counted from 0, in the dictionary's `caveats` (the dictionary beside this file: positions change between releases)."}));
-    area_props.insert("unavailable".into(), json!({"type": "array", "description": "Sections that apply to this area but have no data, with the reason.", "items": {"$ref": "#/components/schemas/Unavailable"}}));
+    area_props.insert("unavailable".into(), json!({"type": "array", "description": "Sections that apply to this area but have no data, with the reason (for a section whose table is missing from the release, the reason is the dictionary's sections[section].unavailable).", "items": {"$ref": "#/components/schemas/Unavailable"}}));
     area_props
 }
 

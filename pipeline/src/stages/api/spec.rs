@@ -228,7 +228,8 @@ impl ApiStage {
     }
 
     /// Every table the spec reads. All are optional: a missing table makes
-    /// its sections unavailable, with the reason, in every file.
+    /// its sections unavailable in every file they apply to, with the
+    /// reason (once, in the dictionary).
     pub fn input_tables(&self) -> Vec<String> {
         sorted(
             self.register_tables()
