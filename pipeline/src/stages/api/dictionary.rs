@@ -6,8 +6,10 @@
 //! so are the caveats, which each apply to a whole edition, area type or
 //! section (or to one named area). Repeated in each of 61,400 files they
 //! were 46% of the API's JSON (632.6 MB of it; 338.7 MB without them),
-//! and much of the time spent writing and compressing it. An area file keeps every value it publishes, and refers
-//! to this text: a section by its `group.key`, a caveat by its position.
+//! and much of the time spent writing and compressing it. An area file
+//! keeps every value it publishes, and refers to this text: a section by
+//! its `group.key`, a caveat by its position, and a section whose table is
+//! missing from the release by its `group.key` alone.
 
 use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::value::RawValue;
