@@ -545,7 +545,7 @@ fn is_api_version(v: &str) -> bool {
 /// served and this one does not is a breaking change (its clients'
 /// requests now fail), a new version an addition, and a version served by
 /// both whose files changed shape (by `openapi.json`) is breaking too.
-fn api_change(previous: &Path, out: &Path) -> (Bump, Vec<String>) {
+pub fn api_change(previous: &Path, out: &Path) -> (Bump, Vec<String>) {
     let (old, new) = (api_versions(previous), api_versions(out));
     let mut bump = Bump::None;
     let mut why = Vec::new();

@@ -66,6 +66,9 @@ pub struct DiffReport {
     /// What changed, in a few lines: the report's first screen and the
     /// refresh pull request's body.
     pub summary: Summary,
+    /// How the static API changed (a version dropped or added, a file's
+    /// shape): what its clients must know, which no table shows.
+    pub api_changes: Vec<String>,
 }
 
 /// A table's status in the report.
@@ -137,6 +140,7 @@ pub fn diff(old: &Path, new: &Path) -> Result<DiffReport> {
     let mut report = DiffReport {
         old_version: op["version"].as_str().unwrap_or_default().into(),
         new_version: np["version"].as_str().unwrap_or_default().into(),
+        api_changes: crate::package::api_change(old, new).1,
         ..Default::default()
     };
     let names: BTreeSet<&String> = or.keys().chain(nr.keys()).collect();
@@ -347,6 +351,12 @@ pub fn summary_markdown(r: &DiffReport) -> String {
         "# Release {} -> {}\n\n## What changed\n\n",
         r.old_version, r.new_version
     );
+    if !r.api_changes.is_empty() {
+        md.push_str(&format!(
+            "- The API changed: {}. Its clients must follow (see `openapi.json`).\n",
+            r.api_changes.join("; ")
+        ));
+    }
     if s.values_changed.is_empty() && s.added.is_empty() && s.removed.is_empty() {
         md.push_str("- No value changed in any table.\n");
     } else {
@@ -812,6 +822,7 @@ const TEMPLATE: &str = r#"<!doctype html>
 <h1>Release {{ r.old_version }} &rarr; {{ r.new_version }}</h1>
 <h2>What changed</h2>
 <ul id="summary">
+{% if r.api_changes %}<li>The API changed: {{ r.api_changes | join("; ") }}. Its clients must follow (see openapi.json).</li>{% endif %}
 {% if r.summary.values_changed %}<li>Values changed in {{ r.summary.values_changed | length }} tables: {{ r.summary.values_changed | join(", ") }}.</li>{% else %}<li>No value changed in any table.</li>{% endif %}
 {% if r.summary.added %}<li>Tables added: {{ r.summary.added | join(", ") }}.</li>{% endif %}
 {% if r.summary.removed %}<li>Tables removed: {{ r.summary.removed | join(", ") }}.</li>{% endif %}
@@ -907,4 +918,31 @@ pub fn write(dir: &Path, r: &DiffReport) -> Result<()> {
         std::fs::write(out.join("la_changes.svg"), svg).map_err(|e| Error::io(&out, e))?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_summary_says_how_the_api_changed() {
+        let r = DiffReport {
+            old_version: "1.0.0".into(),
+            new_version: "2.0.0".into(),
+            api_changes: vec!["API `api/v1` removed".into(), "API `api/v2` added".into()],
+            ..Default::default()
+        };
+        let md = summary_markdown(&r);
+        assert!(
+            md.contains("- The API changed: API `api/v1` removed; API `api/v2` added."),
+            "{md}"
+        );
+        let page = html(&r).unwrap();
+        assert!(
+            page.contains("The API changed: API `api/v1` removed"),
+            "{page}"
+        );
+        let r = DiffReport::default();
+        assert!(!summary_markdown(&r).contains("The API changed"));
+    }
 }
