@@ -110,7 +110,7 @@ fn postcode_index(dir: &Path) -> Option<PathBuf> {
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .filter_map(|v| Some((v.strip_prefix('v')?.parse::<u32>().ok()?, v)))
+        .filter_map(|v| Some((crate::package::api_version(&v)?, v)))
         .filter(|(_, v)| of(v).is_file())
         .max()
         .map(|(_, v)| of(&v))

@@ -534,11 +534,16 @@ fn api_versions(release: &Path) -> BTreeSet<String> {
     })
 }
 
-/// `v` and a number without leading zeros: `v1`, `v12`.
+/// The number of an API version's folder name: `v` and a number without
+/// leading zeros (`v1`, `v12`); `None` for any other name.
+pub fn api_version(v: &str) -> Option<u32> {
+    let n = v.strip_prefix('v')?;
+    let plain = !n.is_empty() && !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit());
+    plain.then(|| n.parse().ok()).flatten()
+}
+
 fn is_api_version(v: &str) -> bool {
-    v.strip_prefix('v').is_some_and(|n| {
-        !n.is_empty() && !n.starts_with('0') && n.bytes().all(|b| b.is_ascii_digit())
-    })
+    api_version(v).is_some()
 }
 
 /// How the API changed between releases: a version the previous release
